@@ -1,0 +1,1 @@
+// Agent back-ends live here.

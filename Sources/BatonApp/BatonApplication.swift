@@ -1,0 +1,92 @@
+import BatonCore
+import BatonHTTP
+import BatonSystemd
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// A whole Baton gateway, ready to run: store, gateway, HTTP and control listeners,
+/// signals and systemd, in one ``ServiceGroup``.
+public struct BatonApplication: Sendable {
+    public let configuration: Configuration
+    public let gateway: Gateway
+    public let store: Store
+    /// The chat API's socket; its ``ListeningSocket/port`` is the real one when `listen` asked for 0.
+    public let httpSocket: ListeningSocket
+    public let controlSocketPath: String
+    let serviceGroup: ServiceGroup
+
+    /// Runs until a drain finishes; returns the status the process should exit with.
+    public func run() async throws -> ExitStatus {
+        try await serviceGroup.run()
+        switch await gateway.exitReason {
+        case .restart: return .restart
+        case .stop: return .stopped
+        case nil: return .failure
+        }
+    }
+}
+
+/// Builds the application `main` and the tests run.
+///
+/// Opens the store and recovers what the last process left, takes the listening socket
+/// from systemd (or binds it) and stores it back with systemd for the next process.
+public func buildApplication(
+    configuration: Configuration,
+    environment: [String: String] = ProcessInfo.processInfo.environment,
+    logger: Logger
+) throws -> BatonApplication {
+    let notifier = SystemdNotifier(environment: environment)
+    let agent = try AgentFactory.make(configuration.agent)
+    let store = try Store(directory: configuration.stateDirectory)
+    let bus = EventBus()
+    let writer = StoreWriter(store: store, bus: bus, logger: logger)
+    let gateway = try Gateway(
+        configuration: configuration, store: store, writer: writer, bus: bus, agent: agent,
+        supervisor: notifier.isSupervised ? "systemd" : nil, logger: logger)
+    var logger = logger
+    logger[metadataKey: "baton.instance"] = "\(gateway.instance)"
+
+    let httpSocket: ListeningSocket
+    let passed = ListenDescriptors.take()
+    if let descriptor = passed.takeListener(named: "http") {
+        httpSocket = .inherited(descriptor)
+    } else {
+        httpSocket = try .tcp(host: configuration.listen.host, port: configuration.listen.port)
+    }
+    // systemd keeps a copy: the next process takes this very socket, so no connection
+    // is refused while no process is accepting.
+    if notifier.storeDescriptor(httpSocket.descriptor, name: "http") {
+        logger.debug("Listening socket stored with systemd")
+    }
+
+    try FileManager.default.createDirectory(
+        atPath: configuration.runtimeDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let controlSocketPath = (configuration.runtimeDirectory as NSString).appendingPathComponent("control.sock")
+    let controlSocket = try ListeningSocket.unix(path: controlSocketPath, mode: 0o600)
+
+    let http = HTTPListener(
+        name: "http", socket: httpSocket, router: APIRouter.chat(gateway: gateway, store: store, bus: bus), logger: logger,
+        onStarted: { await gateway.listenerStarted() })
+    let control = HTTPListener(name: "control", socket: controlSocket, router: APIRouter.control(gateway: gateway), logger: logger)
+    let supervisor = SystemdSupervisor(
+        notifier: notifier, gateway: gateway, stopMargin: configuration.drain.interruptGrace + 10, logger: logger)
+
+    // Graceful shutdown runs from the last service to the first: the gateway has already
+    // finished, then listeners close, then the writer commits what is left.
+    var groupConfiguration = ServiceGroupConfiguration(
+        services: [
+            .init(service: writer),
+            .init(service: supervisor, successTerminationBehavior: .ignore),
+            .init(service: control),
+            .init(service: http),
+            .init(service: SignalRouter(gateway: gateway)),
+            .init(service: gateway, successTerminationBehavior: .gracefullyShutdownGroup),
+        ],
+        logger: logger)
+    groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+    groupConfiguration.maximumCancellationDuration = .seconds(5)
+    return BatonApplication(
+        configuration: configuration, gateway: gateway, store: store, httpSocket: httpSocket,
+        controlSocketPath: controlSocketPath, serviceGroup: ServiceGroup(configuration: groupConfiguration))
+}

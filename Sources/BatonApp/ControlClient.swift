@@ -1,0 +1,101 @@
+import BatonCore
+import Foundation
+import Glibc
+
+/// Talks to a running gateway over its control socket (HTTP/1.0 on a Unix socket).
+public struct ControlClient: Sendable {
+    /// Why a request did not get an answer.
+    public enum Failure: Error, CustomStringConvertible {
+        /// No gateway listens on the socket.
+        case notRunning(path: String)
+        case protocolError(String)
+
+        public var description: String {
+            switch self {
+            case .notRunning(let path): "Baton is not running (no gateway answers on \(path))"
+            case .protocolError(let detail): "unexpected answer from the control socket: \(detail)"
+            }
+        }
+    }
+
+    public let socketPath: String
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+
+    /// Picks the control socket: an explicit one, the configured runtime directory when a
+    /// configuration or systemd says where it is, else systemd's `/run/baton`, else `./.baton/run`.
+    public static func socketPath(explicit: String?, configuration: Configuration, configured: Bool) -> String {
+        if let explicit { return explicit }
+        let configuredPath = (configuration.runtimeDirectory as NSString).appendingPathComponent("control.sock")
+        if configured || FileManager.default.fileExists(atPath: configuredPath) { return configuredPath }
+        let systemPath = "/run/baton/control.sock"
+        return FileManager.default.fileExists(atPath: systemPath) ? systemPath : configuredPath
+    }
+
+    public func status() throws(Failure) -> GatewayStatus {
+        try decode(request("GET", "/v1/status"))
+    }
+
+    /// Asks for a restart or stop drain; answers the status right after.
+    public func requestDrain(_ reason: DrainReason, now: Bool) throws(Failure) -> GatewayStatus {
+        try decode(request("POST", "/v1/\(reason.rawValue)\(now ? "?now=1" : "")"))
+    }
+
+    private func decode(_ body: [UInt8]) throws(Failure) -> GatewayStatus {
+        do {
+            return try WireFormat.decoder().decode(GatewayStatus.self, from: Data(body))
+        } catch {
+            throw .protocolError("cannot read status: \(error)")
+        }
+    }
+
+    /// Sends one request and returns the body of a 2xx answer.
+    func request(_ method: String, _ path: String) throws(Failure) -> [UInt8] {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .protocolError("socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socketPath.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw .notRunning(path: socketPath) }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: bytes)
+            buffer[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw .notRunning(path: socketPath) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let requestText = "\(method) \(path) HTTP/1.0\r\nHost: baton\r\nContent-Length: 0\r\n\r\n"
+        let sent = requestText.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
+        guard sent > 0 else { throw .notRunning(path: socketPath) }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response += chunk[0..<count]
+        }
+        guard !response.isEmpty else { throw .notRunning(path: socketPath) }
+        return try body(of: response)
+    }
+
+    private func body(of response: [UInt8]) throws(Failure) -> [UInt8] {
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        guard let split = response.indices.first(where: { response[$0...].starts(with: separator) }) else {
+            throw .protocolError("no HTTP header")
+        }
+        let head = String(decoding: response[..<split], as: UTF8.self)
+        let body = Array(response[(split + 4)...])
+        let statusLine = head.split(separator: "\r\n").first ?? ""
+        let code = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        guard (200..<300).contains(code) else {
+            throw .protocolError("\(statusLine): \(String(decoding: body, as: UTF8.self))")
+        }
+        return body
+    }
+}

@@ -1,0 +1,93 @@
+import BatonCore
+import BatonSystemd
+import Logging
+import ServiceLifecycle
+
+/// Keeps systemd told: `READY=1`, `STATUS=` on every change (at most once a second while
+/// draining), `STOPPING=1` and `EXTEND_TIMEOUT_USEC` through a drain, and `WATCHDOG=1`
+/// while the gateway answers.
+actor SystemdSupervisor: Service {
+    private let notifier: SystemdNotifier
+    private let gateway: Gateway
+    /// Added to the drain's remaining time when extending systemd's stop timeout: the
+    /// interrupt grace plus the time to close connections and commit.
+    private let stopMargin: Double
+    private let logger: Logger
+    private var sentReady = false
+    private var sentStopping = false
+    private var lastDrainReport = ContinuousClock.Instant.now - .seconds(10)
+    private var lastStatus: String?
+
+    init(notifier: SystemdNotifier, gateway: Gateway, stopMargin: Double, logger: Logger) {
+        self.notifier = notifier
+        self.gateway = gateway
+        self.stopMargin = stopMargin
+        self.logger = logger
+    }
+
+    func run() async throws {
+        guard notifier.isSupervised else { return }
+        let watchdog = notifier.watchdogInterval()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await status in await self.gateway.statusUpdates() {
+                    await self.report(status, tick: false)
+                }
+            }
+            group.addTask {
+                // While draining, say how much is left every second.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    let status = await self.gateway.status()
+                    if status.state == .draining { await self.report(status, tick: true) }
+                    if status.state == .stopping { return }
+                }
+            }
+            if let watchdog {
+                group.addTask {
+                    self.logger.info("Watchdog enabled", metadata: ["baton.watchdog": "\(watchdog)"])
+                    while !Task.isCancelled {
+                        if await self.gateway.heartbeat() { self.notifier.watchdog() }
+                        if await self.gateway.status().state == .stopping { return }
+                        try? await Task.sleep(for: watchdog / 2)
+                    }
+                }
+            }
+        }
+    }
+
+    private func report(_ status: GatewayStatus, tick: Bool) {
+        let summary = status.summary
+        switch status.state {
+        case .starting:
+            send(summary)
+        case .ready:
+            if !sentReady {
+                sentReady = true
+                lastStatus = summary
+                notifier.ready(status: summary)
+            } else {
+                send(summary)
+            }
+        case .draining, .stopping:
+            if !sentStopping {
+                sentStopping = true
+                lastStatus = summary
+                notifier.stopping(status: summary)
+            } else if status.state == .stopping || tick || ContinuousClock.now - lastDrainReport >= .seconds(1) {
+                send(summary)
+            } else {
+                return
+            }
+            lastDrainReport = .now
+            let left = status.state == .draining ? (status.drain?.secondsLeft ?? 0) : 0
+            notifier.extendTimeout(seconds: left + stopMargin)
+        }
+    }
+
+    private func send(_ summary: String) {
+        guard summary != lastStatus else { return }
+        lastStatus = summary
+        notifier.status(summary)
+    }
+}

@@ -1,0 +1,56 @@
+import BatonCore
+import Foundation
+
+/// The `baton.service` unit, with timeouts that agree with a configuration.
+public enum UnitFile {
+    /// Seconds after the drain (and its interrupt grace) for closing connections and the
+    /// last commit; Baton's own shutdown is bounded well inside it.
+    public static let shutdownMargin: Double = 15
+
+    /// The stop timeout that covers a full drain: `drain.timeout` + `drain.interrupt_grace` + margin.
+    public static func stopTimeoutSeconds(for configuration: Configuration) -> Int {
+        Int((configuration.drain.timeout + configuration.drain.interruptGrace + shutdownMargin).rounded(.up))
+    }
+
+    /// The unit text; `executable` is the path of `baton`.
+    public static func service(for configuration: Configuration, executable: String = "/usr/local/bin/baton") -> String {
+        """
+        [Unit]
+        Description=Baton chat gateway
+        Documentation=file:///usr/share/doc/baton/README.md
+        After=network.target
+        StartLimitIntervalSec=60
+        StartLimitBurst=20
+
+        [Service]
+        Type=notify
+        NotifyAccess=main
+        ExecStart=\(executable) serve
+        ExecReload=/bin/kill -USR1 $MAINPID
+        # 75: drained for a restart, start the next process; 78: bad configuration, stop.
+        Restart=on-failure
+        RestartSec=0
+        RestartForceExitStatus=75
+        SuccessExitStatus=75
+        RestartPreventExitStatus=78
+        # drain.timeout (\(Self.format(configuration.drain.timeout))) + drain.interrupt_grace (\(Self.format(configuration.drain.interruptGrace))) + \(Int(shutdownMargin)) s to close.
+        TimeoutStopSec=\(stopTimeoutSeconds(for: configuration))
+        KillMode=mixed
+        # The listening socket survives restarts in systemd's fd store.
+        FileDescriptorStoreMax=4
+        StateDirectory=baton
+        StateDirectoryMode=0700
+        RuntimeDirectory=baton
+        RuntimeDirectoryMode=0700
+        RuntimeDirectoryPreserve=yes
+
+        [Install]
+        WantedBy=multi-user.target
+
+        """
+    }
+
+    private static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+    }
+}

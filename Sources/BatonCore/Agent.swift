@@ -1,0 +1,49 @@
+/// What an agent is given for one turn; also the JSON the exec and HTTP agents receive.
+public struct TurnRequest: Sendable, Codable, Equatable {
+    /// The message id (the HTTP agent's `Idempotency-Key`).
+    public var id: String
+    public var session: String
+    public var user: String
+    public var text: String
+    /// The gateway process running the turn.
+    public var instance: String
+
+    public init(id: String, session: String, user: String, text: String, instance: String) {
+        self.id = id
+        self.session = session
+        self.user = user
+        self.text = text
+        self.instance = instance
+    }
+}
+
+/// An agent back-end: answers one message per turn.
+///
+/// A turn ends when ``runTurn(_:reply:)`` returns. Interrupting a turn cancels the task
+/// running it; an agent must stop promptly on cancellation and release what it holds.
+public protocol Agent: Sendable {
+    var kind: AgentConfiguration.Kind { get }
+
+    /// Runs one turn, calling `reply` with each piece of text as the agent produces it.
+    func runTurn(_ turn: TurnRequest, reply: @Sendable (String) async throws -> Void) async throws
+}
+
+/// Why an agent could not answer; the description goes to the session as an `error` notice.
+public struct AgentError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// The agent's health probe failed past the threshold while the turn ran.
+        case agentUnreachable = "agent_unreachable"
+        /// The agent answered, but with a failure.
+        case agentFailed = "agent_failed"
+        /// The turn ran past `agent.turn_timeout`.
+        case turnTimeout = "turn_timeout"
+    }
+
+    public let code: Code
+    public let description: String
+
+    public init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+/// One configuration key: its dotted path and how a raw value is checked and applied.
+struct ConfigurationKey: Sendable {
+    /// A value as found in YAML (already typed by the parser) or in the environment (a string).
+    enum RawValue {
+        case yaml(Any)
+        case environment(String)
+    }
+
+    /// Why a value was refused.
+    struct Problem: Error {
+        let problem: String
+        init(_ problem: String) { self.problem = problem }
+    }
+
+    let path: String
+    let apply: @Sendable (RawValue, inout Configuration) throws(Problem) -> Void
+
+    /// `BATON_` and the path in upper case with dots as underscores.
+    var environmentName: String { "BATON_" + path.uppercased().replacingOccurrences(of: ".", with: "_") }
+
+    static func named(_ path: String) -> ConfigurationKey? { all.first { $0.path == path } }
+
+    static func isSection(_ path: String) -> Bool { ["drain", "agent", "limits"].contains(path) }
+
+    static let all: [ConfigurationKey] = [
+        ConfigurationKey(path: "listen") { raw, c throws(Problem) in
+            let text = try string(raw)
+            guard let address = ListenAddress(parsing: text) else {
+                throw Problem("must be host:port with a port from 0 to 65535, got \"\(text)\"")
+            }
+            c.listen = address
+        },
+        ConfigurationKey(path: "state_directory") { raw, c throws(Problem) in
+            c.stateDirectory = try nonEmptyString(raw)
+        },
+        ConfigurationKey(path: "runtime_directory") { raw, c throws(Problem) in
+            c.runtimeDirectory = try nonEmptyString(raw)
+        },
+        ConfigurationKey(path: "admins") { raw, c throws(Problem) in c.admins = try list(raw) },
+        ConfigurationKey(path: "api_tokens") { raw, c throws(Problem) in
+            let tokens = try list(raw)
+            if tokens.contains(where: { $0.count < 16 }) {
+                throw Problem("each token must be at least 16 characters long")
+            }
+            c.apiTokens = tokens
+        },
+        ConfigurationKey(path: "busy_input") { raw, c throws(Problem) in c.busyInput = try choice(raw) },
+        ConfigurationKey(path: "drain.timeout") { raw, c throws(Problem) in
+            c.drain.timeout = try seconds(raw, allowZero: true)
+        },
+        ConfigurationKey(path: "drain.interrupt_grace") { raw, c throws(Problem) in
+            c.drain.interruptGrace = try seconds(raw, allowZero: true)
+        },
+        ConfigurationKey(path: "agent.kind") { raw, c throws(Problem) in c.agent.kind = try choice(raw) },
+        ConfigurationKey(path: "agent.delay") { raw, c throws(Problem) in
+            c.agent.delay = try seconds(raw, allowZero: true)
+        },
+        ConfigurationKey(path: "agent.command") { raw, c throws(Problem) in
+            let command = try list(raw)
+            guard !command.isEmpty, !command[0].isEmpty else { throw Problem("must name a program to run") }
+            c.agent.command = command
+        },
+        ConfigurationKey(path: "agent.url") { raw, c throws(Problem) in c.agent.url = try httpURL(raw) },
+        ConfigurationKey(path: "agent.health_url") { raw, c throws(Problem) in c.agent.healthURL = try httpURL(raw) },
+        ConfigurationKey(path: "agent.health_interval") { raw, c throws(Problem) in
+            c.agent.healthInterval = try seconds(raw, allowZero: false)
+        },
+        ConfigurationKey(path: "agent.health_failure_threshold") { raw, c throws(Problem) in
+            c.agent.healthFailureThreshold = try integer(raw, in: 1...1000)
+        },
+        ConfigurationKey(path: "agent.turn_timeout") { raw, c throws(Problem) in
+            c.agent.turnTimeout = try seconds(raw, allowZero: false)
+        },
+        ConfigurationKey(path: "agent.max_concurrent_turns") { raw, c throws(Problem) in
+            c.agent.maxConcurrentTurns = try integer(raw, in: 1...100_000)
+        },
+        ConfigurationKey(path: "limits.max_message_bytes") { raw, c throws(Problem) in
+            c.limits.maxMessageBytes = try integer(raw, in: 64...16_777_216)
+        },
+        ConfigurationKey(path: "limits.max_queue_per_session") { raw, c throws(Problem) in
+            c.limits.maxQueuePerSession = try integer(raw, in: 1...1_000_000)
+        },
+    ]
+
+    // MARK: Value parsers
+
+    private static func string(_ raw: RawValue) throws(Problem) -> String {
+        switch raw {
+        case .environment(let text): return text
+        case .yaml(let value as String): return value
+        case .yaml(let value as Int): return String(value)
+        case .yaml(let value): throw Problem("must be a string, got \(describe(value))")
+        }
+    }
+
+    private static func nonEmptyString(_ raw: RawValue) throws(Problem) -> String {
+        let text = try string(raw)
+        guard !text.isEmpty else { throw Problem("must not be empty") }
+        return text
+    }
+
+    private static func list(_ raw: RawValue) throws(Problem) -> [String] {
+        switch raw {
+        case .environment(let text):
+            return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        case .yaml(let values as [Any]):
+            var strings: [String] = []
+            for value in values {
+                guard let string = value as? String ?? (value as? Int).map(String.init) else {
+                    throw Problem("must be a list of strings, found \(describe(value))")
+                }
+                strings.append(string)
+            }
+            return strings
+        case .yaml(let value):
+            throw Problem("must be a list of strings, got \(describe(value))")
+        }
+    }
+
+    private static func choice<Choice: RawRepresentable & CaseIterable>(_ raw: RawValue) throws(Problem) -> Choice
+    where Choice.RawValue == String {
+        let text = try string(raw)
+        guard let value = Choice(rawValue: text) else {
+            let choices = Choice.allCases.map(\.rawValue).joined(separator: " | ")
+            throw Problem("must be one of \(choices), got \"\(text)\"")
+        }
+        return value
+    }
+
+    private static func seconds(_ raw: RawValue, allowZero: Bool) throws(Problem) -> Double {
+        let value: Double?
+        switch raw {
+        case .environment(let text): value = Double(text.trimmingCharacters(in: .whitespaces))
+        case .yaml(let number as Int): value = Double(number)
+        case .yaml(let number as Double): value = number
+        case .yaml: value = nil
+        }
+        let bound = allowZero ? "0 or more" : "more than 0"
+        guard let value, value.isFinite else { throw Problem("must be a number of seconds (\(bound))") }
+        guard allowZero ? value >= 0 : value > 0 else { throw Problem("must be \(bound) seconds, got \(value)") }
+        guard value <= 7 * 86400 else { throw Problem("must be at most a week (604800 seconds), got \(value)") }
+        return value
+    }
+
+    private static func integer(_ raw: RawValue, in range: ClosedRange<Int>) throws(Problem) -> Int {
+        let value: Int?
+        switch raw {
+        case .environment(let text): value = Int(text.trimmingCharacters(in: .whitespaces))
+        case .yaml(let number as Int): value = number
+        case .yaml: value = nil
+        }
+        guard let value else { throw Problem("must be a whole number from \(range.lowerBound) to \(range.upperBound)") }
+        guard range.contains(value) else {
+            throw Problem("must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
+    private static func httpURL(_ raw: RawValue) throws(Problem) -> String {
+        let text = try string(raw)
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw Problem("must be an http:// or https:// URL, got \"\(text)\"")
+        }
+        return text
+    }
+
+    private static func describe(_ value: Any) -> String {
+        switch value {
+        case is [Any]: return "a list"
+        case is [String: Any]: return "a mapping"
+        case is Bool: return "a boolean"
+        case is Int, is Double: return "a number"
+        default: return "\"\(value)\""
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Yams
+
+/// Reads a ``Configuration`` from a YAML file and `BATON_*` environment variables.
+///
+/// Every key is checked for type and range; an unknown key is an error that suggests the
+/// nearest known one. Environment variables win over the file (`drain.timeout` is
+/// `BATON_DRAIN_TIMEOUT`; lists are comma-separated).
+public struct ConfigurationLoader: Sendable {
+    public let environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    /// The path named by `--config` or `BATON_CONFIG`, if any.
+    public func configurationPath(explicit: String?) -> String? {
+        explicit ?? environment["BATON_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Loads the file at `path` (nil: defaults only) and applies environment overrides.
+    public func load(path: String?) throws(ConfigurationError) -> Configuration {
+        var configuration = defaults()
+        if let path {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw ConfigurationError(source: path, key: "(file)", problem: "cannot be read: \(error.localizedDescription)")
+            }
+            try apply(yaml: text, source: path, to: &configuration)
+        }
+        try applyEnvironment(to: &configuration)
+        try checkConsistency(configuration, source: path ?? "configuration")
+        return configuration
+    }
+
+    /// Parses YAML text over `configuration`.
+    public func apply(yaml text: String, source: String, to configuration: inout Configuration) throws(ConfigurationError) {
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigurationError(source: source, key: "(file)", problem: "is not valid YAML: \(error)")
+        }
+        guard let document else { return }
+        guard let mapping = document as? [String: Any] else {
+            throw ConfigurationError(source: source, key: "(file)", problem: "must be a mapping of keys to values")
+        }
+        for (path, value) in flatten(mapping, prefix: "") {
+            guard let key = ConfigurationKey.named(path) else {
+                throw ConfigurationError(source: source, key: path, problem: unknownKeyProblem(path))
+            }
+            do {
+                try key.apply(.yaml(value), &configuration)
+            } catch {
+                throw ConfigurationError(source: source, key: path, problem: error.problem)
+            }
+        }
+    }
+
+    private func applyEnvironment(to configuration: inout Configuration) throws(ConfigurationError) {
+        for key in ConfigurationKey.all {
+            guard let value = environment[key.environmentName] else { continue }
+            do {
+                try key.apply(.environment(value), &configuration)
+            } catch {
+                throw ConfigurationError(source: "environment \(key.environmentName)", key: key.path, problem: error.problem)
+            }
+        }
+    }
+
+    private func defaults() -> Configuration {
+        // systemd may pass several colon-separated directories; the first is Baton's.
+        let stateDirectory = environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? ".baton"
+        let runtimeDirectory = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first.map(String.init)
+        return Configuration(stateDirectory: stateDirectory, runtimeDirectory: runtimeDirectory)
+    }
+
+    private func checkConsistency(_ configuration: Configuration, source: String) throws(ConfigurationError) {
+        switch configuration.agent.kind {
+        case .exec where configuration.agent.command.isEmpty:
+            throw ConfigurationError(source: source, key: "agent.command", problem: "is required when agent.kind is exec")
+        case .http where configuration.agent.url == nil:
+            throw ConfigurationError(source: source, key: "agent.url", problem: "is required when agent.kind is http")
+        default:
+            break
+        }
+    }
+
+    private func flatten(_ mapping: [String: Any], prefix: String) -> [(String, Any)] {
+        mapping.sorted { $0.key < $1.key }.flatMap { key, value -> [(String, Any)] in
+            let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+            // Only sections are mappings; a mapping under a leaf key is reported by the leaf.
+            if let nested = value as? [String: Any], ConfigurationKey.isSection(path) {
+                return flatten(nested, prefix: path)
+            }
+            return [(path, value)]
+        }
+    }
+
+    private func unknownKeyProblem(_ path: String) -> String {
+        let nearest = ConfigurationKey.all.map(\.path).min {
+            editDistance($0, path) < editDistance($1, path)
+        }
+        if let nearest, editDistance(nearest, path) <= max(3, path.count / 3) {
+            return "is not a known key; did you mean \(nearest)?"
+        }
+        return "is not a known key"
+    }
+}
+
+/// Levenshtein distance, for suggesting the key someone meant.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var previous = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in stride(from: 1, through: b.count, by: 1) {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return a.isEmpty ? b.count : previous[b.count]
+}

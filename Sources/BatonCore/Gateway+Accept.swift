@@ -1,0 +1,131 @@
+import Foundation
+
+/// A chat message as a client posted it, already checked for shape.
+public struct IncomingMessage: Sendable, Equatable {
+    /// The client's idempotency key, if it sent one.
+    public var id: String?
+    public var session: String
+    public var user: String
+    public var text: String
+
+    public init(id: String?, session: String, user: String, text: String) {
+        self.id = id
+        self.session = session
+        self.user = user
+        self.text = text
+    }
+}
+
+/// What the gateway did with an incoming message.
+public enum AcceptResult: Sendable, Equatable {
+    /// Stored; 202 with this body.
+    case acknowledged(Acknowledgement)
+    /// `/restart`: a drain started (or was already under way).
+    case restarting(inFlight: Int)
+    /// `/status`: answered as a notice on the session's stream.
+    case answered(session: String)
+    /// Refused under `busy_input: reject`; nothing stored.
+    case rejected(RejectReason)
+
+    public enum RejectReason: String, Sendable {
+        case draining, busy
+    }
+}
+
+extension Gateway {
+    /// Takes a message: runs a chat command, or stores the message (on disk before this
+    /// returns) and schedules its turn.
+    public func accept(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
+        let command = incoming.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        switch command {
+        case "/restart", "/restart now":
+            return try restartCommand(from: incoming, immediate: command == "/restart now")
+        case "/status":
+            return try await statusCommand(from: incoming)
+        default:
+            return try await store(incoming)
+        }
+    }
+
+    private func store(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
+        if let id = incoming.id, let earlier = try knownAcknowledgement(id) {
+            return .acknowledged(earlier)
+        }
+        let session = incoming.session
+        let draining = !drain.isServing
+        let busy = scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0
+        if configuration.busyInput == .reject, draining || busy {
+            return .rejected(draining ? .draining : .busy)
+        }
+        guard scheduler.waitingCount(of: session) < configuration.limits.maxQueuePerSession else {
+            throw .queueFull("Session \(session) already has \(configuration.limits.maxQueuePerSession) messages waiting (limits.max_queue_per_session).")
+        }
+
+        let id = incoming.id ?? UUID().uuidString.lowercased()
+        let position = scheduler.position(forNewMessageIn: session)
+        let status: Acknowledgement.Status = !draining && scheduler.wouldStartImmediately(in: session) ? .accepted : .queued
+        let acknowledgement = Acknowledgement(id: id, session: session, status: status, position: position)
+        let message = Message(
+            id: id, sequence: nextSequence, session: session, user: incoming.user, text: incoming.text,
+            state: .queued, acknowledgement: acknowledgement, acceptedAt: Date())
+        nextSequence += 1
+        messages[id] = message
+        if lastEventIDs[session] == nil { lastEventIDs[session] = 0 }
+
+        var writes: [StoreWrite] = [.insertMessage(message)]
+        if draining {
+            writes.append(notice(session, .draining, "Baton is restarting; your message is queued for the next process.", message: id, position: position))
+        } else if busy {
+            writes.append(notice(session, .queued, "Your message is queued behind \(position) ahead of it.", message: id, position: position))
+        }
+        startTurns(scheduler.enqueue(id, session: session, durable: false))
+        do {
+            try await writer.write(writes)
+        } catch {
+            messages[id] = nil
+            startTurns(scheduler.remove(id, session: session))
+            publishStatus()
+            throw .storeUnavailable("The message could not be stored: \(error). Nothing was accepted; try again.")
+        }
+        // Re-checked after the await: a drain may have begun meanwhile; the scheduler
+        // then keeps the message for the next process.
+        startTurns(scheduler.markDurable(id, session: session))
+        if configuration.busyInput == .interrupt, !draining, let running = scheduler.runningMessage(of: session), running != id {
+            interrupt(message: running, cause: .superseded)
+        }
+        publishStatus()
+        return .acknowledged(acknowledgement)
+    }
+
+    /// The answer given to an earlier message with this id, by this process or a previous one.
+    private func knownAcknowledgement(_ id: String) throws(GatewayError) -> Acknowledgement? {
+        if let message = messages[id] { return message.acknowledgement }
+        do {
+            return try store.message(id: id)?.acknowledgement
+        } catch {
+            throw .storeUnavailable("The store could not be read: \(error)")
+        }
+    }
+
+    private func restartCommand(from incoming: IncomingMessage, immediate: Bool) throws(GatewayError) -> AcceptResult {
+        guard configuration.admins.contains(incoming.user) else {
+            throw .forbidden("Only admins may /restart; \(incoming.user) is not in admins.")
+        }
+        let inFlight = scheduler.runningCount
+        writer.enqueue([
+            notice(incoming.session, .draining, "Restart requested by \(incoming.user): \(inFlight) turns in flight\(immediate ? " are interrupted now" : " finish first").")
+        ])
+        requestDrain(.restart, immediate: immediate, origin: .chat(user: incoming.user))
+        return .restarting(inFlight: inFlight)
+    }
+
+    private func statusCommand(from incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
+        let summary = status().summary
+        do {
+            try await writer.write([notice(incoming.session, .status, "\(summary) (instance \(instance))")])
+        } catch {
+            throw .storeUnavailable("The status could not be stored: \(error)")
+        }
+        return .answered(session: incoming.session)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+extension Gateway {
+    /// Where a drain request came from; decides what a repeat means.
+    public enum DrainOrigin: Sendable {
+        /// SIGTERM or SIGINT: the second one interrupts at once.
+        case terminationSignal
+        /// SIGUSR1.
+        case reloadSignal
+        /// `baton restart|stop` over the control socket.
+        case control
+        /// `/restart` from a chat admin.
+        case chat(user: String)
+    }
+
+    /// Starts (or escalates) a drain. Returns the turns in flight when it was asked.
+    @discardableResult
+    public func requestDrain(_ reason: DrainReason, immediate: Bool, origin: DrainOrigin) -> Int {
+        var immediate = immediate
+        if case .terminationSignal = origin {
+            terminationSignals += 1
+            immediate = immediate || terminationSignals > 1
+        }
+        let inFlight = scheduler.runningCount
+        logger.info(
+            "Drain requested",
+            metadata: ["baton.reason": "\(reason.rawValue)", "baton.immediate": "\(immediate)", "baton.origin": "\(origin)", "baton.in_flight": "\(inFlight)"])
+        perform(
+            drain.request(reason, immediate: immediate, inFlight: inFlight, now: .now, timeout: .seconds(configuration.drain.timeout)))
+        return inFlight
+    }
+
+    func drainDeadlinePassed() {
+        let action = drain.deadlinePassed()
+        if action != .none {
+            logger.warning("Drain deadline passed; interrupting turns", metadata: ["baton.in_flight": "\(scheduler.runningCount)"])
+        }
+        perform(action)
+    }
+
+    func perform(_ action: DrainStateMachine.Action) {
+        switch action {
+        case .none:
+            return
+        case .beginDrain(_, let deadline):
+            beginDrain(deadline: deadline)
+        case .beginDrainAndInterrupt(_, let deadline):
+            beginDrain(deadline: deadline)
+            interruptAll()
+        case .changeReason(let reason):
+            logger.info("Drain now for \(reason.rawValue)")
+        case .interruptAll:
+            interruptAll()
+        case .finish(let reason):
+            finishDrain(reason: reason)
+        }
+        publishStatus()
+    }
+
+    private func beginDrain(deadline: ContinuousClock.Instant) {
+        scheduler.startDraining()
+        lifecycle = .draining
+        drainDeadline = Date().addingTimeInterval(configuration.drain.timeout)
+        jobQueue.yield(.deadline(deadline))
+    }
+
+    private func interruptAll() {
+        for id in turns.keys { interrupt(message: id, cause: .drain) }
+    }
+
+    private func finishDrain(reason: DrainReason) {
+        scheduler.startDraining()
+        if drainDeadline == nil { drainDeadline = Date() }
+        lifecycle = .stopping
+        exitReason = reason
+        logger.info("Drain finished", metadata: ["baton.reason": "\(reason.rawValue)", "baton.queued": "\(scheduler.waitingCount)"])
+        bus.close(with: Goodbye(reason: reason, instance: instance))
+        jobQueue.finish()
+    }
+}

@@ -1,0 +1,270 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The heart of Baton: accepts messages, runs one turn at a time per session, drains.
+///
+/// One actor owns every piece of session and drain state; the decisions themselves are
+/// made by the pure ``TurnScheduler`` and ``DrainStateMachine``. Turns run as child tasks
+/// of ``run()``, which returns the moment a drain has nothing left in flight.
+public actor Gateway: Service {
+    /// Identifies this process; fresh on every start.
+    public nonisolated let instance: String
+    public nonisolated let configuration: Configuration
+    /// `systemd` when a supervisor will start the next process after a restart.
+    public nonisolated let supervisor: String?
+    nonisolated let store: Store
+    nonisolated let writer: StoreWriter
+    nonisolated let bus: EventBus
+    nonisolated let agent: any Agent
+    nonisolated let logger: Logger
+    nonisolated let startedAt = Date()
+
+    var lifecycle = LifecycleState.starting
+    var scheduler: TurnScheduler
+    var drain = DrainStateMachine()
+    var drainDeadline: Date?
+    var agentHealth: AgentHealthTracker
+    /// Messages this process still has to run, by id.
+    var messages: [String: Message] = [:]
+    /// Turns in flight, by message id.
+    var turns: [String: RunningTurn] = [:]
+    var lastEventIDs: [String: Int64]
+    var nextSequence: Int64
+    /// SIGTERM/SIGINT seen so far; the second one interrupts at once.
+    var terminationSignals = 0
+    /// Interrupted turns picked up from the previous process.
+    public private(set) var recoveredTurns = 0
+    /// Why the drain ended; nil until it has.
+    public internal(set) var exitReason: DrainReason?
+    /// Turns the scheduler granted while recovering, started when ``run()`` begins.
+    private var recoveredStarts: [TurnScheduler.Start] = []
+    /// Pending messages per session found at start.
+    private var recoveredSessions: [String: Int] = [:]
+
+    private let jobs: AsyncStream<Job>
+    let jobQueue: AsyncStream<Job>.Continuation
+    private var statusListeners: [UUID: AsyncStream<GatewayStatus>.Continuation] = [:]
+
+    enum Job: Sendable {
+        case turn(TurnScheduler.Start)
+        case deadline(ContinuousClock.Instant)
+    }
+
+    struct RunningTurn {
+        var session: String
+        var startedAt = ContinuousClock.now
+        var interrupt: AsyncStream<InterruptCause>.Continuation
+        var interrupts: AsyncStream<InterruptCause>
+        var replies = 0
+    }
+
+    /// Why a running turn is being cut short.
+    enum InterruptCause: Sendable {
+        /// A drain: the next process runs it again.
+        case drain
+        /// A newer message in the session (`busy_input: interrupt`).
+        case superseded
+        /// The agent's health probes failed past the threshold: the turn fails now.
+        case agentUnreachable
+    }
+
+    /// Builds the gateway over an open store and picks up what the last process left.
+    public init(
+        configuration: Configuration,
+        store: Store,
+        writer: StoreWriter,
+        bus: EventBus,
+        agent: any Agent,
+        supervisor: String?,
+        logger: Logger,
+        instance: String = Gateway.makeInstanceID()
+    ) throws {
+        self.instance = instance
+        self.configuration = configuration
+        self.store = store
+        self.writer = writer
+        self.bus = bus
+        self.agent = agent
+        self.supervisor = supervisor
+        var logger = logger
+        logger[metadataKey: "baton.instance"] = "\(instance)"
+        self.logger = logger
+        self.agentHealth = AgentHealthTracker(
+            initial: agent.kind == .demo ? .ready : .starting, failureThreshold: configuration.agent.healthFailureThreshold)
+        self.lastEventIDs = try store.lastEventIDs()
+        self.nextSequence = try store.lastSequence() + 1
+        (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
+
+        // Pick up what the last process left: interrupted and crashed turns first (they
+        // were accepted first), then queued messages, each session in acceptance order.
+        var scheduler = TurnScheduler(maxConcurrentTurns: configuration.agent.maxConcurrentTurns)
+        for message in try store.pendingMessages() {
+            messages[message.id] = message
+            recoveredSessions[message.session, default: 0] += 1
+            if message.state != .queued { recoveredTurns += 1 }
+            recoveredStarts += scheduler.enqueue(message.id, session: message.session, durable: true)
+        }
+        self.scheduler = scheduler
+    }
+
+    /// A short random id, new for every process.
+    public static func makeInstanceID() -> String {
+        String(UUID().uuidString.lowercased().prefix(8))
+    }
+
+    /// Runs turns until a drain finishes.
+    public func run() async throws {
+        announceRecovery()
+        await withDiscardingTaskGroup { group in
+            for await job in jobs {
+                switch job {
+                case .turn(let start):
+                    group.addTask { await self.runTurn(start) }
+                case .deadline(let deadline):
+                    group.addTask {
+                        try? await Task.sleep(until: deadline)
+                        if !Task.isCancelled { await self.drainDeadlinePassed() }
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+        logger.info("Gateway finished", metadata: ["baton.reason": "\(exitReason?.rawValue ?? "cancelled")"])
+    }
+
+    /// The listener accepts connections: the gateway is ready unless already draining.
+    public func listenerStarted() {
+        guard lifecycle == .starting else { return }
+        lifecycle = .ready
+        logger.info("Ready", metadata: ["baton.pending": "\(scheduler.waitingCount + scheduler.runningCount)"])
+        publishStatus()
+    }
+
+    /// Answers when the actor is responsive; the systemd watchdog is fed only then.
+    public func heartbeat() -> Bool { true }
+
+    // MARK: Status
+
+    public func status() -> GatewayStatus {
+        let now = Date()
+        return GatewayStatus(
+            instance: instance,
+            pid: ProcessInfo.processInfo.processIdentifier,
+            version: Baton.version,
+            state: lifecycle,
+            startedAt: startedAt,
+            inFlight: scheduler.runningCount,
+            queued: scheduler.waitingCount,
+            sessions: lastEventIDs.count,
+            drain: drain.reason.map { reason in
+                GatewayStatus.Drain(
+                    reason: reason,
+                    deadline: drainDeadline ?? now,
+                    inFlight: scheduler.runningCount,
+                    secondsLeft: max(0, (drainDeadline ?? now).timeIntervalSince(now)))
+            },
+            agent: .init(kind: agent.kind.rawValue, health: agentHealth.health),
+            supervisor: supervisor
+        )
+    }
+
+    public func sessionStatus(_ session: String) -> SessionStatus {
+        SessionStatus(
+            session: session,
+            state: scheduler.isBusy(session) ? .busy : .idle,
+            queued: scheduler.waitingCount(of: session),
+            lastEventID: lastEventIDs[session] ?? 0)
+    }
+
+    /// A feed of status snapshots, sent on every change; the newest wins if the reader lags.
+    public func statusUpdates() -> AsyncStream<GatewayStatus> {
+        let (stream, continuation) = AsyncStream.makeStream(of: GatewayStatus.self, bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        statusListeners[id] = continuation
+        continuation.yield(status())
+        continuation.onTermination = { _ in Task { await self.removeStatusListener(id) } }
+        if lifecycle == .stopping { continuation.finish() }
+        return stream
+    }
+
+    private func removeStatusListener(_ id: UUID) {
+        statusListeners[id] = nil
+    }
+
+    func publishStatus() {
+        guard !statusListeners.isEmpty else { return }
+        let snapshot = status()
+        for listener in statusListeners.values { listener.yield(snapshot) }
+        if lifecycle == .stopping {
+            for listener in statusListeners.values { listener.finish() }
+            statusListeners = [:]
+        }
+    }
+
+    // MARK: Events
+
+    /// A store write appending the next event of `session`.
+    func event(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> StoreWrite {
+        let id = (lastEventIDs[session] ?? 0) + 1
+        lastEventIDs[session] = id
+        let data = (try? WireFormat.encoder().encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return .appendEvent(SessionEvent(session: session, id: id, kind: kind, data: data))
+    }
+
+    func notice(_ session: String, _ kind: NoticeKind, _ text: String, message: String? = nil, position: Int? = nil) -> StoreWrite {
+        event(session, .notice, NoticePayload(kind: kind, text: text, message: message, position: position, instance: instance))
+    }
+
+    // MARK: Recovery
+
+    /// Tells each session with pending messages that they will be answered now, and
+    /// starts their turns.
+    private func announceRecovery() {
+        guard !recoveredSessions.isEmpty else { return }
+        var writes: [StoreWrite] = []
+        for (session, count) in recoveredSessions.sorted(by: { $0.key < $1.key }) {
+            let noun = count == 1 ? "message" : "messages"
+            writes.append(notice(session, .restarted, "Baton restarted; \(count) pending \(noun) will be answered now.", position: count))
+        }
+        writer.enqueue(writes)
+        logger.info(
+            "Recovered pending messages",
+            metadata: [
+                "baton.pending": "\(messages.count)", "baton.interrupted": "\(recoveredTurns)",
+                "baton.sessions": "\(recoveredSessions.count)",
+            ])
+        recoveredSessions = [:]
+        startTurns(recoveredStarts)
+        recoveredStarts = []
+    }
+}
+
+/// The JSON of a `notice` event.
+struct NoticePayload: Encodable {
+    var kind: NoticeKind
+    var text: String
+    var message: String?
+    var position: Int?
+    var instance: String
+}
+
+extension NoticeKind: Encodable {}
+
+/// The JSON of a `reply` event.
+struct ReplyPayload: Encodable {
+    var id: String
+    var inReplyTo: String
+    var text: String
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case inReplyTo = "in_reply_to"
+        case text
+    }
+}
+
+/// Facts about the build.
+public enum Baton {
+    public static let version = "0.1.0"
+}

@@ -1,0 +1,25 @@
+/// A request the gateway refuses; carries the HTTP status clients get and a message safe
+/// to show them.
+public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case forbidden
+        case queueFull = "queue_full"
+        case storeUnavailable = "store_unavailable"
+    }
+
+    public let code: Code
+    public let description: String
+
+    /// The HTTP status that answers this error.
+    public var httpStatus: Int {
+        switch code {
+        case .forbidden: 403
+        case .queueFull: 429
+        case .storeUnavailable: 500
+        }
+    }
+
+    static func forbidden(_ message: String) -> Self { Self(code: .forbidden, description: message) }
+    static func queueFull(_ message: String) -> Self { Self(code: .queueFull, description: message) }
+    static func storeUnavailable(_ message: String) -> Self { Self(code: .storeUnavailable, description: message) }
+}

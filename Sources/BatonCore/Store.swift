@@ -1,0 +1,157 @@
+import Foundation
+import GRDB
+
+/// Baton's durable state: messages, their states and every session event, in SQLite.
+///
+/// The database is in WAL mode with `synchronous = FULL`, so a committed transaction is on
+/// disk. All writes go through ``StoreWriter``, which batches concurrent ones into one
+/// commit; reads here run on GRDB's reader pool beside it.
+public final class Store: Sendable {
+    let pool: DatabasePool
+    /// The database file.
+    public let path: String
+
+    /// Opens (creating if needed) `baton.sqlite` in `directory`.
+    public init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = (directory as NSString).appendingPathComponent("baton.sqlite")
+        var configuration = GRDB.Configuration()
+        configuration.label = "baton.store"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE messages (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        sequence INTEGER NOT NULL UNIQUE,
+                        session TEXT NOT NULL,
+                        user TEXT NOT NULL,
+                        text TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        ack_status TEXT NOT NULL,
+                        ack_position INTEGER NOT NULL,
+                        accepted_at REAL NOT NULL
+                    );
+                    CREATE INDEX messages_pending ON messages(sequence)
+                        WHERE state IN ('queued', 'running', 'interrupted');
+                    CREATE TABLE events (
+                        session TEXT NOT NULL,
+                        id INTEGER NOT NULL,
+                        kind TEXT NOT NULL,
+                        data TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        PRIMARY KEY (session, id)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+
+    // MARK: Reads
+
+    /// The message stored under `id`, if any.
+    public func message(id: String) throws -> Message? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE id = ?", arguments: [id]).map(Self.message)
+        }
+    }
+
+    /// Messages that still owe their session a turn, in acceptance order.
+    public func pendingMessages() throws -> [Message] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM messages WHERE state IN ('queued', 'running', 'interrupted') ORDER BY sequence"
+            ).map(Self.message)
+        }
+    }
+
+    /// The session's events with ids above `after`, oldest first.
+    public func events(session: String, after: Int64, limit: Int = 1000) throws -> [SessionEvent] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT id, kind, data FROM events WHERE session = ? AND id > ? ORDER BY id LIMIT ?",
+                arguments: [session, after, limit]
+            ).map { row in
+                SessionEvent(session: session, id: row["id"], kind: SessionEvent.Kind(rawValue: row["kind"]) ?? .notice, data: row["data"])
+            }
+        }
+    }
+
+    /// The highest event id of every session that has events.
+    public func lastEventIDs() throws -> [String: Int64] {
+        try pool.read { db in
+            var ids: [String: Int64] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT session, MAX(id) AS last FROM events GROUP BY session")
+            while let row = try rows.next() { ids[row["session"]] = row["last"] }
+            return ids
+        }
+    }
+
+    /// The highest message sequence number stored, 0 for an empty store.
+    public func lastSequence() throws -> Int64 {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM messages") ?? 0 }
+    }
+
+    /// How many messages are stored, in any state.
+    public func messageCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages") ?? 0 }
+    }
+
+    // MARK: Writes (called by StoreWriter inside its transaction)
+
+    static func apply(_ write: StoreWrite, in db: Database) throws {
+        switch write {
+        case .insertMessage(let m):
+            try db.execute(
+                sql: """
+                    INSERT INTO messages (id, sequence, session, user, text, state, ack_status, ack_position, accepted_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    m.id, m.sequence, m.session, m.user, m.text, m.state.rawValue,
+                    m.acknowledgement.status.rawValue, m.acknowledgement.position, m.acceptedAt.timeIntervalSince1970,
+                ])
+        case .setState(let id, let state):
+            try db.execute(sql: "UPDATE messages SET state = ? WHERE id = ?", arguments: [state.rawValue, id])
+        case .appendEvent(let e):
+            try db.execute(
+                sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [e.session, e.id, e.kind.rawValue, e.data, Date().timeIntervalSince1970])
+        }
+    }
+
+    private static func message(_ row: Row) -> Message {
+        let id: String = row["id"]
+        let session: String = row["session"]
+        return Message(
+            id: id,
+            sequence: row["sequence"],
+            session: session,
+            user: row["user"],
+            text: row["text"],
+            state: MessageState(rawValue: row["state"]) ?? .queued,
+            acknowledgement: Acknowledgement(
+                id: id, session: session,
+                status: Acknowledgement.Status(rawValue: row["ack_status"]) ?? .queued,
+                position: row["ack_position"]),
+            acceptedAt: Date(timeIntervalSince1970: row["accepted_at"])
+        )
+    }
+}
+
+/// One change to the store.
+public enum StoreWrite: Sendable {
+    case insertMessage(Message)
+    case setState(id: String, state: MessageState)
+    case appendEvent(SessionEvent)
+}

@@ -1,0 +1,24 @@
+import BatonCore
+import Hummingbird
+
+/// Builds the routers of Baton's two HTTP faces.
+public enum APIRouter {
+    /// The chat API served on `listen`.
+    public static func chat(gateway: Gateway, store: Store, bus: EventBus) -> Router<BatonRequestContext> {
+        let router = Router(context: BatonRequestContext.self)
+        router.add(middleware: APIMiddleware(instance: gateway.instance))
+        let parser = MessageRequestParser(maxBodyBytes: gateway.configuration.limits.maxMessageBytes)
+        MessagesController(gateway: gateway, parser: parser).register(on: router)
+        EventStreamController(store: store, bus: bus).register(on: router)
+        StatusController(gateway: gateway).register(on: router)
+        return router
+    }
+
+    /// The control API served on `<runtime_directory>/control.sock`.
+    public static func control(gateway: Gateway) -> Router<BatonRequestContext> {
+        let router = Router(context: BatonRequestContext.self)
+        router.add(middleware: APIMiddleware(instance: gateway.instance))
+        ControlController(gateway: gateway).register(on: router)
+        return router
+    }
+}

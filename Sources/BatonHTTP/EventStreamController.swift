@@ -1,0 +1,80 @@
+import BatonCore
+import Foundation
+import Hummingbird
+
+/// `GET /v1/sessions/{session}/events`: the session's events as Server-Sent Events.
+///
+/// Replays stored events after `Last-Event-ID` (or `?after=N`), then follows live ones;
+/// each event goes out once, in id order. Ends with `goodbye` when the process drains.
+struct EventStreamController {
+    let store: Store
+    let bus: EventBus
+    /// Events read from the store per query while replaying.
+    static let pageSize = 500
+
+    func register(on router: Router<BatonRequestContext>) {
+        router.get("/v1/sessions/{session}/events", use: stream)
+    }
+
+    @Sendable func stream(_ request: Request, context: BatonRequestContext) async throws -> Response {
+        let session = try context.parameters.require("session")
+        let after = try Self.resumePoint(request)
+        let store = self.store
+        let bus = self.bus
+        // Subscribe before reading the backlog, so nothing committed in between is missed.
+        let subscription = bus.subscribe(session: session)
+        let body = ResponseBody { writer in
+            defer { bus.unsubscribe(subscription) }
+            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+            var last = after
+            try await Self.replay(store: store, session: session, after: &last, through: .max, to: &writer)
+            for await item in subscription.items {
+                switch item {
+                case .event(let event):
+                    guard event.id > last else { continue }
+                    if event.id > last + 1 {
+                        // The live buffer dropped some: fill the gap from the store.
+                        try await Self.replay(store: store, session: session, after: &last, through: event.id - 1, to: &writer)
+                    }
+                    try await writer.write(Self.frame(event))
+                    last = event.id
+                case .goodbye(let goodbye):
+                    let data = String(decoding: try WireFormat.encoder().encode(goodbye), as: UTF8.self)
+                    try await writer.write(ByteBuffer(string: "event: goodbye\ndata: \(data)\n\n"))
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: body)
+    }
+
+    private static func replay(
+        store: Store, session: String, after last: inout Int64, through limit: Int64, to writer: inout any ResponseBodyWriter
+    ) async throws {
+        while last < limit {
+            let page = try store.events(session: session, after: last, limit: pageSize)
+            for event in page where event.id <= limit {
+                try await writer.write(frame(event))
+                last = event.id
+            }
+            if page.count < pageSize { return }
+        }
+    }
+
+    static func frame(_ event: SessionEvent) -> ByteBuffer {
+        ByteBuffer(string: "id: \(event.id)\nevent: \(event.kind.rawValue)\ndata: \(event.data)\n\n")
+    }
+
+    /// `Last-Event-ID` wins over `?after=`; both must be whole numbers ≥ 0.
+    static func resumePoint(_ request: Request) throws -> Int64 {
+        let text = request.headers[.lastEventID] ?? request.uri.queryParameters["after"].map(String.init)
+        guard let text else { return 0 }
+        guard let value = Int64(text), value >= 0 else {
+            throw APIError(.badRequest, "Last-Event-ID or after must be a whole number ≥ 0, got \"\(text)\"")
+        }
+        return value
+    }
+}

@@ -1,0 +1,80 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+import ServiceLifecycle
+
+/// Serves a router on a socket Baton already holds (bound or inherited from systemd).
+///
+/// Hummingbird's own server always binds; Baton needs to serve a descriptor it can also
+/// hand to systemd, so this service runs Hummingbird's HTTP/1 channel on
+/// ``ListeningSocket``. On graceful shutdown it stops accepting and lets open
+/// connections finish their current request.
+public final class HTTPListener: Service, Sendable {
+    private let name: String
+    private let socket: ListeningSocket
+    private let responder: HTTPChannelHandler.Responder
+    private let logger: Logger
+    private let onStarted: @Sendable () async -> Void
+
+    public init(
+        name: String,
+        socket: ListeningSocket,
+        router: Router<BatonRequestContext>,
+        logger: Logger,
+        onStarted: @escaping @Sendable () async -> Void = {}
+    ) {
+        self.name = name
+        self.socket = socket
+        self.logger = logger
+        self.onStarted = onStarted
+        let routerResponder = router.buildResponder()
+        self.responder = { request, responseWriter, channel in
+            let context = BatonRequestContext(source: .init(channel: channel, logger: logger))
+            let response: Response
+            do {
+                response = try await routerResponder.respond(to: request, context: context)
+            } catch {
+                response = Response(status: .internalServerError)
+            }
+            try await responseWriter.write(response: response.head, body: response.body)
+        }
+    }
+
+    public func run() async throws {
+        let childChannel = HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(75)))
+        let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
+        let logger = self.logger
+        let serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .bind(socket.descriptor) { channel in childChannel.setup(channel: channel, logger: logger) }
+        // NIO re-listens with its default backlog; restore the deep one for handoffs.
+        _ = Glibc.listen(socket.descriptor, ListeningSocket.backlog)
+        logger.info("Listening", metadata: ["baton.listener": "\(name)", "baton.socket": "\(socket.origin.rawValue)"])
+        await onStarted()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await serverChannel.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await childChannel.handle(value: connection, logger: logger) }
+                        }
+                    }
+                } catch {
+                    logger.error("Listener failed", metadata: ["baton.listener": "\(name)", "baton.error": "\(error)"])
+                }
+            }
+        } onGracefulShutdown: {
+            quiescing.initiateShutdown(promise: nil)
+        }
+        logger.info("Listener closed", metadata: ["baton.listener": "\(name)"])
+    }
+}

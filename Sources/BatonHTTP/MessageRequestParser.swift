@@ -1,0 +1,60 @@
+import BatonCore
+import Foundation
+
+/// Checks a `POST /v1/messages` body and names the first thing wrong with it.
+struct MessageRequestParser {
+    /// Longest session, user or id, in bytes.
+    static let maxIdentifierBytes = 200
+
+    let maxBodyBytes: Int
+
+    func parse(_ body: [UInt8]) throws(APIError) -> IncomingMessage {
+        guard body.count <= maxBodyBytes else {
+            throw APIError(.contentTooLarge, "body is \(body.count) bytes, over limits.max_message_bytes (\(maxBodyBytes))")
+        }
+        guard !body.isEmpty else { throw APIError(.badRequest, "body is empty; expected a JSON object") }
+        guard String(validating: body, as: UTF8.self) != nil else {
+            throw APIError(.badRequest, "body is not valid UTF-8")
+        }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(body))
+        } catch {
+            throw APIError(.badRequest, "body is not valid JSON")
+        }
+        guard let fields = object as? [String: Any] else {
+            throw APIError(.badRequest, "body must be a JSON object with session, user and text")
+        }
+        let session = try identifier("session", in: fields)
+        guard !session.contains("/") else { throw APIError(.badRequest, "field \"session\" must not contain \"/\"") }
+        let user = try identifier("user", in: fields)
+        let text = try string("text", in: fields)
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError(.badRequest, "field \"text\" must not be empty")
+        }
+        let id = fields["id"] == nil || fields["id"] is NSNull ? nil : try identifier("id", in: fields)
+        return IncomingMessage(id: id, session: session, user: user, text: text)
+    }
+
+    private func string(_ name: String, in fields: [String: Any]) throws(APIError) -> String {
+        guard let value = fields[name], !(value is NSNull) else {
+            throw APIError(.badRequest, "missing field \"\(name)\"")
+        }
+        guard let string = value as? String else {
+            throw APIError(.badRequest, "field \"\(name)\" must be a string")
+        }
+        return string
+    }
+
+    private func identifier(_ name: String, in fields: [String: Any]) throws(APIError) -> String {
+        let value = try string(name, in: fields)
+        guard !value.isEmpty else { throw APIError(.badRequest, "field \"\(name)\" must not be empty") }
+        guard value.utf8.count <= Self.maxIdentifierBytes else {
+            throw APIError(.badRequest, "field \"\(name)\" is longer than \(Self.maxIdentifierBytes) bytes")
+        }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw APIError(.badRequest, "field \"\(name)\" must not contain control characters")
+        }
+        return value
+    }
+}

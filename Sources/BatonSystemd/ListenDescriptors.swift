@@ -1,0 +1,48 @@
+import CSystemd
+import Glibc
+
+/// Sockets handed to this process by systemd (`LISTEN_FDS`/`LISTEN_FDNAMES`), from a
+/// socket unit or the unit's file-descriptor store.
+public struct ListenDescriptors: Sendable {
+    /// Descriptor and name, in the order systemd passed them.
+    public let descriptors: [(descriptor: Int32, name: String)]
+
+    /// Takes the descriptors passed to this process and clears the `LISTEN_*` variables
+    /// so child processes do not see them.
+    public static func take() -> ListenDescriptors {
+        var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        let count = sd_listen_fds_with_names(1, &names)
+        guard count > 0 else { return ListenDescriptors(descriptors: []) }
+        defer {
+            if let names {
+                for index in 0..<Int(count) { free(names[index]) }
+                free(names)
+            }
+        }
+        let descriptors = (0..<Int(count)).map { index in
+            let name = names?[index].map { String(cString: $0) } ?? "unknown"
+            return (descriptor: SD_LISTEN_FDS_START + Int32(index), name: name)
+        }
+        return ListenDescriptors(descriptors: descriptors)
+    }
+
+    /// The first descriptor named `name` that is a listening stream socket; other
+    /// descriptors of that name (the same socket passed twice) are closed.
+    public func takeListener(named name: String) -> Int32? {
+        var chosen: Int32?
+        for entry in descriptors where entry.name == name {
+            if chosen == nil, sd_is_socket(entry.descriptor, AF_UNSPEC, Int32(SOCK_STREAM.rawValue), 1) > 0 {
+                chosen = entry.descriptor
+            } else {
+                close(entry.descriptor)
+            }
+        }
+        return chosen
+    }
+}
+
+extension ListenDescriptors: CustomStringConvertible {
+    public var description: String {
+        descriptors.map { "\($0.name)=\($0.descriptor)" }.joined(separator: ",")
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import BatonApp
+import BatonCore
+import Foundation
+
+/// `baton restart` and `baton stop`: ask for a drain and, with `--wait`, follow it.
+struct DrainCommand {
+    let reason: DrainReason
+    let now: Bool
+    let wait: Bool
+    let client: ControlClient
+
+    /// Seconds past the drain deadline to wait for the next process to be ready.
+    static let startMargin: Double = 30
+
+    func run() throws {
+        let first: GatewayStatus
+        do {
+            first = try client.requestDrain(reason, now: now)
+        } catch {
+            printError(error.description)
+            throw ExitCode(ExitStatus.notRunning.rawValue)
+        }
+        let progress = ProgressLine()
+        progress.show("\(reason == .restart ? "Restart" : "Stop") requested of instance \(first.instance): \(first.summary)")
+        guard wait else {
+            progress.finish()
+            return
+        }
+        if reason == .restart, first.supervisor == nil {
+            progress.note("instance \(first.instance) is not run by systemd: a new process starts only if something else starts it")
+        }
+        let budget = (first.drain?.secondsLeft ?? 0) + (first.drain == nil ? 0 : 5) + Self.startMargin
+        let deadline = Date().addingTimeInterval(budget)
+        while Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+            let status: GatewayStatus
+            do {
+                status = try client.status()
+            } catch {
+                if reason == .stop {
+                    progress.show("Instance \(first.instance) has stopped")
+                    progress.finish()
+                    return
+                }
+                progress.show("Waiting for the next process")
+                continue
+            }
+            if status.instance == first.instance {
+                progress.show(status.summary)
+            } else if reason == .stop {
+                progress.show("Instance \(first.instance) has stopped; instance \(status.instance) is \(status.state.rawValue)")
+                progress.finish()
+                return
+            } else if status.state == .ready {
+                progress.show("Instance \(status.instance) is ready")
+                progress.finish()
+                return
+            } else {
+                progress.show("Instance \(status.instance) is \(status.state.rawValue)")
+            }
+        }
+        progress.finish()
+        let what = reason == .restart ? "no new process became ready" : "instance \(first.instance) did not exit"
+        printError("\(reason.rawValue) did not complete: \(what) within \(Int(budget)) s. See `systemctl status baton` and `journalctl -u baton`.")
+        throw ExitCode(ExitStatus.failure.rawValue)
+    }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Drain in-flight turns, then start a new process (exit 75).")
+
+    @OptionGroup var control: ControlOptions
+    @Flag(help: "Return only once the new process is ready.") var wait = false
+    @Flag(help: "Interrupt in-flight turns at once; the next process runs them again.") var now = false
+
+    func run() throws {
+        try DrainCommand(reason: .restart, now: now, wait: wait, client: control.client()).run()
+    }
+}
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Drain in-flight turns, then exit (exit 0).")
+
+    @OptionGroup var control: ControlOptions
+    @Flag(help: "Return only once the process is gone.") var wait = false
+    @Flag(help: "Interrupt in-flight turns at once; the next start runs them again.") var now = false
+
+    func run() throws {
+        try DrainCommand(reason: .stop, now: now, wait: wait, client: control.client()).run()
+    }
+}

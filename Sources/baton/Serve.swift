@@ -1,0 +1,40 @@
+import ArgumentParser
+import BatonApp
+import BatonCore
+import Foundation
+import Logging
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway in the foreground.")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = try options.load()
+        signal(SIGPIPE, SIG_IGN)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
+            return handler
+        }
+        let logger = Logger(label: "baton")
+        let application: BatonApplication
+        do {
+            application = try buildApplication(configuration: configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            printError("invalid configuration: \(error)")
+            throw ExitCode(ExitStatus.invalidConfiguration.rawValue)
+        } catch {
+            printError("cannot start: \(error)")
+            throw ExitCode(ExitStatus.failure.rawValue)
+        }
+        let status: ExitStatus
+        do {
+            status = try await application.run()
+        } catch {
+            logger.critical("Gateway failed", metadata: ["baton.error": "\(error)"])
+            throw ExitCode(ExitStatus.failure.rawValue)
+        }
+        throw ExitCode(status.rawValue)
+    }
+}

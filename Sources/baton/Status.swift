@@ -1,0 +1,57 @@
+import ArgumentParser
+import BatonApp
+import BatonCore
+import Foundation
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what the running gateway is doing.")
+
+    @OptionGroup var control: ControlOptions
+
+    @Flag(name: .long, help: "Print the /v1/status object as JSON.")
+    var json = false
+
+    func run() throws {
+        let status: GatewayStatus
+        do {
+            status = try control.client().status()
+        } catch let failure as ControlClient.Failure {
+            printError(failure.description)
+            throw ExitCode(ExitStatus.notRunning.rawValue)
+        }
+        if json {
+            print(String(decoding: try WireFormat.encoder().encode(status), as: UTF8.self))
+        } else {
+            print(StatusReport(status: status).text)
+        }
+    }
+}
+
+/// The human summary `baton status` prints.
+struct StatusReport {
+    let status: GatewayStatus
+
+    var text: String {
+        var lines = [
+            "state:     \(status.state.rawValue)",
+            "instance:  \(status.instance) (pid \(status.pid), version \(status.version))",
+            "uptime:    \(Self.duration(Date().timeIntervalSince(status.startedAt)))",
+            "sessions:  \(status.sessions)",
+            "in flight: \(status.inFlight)",
+            "queued:    \(status.queued)",
+            "agent:     \(status.agent.kind), \(status.agent.health.rawValue)",
+        ]
+        if let drain = status.drain {
+            lines.append("drain:     for \(drain.reason.rawValue), \(Int(drain.secondsLeft.rounded(.up))) s left (deadline \(drain.deadline.formatted(.iso8601)))")
+        }
+        lines.append("supervisor: \(status.supervisor ?? "none")")
+        return lines.joined(separator: "\n")
+    }
+
+    static func duration(_ seconds: TimeInterval) -> String {
+        let total = Int(seconds)
+        if total < 60 { return "\(total) s" }
+        if total < 3600 { return "\(total / 60) min \(total % 60) s" }
+        return "\(total / 3600) h \(total % 3600 / 60) min"
+    }
+}
