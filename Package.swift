@@ -89,6 +89,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A Hummingbird endpoint that answers 202 without storing: the benchmarks' baseline.
+        .executableTarget(
+            name: "bare-server",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "bench/BareServer"
+        ),
         // Helpers the tests share: running the real binary, HTTP and SSE clients.
         .target(
             name: "BatonTestSupport",
