@@ -70,7 +70,9 @@ public struct ControlClient: Sendable {
         guard connected == 0 else { throw .notRunning(path: socketPath) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let requestText = "\(method) \(path) HTTP/1.0\r\nHost: baton\r\nContent-Length: 0\r\n\r\n"
+        // The server answers in HTTP/1.1 and keeps the connection open unless told to
+        // close it; the answer is read to the end of the stream.
+        let requestText = "\(method) \(path) HTTP/1.0\r\nHost: baton\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
         let sent = requestText.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
         guard sent > 0 else { throw .notRunning(path: socketPath) }
         var response: [UInt8] = []

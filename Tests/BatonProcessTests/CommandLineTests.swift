@@ -1,0 +1,127 @@
+import BatonTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// `baton` commands against a real `baton serve`, or against nothing.
+@Suite struct CommandLineTests {
+    @Test func anInvalidValueInTheEnvironmentExits78NamingTheKey() async throws {
+        try await withBatonFixture { baton in
+            for command in ["serve", "check-config"] {
+                let result = try await baton.baton(command, environment: ["BATON_DRAIN_TIMEOUT": "soon"])
+                #expect(result.termination == .exited(78), "\(result)")
+                #expect(result.errors.contains("drain.timeout"), "\(result)")
+                #expect(result.errors.contains("BATON_DRAIN_TIMEOUT"), "\(result)")
+            }
+        }
+    }
+
+    @Test func anUnknownKeyInTheFileExits78NamingItAndTheNearestKnownOne() async throws {
+        try await withBatonFixture { baton in
+            let file = try baton.directory.write("drain:\n  timout: 5\n", to: "typo.yaml")
+            for command in ["serve", "check-config"] {
+                let result = try await baton.baton(command, "--config", file)
+                #expect(result.termination == .exited(78), "\(result)")
+                #expect(result.errors.contains("drain.timout"), "\(result)")
+                #expect(result.errors.contains("drain.timeout"), "the nearest key is suggested: \(result)")
+            }
+            let valid = try await baton.baton("check-config")
+            #expect(valid.termination == .exited(0), "\(valid)")
+        }
+    }
+
+    @Test func controlCommandsExit3WhenNothingRuns() async throws {
+        try await withBatonFixture { baton in
+            for arguments in [["status"], ["status", "--json"], ["restart"], ["restart", "--wait"], ["stop", "--wait"]] {
+                let process = try baton.launch(arguments)
+                let termination = try await process.exit(within: .seconds(30))
+                #expect(termination == .exited(3), "baton \(arguments): \(process.errors)")
+                #expect(process.errors.contains("not running"), "baton \(arguments): \(process.errors)")
+            }
+        }
+    }
+
+    @Test func statusDescribesTheRunningGateway() async throws {
+        try await withBatonFixture { baton in
+            let server = try await baton.startServer()
+            let status = try await baton.client.status()
+            // Well under the control client's 10 s read timeout: the answer must end the
+            // exchange, not the timeout (it once did, and every command took 10 s).
+            let json = try await baton.baton("status", "--json", timeout: .seconds(8))
+            #expect(json.termination == .exited(0), "\(json)")
+            let reported = try JSONDecoder.snakeCase.decode(GatewayStatusBody.self, from: Data(json.output.utf8))
+            #expect(reported.instance == status.instance)
+            #expect(reported.pid == server.pid)
+            #expect(reported.state == "ready")
+            let text = try await baton.baton("status")
+            #expect(text.termination == .exited(0), "\(text)")
+            #expect(text.output.contains(status.instance))
+        }
+    }
+
+    @Test func stopWaitReturnsOnceTheProcessIsGone() async throws {
+        try await withBatonFixture({ $0.agentDelay = 1 }) { baton in
+            let client = baton.client
+            let server = try await baton.startServer()
+            try await withEventFollowers(client, sessions: ["s"]) { logs in
+                try await logs["s"]!.waitUntilOpen()
+                let slow = try await client.send(session: "s", text: "let me finish")
+                let stop = try await baton.baton("stop", "--wait")
+                #expect(stop.termination == .exited(0), "\(stop)")
+                // `--wait` returned, so the process has exited; this only collects its status.
+                #expect(try await server.exit(within: .seconds(5)) == .exited(0))
+                let events = logs["s"]!.events
+                #expect(try #require(events.firstReply(to: slow.id)) < (events.firstGoodbye ?? -1), "\(events)")
+            }
+        }
+    }
+
+    @Test func restartWaitReturnsOnceTheNextProcessIsReady() async throws {
+        try await withBatonFixture({ $0.agentDelay = 1 }) { baton in
+            let client = baton.client
+            let first = try await baton.startServer()
+            let before = try await client.status()
+            _ = try await client.send(session: "s", text: "in flight during the restart")
+            let restart = try baton.launch(["restart", "--wait"])
+            #expect(try await first.exit() == .exited(75))
+            // Without systemd, the test is the supervisor that starts the next process.
+            let second = try await baton.startServer()
+            #expect(try await restart.exit(within: .seconds(60)) == .exited(0), "\(restart.errors)")
+            let after = try await client.status()
+            #expect(after.instance != before.instance)
+            #expect(restart.output.contains("Instance \(after.instance) is ready"), "\(restart.output)")
+            second.send(SIGTERM)
+            #expect(try await second.exit() == .exited(0))
+        }
+    }
+
+    @Test func restartNowInterruptsTheTurnAndTheNextProcessRunsItAgain() async throws {
+        try await withBatonFixture({ $0.agentDelay = 60; $0.drainTimeout = 60 }) { baton in
+            let client = baton.client
+            let first = try await baton.startServer()
+            try await withEventFollowers(client, sessions: ["s"]) { logs in
+                let log = logs["s"]!
+                try await log.waitUntilOpen()
+                let slow = try await client.send(session: "s", text: "cut short")
+                let restart = try await baton.baton("restart", "--now")
+                #expect(restart.termination == .exited(0), "\(restart)")
+                #expect(try await first.exit(within: .seconds(20)) == .exited(75))
+                #expect(log.events.firstNotice("interrupted", about: slow.id) != nil, "\(log.events)")
+
+                let second = try await baton.startServer(environment: ["BATON_AGENT_DELAY": "0.1"])
+                let events = try await log.waitForReplies(to: [slow])
+                #expect(events.replyTargets == [slow.id])
+                second.send(SIGTERM)
+                #expect(try await second.exit() == .exited(0))
+            }
+        }
+    }
+}
+
+extension JSONDecoder {
+    static var snakeCase: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+}

@@ -1,0 +1,98 @@
+import BatonTestSupport
+import Glibc
+import Testing
+
+/// The real `baton serve` and the signals that drain it.
+@Suite struct SignalTests {
+    @Test func sigusr1FinishesTheTurnInFlightThenExits75() async throws {
+        try await withBatonFixture({ $0.agentDelay = 1.5 }) { baton in
+            let client = baton.client
+            let first = try await baton.startServer()
+            try await withEventFollowers(client, sessions: ["busy", "idle"]) { logs in
+                let busy = logs["busy"]!, idle = logs["idle"]!
+                try await busy.waitUntilOpen()
+                let slow = try await client.send(session: "busy", text: "a slow turn")
+                #expect(slow.acknowledgement.status == "accepted")
+
+                first.send(SIGUSR1)
+                try await first.drainStarted()
+                // During the drain every message waits for the next process, busy session or idle.
+                let behind = try await client.send(session: "busy", text: "sent during the drain")
+                let waiting = try await client.send(session: "idle", text: "to an idle session during the drain")
+                #expect(behind.acknowledgement.status == "queued")
+                #expect(waiting.acknowledgement.status == "queued")
+
+                #expect(try await first.exit() == .exited(75))
+                let drained = busy.events
+                let slowReply = try #require(drained.firstReply(to: slow.id), "the turn in flight was answered before the exit: \(drained)")
+                let goodbye = try #require(drained.firstGoodbye)
+                #expect(slowReply < goodbye)
+                #expect(drained[goodbye].payload?.reason == "restart")
+                #expect(drained.firstNotice("interrupted") == nil)
+                #expect(drained.firstReply(to: behind.id) == nil)
+
+                // The next process answers what was queued, in order.
+                let second = try await baton.startServer()
+                let busyEvents = try await busy.waitForReplies(to: [slow, behind])
+                let idleEvents = try await idle.waitForReplies(to: [waiting])
+                #expect(busyEvents.answeredMessages == [slow.id, behind.id])
+                #expect(idleEvents.firstNotice("draining", about: waiting.id)! < idleEvents.firstReply(to: waiting.id)!)
+                #expect(busyEvents.idsStrictlyIncrease)
+                #expect(idleEvents.idsStrictlyIncrease)
+
+                second.send(SIGTERM)
+                #expect(try await second.exit() == .exited(0))
+            }
+        }
+    }
+
+    @Test func sigtermFinishesTheTurnInFlightThenExits0() async throws {
+        try await withBatonFixture({ $0.agentDelay = 1 }) { baton in
+            let client = baton.client
+            let server = try await baton.startServer()
+            try await withEventFollowers(client, sessions: ["s"]) { logs in
+                try await logs["s"]!.waitUntilOpen()
+                let slow = try await client.send(session: "s", text: "finish me")
+                server.send(SIGTERM)
+                try await server.drainStarted()
+                #expect(try await server.exit() == .exited(0))
+                let events = logs["s"]!.events
+                let reply = try #require(events.firstReply(to: slow.id), "\(events)")
+                let goodbye = try #require(events.firstGoodbye)
+                #expect(reply < goodbye)
+                #expect(events[goodbye].payload?.reason == "stop")
+            }
+        }
+    }
+
+    @Test func aSecondSigtermInterruptsAtOnceAndTheNextProcessAnswers() async throws {
+        // The turn would take 60 s and the drain may wait 60 s: only the interrupt ends it sooner.
+        try await withBatonFixture({ $0.agentDelay = 60; $0.drainTimeout = 60 }) { baton in
+            let client = baton.client
+            let server = try await baton.startServer()
+            try await withEventFollowers(client, sessions: ["s"]) { logs in
+                let log = logs["s"]!
+                try await log.waitUntilOpen()
+                let slow = try await client.send(session: "s", text: "interrupt me")
+                server.send(SIGTERM)
+                try await server.drainStarted()
+                server.send(SIGTERM)
+                #expect(try await server.exit(within: .seconds(20)) == .exited(0))
+
+                let events = log.events
+                let interrupted = try #require(events.firstNotice("interrupted", about: slow.id), "\(events)")
+                #expect(interrupted < events.firstGoodbye!)
+                #expect(events.firstReply(to: slow.id) == nil)
+
+                // Marked interrupted on disk: the next process runs the turn again.
+                let next = try await baton.startServer(environment: ["BATON_AGENT_DELAY": "0.1"])
+                let after = try await log.waitForReplies(to: [slow])
+                #expect(after.firstNotice("restarted")! < after.firstReply(to: slow.id)!)
+                #expect(after.replyTargets == [slow.id])
+                #expect(after.idsStrictlyIncrease)
+                next.send(SIGTERM)
+                #expect(try await next.exit() == .exited(0))
+            }
+        }
+    }
+}
