@@ -37,12 +37,12 @@ public func buildApplication(
     logger: Logger
 ) throws -> BatonApplication {
     let notifier = SystemdNotifier(environment: environment)
-    let agent = try AgentFactory.make(configuration.agent)
+    let agentBackEnd = try AgentFactory.make(configuration, logger: logger)
     let store = try Store(directory: configuration.stateDirectory)
     let bus = EventBus()
     let writer = StoreWriter(store: store, bus: bus, logger: logger)
     let gateway = try Gateway(
-        configuration: configuration, store: store, writer: writer, bus: bus, agent: agent,
+        configuration: configuration, store: store, writer: writer, bus: bus, agent: agentBackEnd.agent,
         supervisor: notifier.isSupervised ? "systemd" : nil, logger: logger)
     var logger = logger
     logger[metadataKey: "baton.instance"] = "\(gateway.instance)"
@@ -81,6 +81,7 @@ public func buildApplication(
             .init(service: control),
             .init(service: http),
             .init(service: SignalRouter(gateway: gateway)),
+            .init(service: agentBackEnd.monitor(gateway: gateway, logger: logger), successTerminationBehavior: .ignore),
             .init(service: gateway, successTerminationBehavior: .gracefullyShutdownGroup),
         ],
         logger: logger)

@@ -101,6 +101,11 @@ public struct TurnScheduler: Sendable {
         isDraining = true
     }
 
+    /// Every turn the scheduler counts as running, for the reconciler to check.
+    var runningTurns: [Start] {
+        sessions.compactMap { session, queue in queue.running.map { Start(message: $0, session: session) } }
+    }
+
     /// Messages still waiting, per session, in order (for status and tests).
     public func waitingMessages(of session: String) -> [String] {
         sessions[session]?.waiting.map(\.message) ?? []

@@ -1,1 +1,0 @@
-// Agent back-ends live here.

@@ -1,0 +1,91 @@
+import BatonApp
+import BatonCore
+import Foundation
+import Testing
+
+/// The agent's health while turns run: probes, `offline`, and coming back.
+@Suite struct AgentHealthTests {
+    @Test func anExecAgentIsStartingUntilItsFirstTurn() async throws {
+        try await TestGateway.run({
+            $0.agent.kind = .exec
+            $0.agent.command = [Scripts.execTestAgent]
+        }) { gateway in
+            #expect(await gateway.app.gateway.status().agent.health == .starting)
+            let id = try await gateway.send("echo", session: "e1")
+            _ = try await gateway.reply(to: id, session: "e1")
+            try await gateway.status("health ready") { $0.agent.health == .ready }
+            let status = try await gateway.json("/v1/status")
+            #expect((status["agent"] as? [String: Any])?["health"] as? String == "ready")
+        }
+    }
+
+    @Test func anHTTPAgentIsReadyOnceAProbeSucceeds() async throws {
+        try await TestAgentServer.run { server in
+            try await TestGateway.run(HTTPAgentTests.agent(at: server)) { gateway in
+                // No message needed: an agent that is not ready yet is probed.
+                try await gateway.status("health ready") { $0.agent.health == .ready }
+            }
+        }
+    }
+
+    @Test func failingProbesFailTheTurnInFlightLongBeforeTheTurnTimeout() async throws {
+        try await TestAgentServer.run { server in
+            try await TestGateway.run({
+                HTTPAgentTests.agent(at: server)(&$0)
+                $0.agent.turnTimeout = 3600
+            }) { gateway in
+                try await gateway.status("health ready") { $0.agent.health == .ready }
+                try await server.setHealth("fail")
+                let hung = try await gateway.send("slow", session: "u1")
+                try await server.output.wait(for: "turn started \(hung)")
+
+                let notice = try await gateway.event(session: "u1", "the unreachable notice") { $0.isNotice("error", about: hung) }
+                #expect(notice.text?.contains("The agent is unreachable") == true)
+                let status = try await gateway.json("/v1/status")
+                #expect((status["agent"] as? [String: Any])?["health"] as? String == "offline")
+                #expect(await gateway.app.gateway.sessionStatus("u1").state == .idle)
+
+                try await server.setHealth("ok")
+                try await gateway.status("health ready again") { $0.agent.health == .ready }
+                let next = try await gateway.send("plain", session: "u1")
+                #expect(try await gateway.reply(to: next, session: "u1") == "plain reply")
+            }
+        }
+    }
+
+    @Test func aHangingHealthCheckCountsAsFailed() async throws {
+        try await TestAgentServer.run { server in
+            try await TestGateway.run(HTTPAgentTests.agent(at: server)) { gateway in
+                try await gateway.status("health ready") { $0.agent.health == .ready }
+                try await server.setHealth("hang")
+                let hung = try await gateway.send("slow", session: "u2")
+                let notice = try await gateway.event(session: "u2", "the unreachable notice") { $0.isNotice("error", about: hung) }
+                #expect(notice.text?.contains("The agent is unreachable") == true)
+            }
+        }
+    }
+
+    @Test func anAgentKilledMidTurnGoesOfflineThenComesBack() async throws {
+        try await TestAgentServer.run { first in
+            try await TestGateway.run(HTTPAgentTests.agent(at: first)) { gateway in
+                try await gateway.status("health ready") { $0.agent.health == .ready }
+                let doomed = try await gateway.send("slow", session: "k1")
+                try await first.output.wait(for: "turn started \(doomed)")
+                first.kill()
+
+                // Far sooner than agent.turn_timeout (an hour here).
+                let notice = try await gateway.event(session: "k1", "the error notice", timeout: .seconds(10)) {
+                    $0.isNotice("error", about: doomed)
+                }
+                #expect(notice.text?.contains("could not be reached") == true || notice.text?.contains("unreachable") == true)
+                try await gateway.status("health offline") { $0.agent.health == .offline }
+
+                try await TestAgentServer.run(port: first.port) { _ in
+                    try await gateway.status("health ready again") { $0.agent.health == .ready }
+                    let next = try await gateway.send("plain", session: "k1")
+                    #expect(try await gateway.reply(to: next, session: "k1") == "plain reply")
+                }
+            }
+        }
+    }
+}

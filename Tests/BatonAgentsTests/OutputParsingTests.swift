@@ -1,0 +1,50 @@
+import BatonCore
+import Testing
+
+@testable import BatonAgents
+
+/// How agent output becomes replies, without processes or sockets.
+@Suite struct OutputParsingTests {
+    @Test func jsonLinesAreRepliesAsSoonAsEachLineIsComplete() throws {
+        var parser = ExecOutputParser()
+        #expect(try parser.consume(Array(#"{"text": "one"}"#.utf8)) == [])
+        #expect(try parser.consume(Array("\n\n{\"text\": \"two\"}\r\nnot json\n".utf8)) == ["one", "two", "not json"])
+        #expect(try parser.consume(Array(#"{"text": "last"}"#.utf8)) == [])
+        #expect(parser.finish() == ["last"])
+        #expect(parser.format == .jsonLines)
+    }
+
+    @Test func plainTextIsOneReplyAtTheEnd() throws {
+        var parser = ExecOutputParser()
+        #expect(try parser.consume(Array("\nHello,\n".utf8)) == [])
+        #expect(try parser.consume(Array("{\"text\": \"not a reply\"}\nworld\n\n".utf8)) == [])
+        #expect(parser.finish() == ["\nHello,\n{\"text\": \"not a reply\"}\nworld"])
+        #expect(parser.format == .plainText)
+    }
+
+    @Test func blankOutputIsNoReply() throws {
+        var parser = ExecOutputParser()
+        #expect(try parser.consume(Array(" \n\n".utf8)) == [])
+        #expect(parser.finish() == [])
+    }
+
+    @Test func outputPastTheLimitFailsTheTurn() throws {
+        var parser = ExecOutputParser(limit: 8)
+        #expect(throws: AgentError.self) { try parser.consume(Array("0123456789".utf8)) }
+    }
+
+    @Test func eventStreamsFollowTheFormat() {
+        var parser = ServerSentEventParser()
+        let events = parser.consume(Array(": comment\nevent: reply\nid: 7\ndata: a\ndata:b\n\ndata: {\"text\": \"x\"}\r\n\r\nretry: 5\n\n".utf8))
+        #expect(events == [ServerSentEvent(name: "reply", data: "a\nb", id: "7"), ServerSentEvent(data: #"{"text": "x"}"#)])
+        #expect(parser.consume(Array("data: cut off".utf8)) == [])
+        #expect(parser.finish() == [ServerSentEvent(data: "cut off")])
+    }
+
+    @Test func replyJSONNeedsAStringText() {
+        #expect(ReplyText.decode(Array(#" {"text": "hi", "extra": 1}"#.utf8)) == "hi")
+        #expect(ReplyText.decode(Array(#"{"text": 3}"#.utf8)) == nil)
+        #expect(ReplyText.decode(Array(#"["text"]"#.utf8)) == nil)
+        #expect(ReplyText.plain(Array("two\nlines\r\n\n".utf8)) == "two\nlines")
+    }
+}

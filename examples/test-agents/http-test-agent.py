@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""The HTTP agent Baton's tests run; the message text says how it answers a turn.
+
+    echo    JSON: {"text": <the turn and Baton's headers, as JSON>}
+    plain   text/plain
+    sse     text/event-stream of three events that make "Hello, world"
+    empty   204, no reply
+    fail    HTTP 500
+    slow    never answers (until the connection or the process goes)
+
+GET /health answers as POST /control {"health": "ok" | "fail" | "hang"} last said.
+Prints "listening on HOST:PORT" once it accepts connections, and "turn started ID"
+when a turn arrives.
+"""
+import argparse
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+health = {"mode": "ok"}
+lock = threading.Lock()
+
+
+def say(line):
+    with lock:
+        print(line, flush=True)
+
+
+class Agent(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        if self.path != "/health":
+            return self.send_error(404)
+        mode = health["mode"]
+        if mode == "hang":
+            time.sleep(600)
+        self.answer(200 if mode == "ok" else 503, "application/json", json.dumps({"health": mode}))
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/control":
+            health["mode"] = body["health"]
+            return self.answer(200, "application/json", "{}")
+        if self.path != "/turn":
+            return self.send_error(404)
+        say(f"turn started {body['id']}")
+        command = body["text"].split()[0]
+        if command == "plain":
+            self.answer(200, "text/plain; charset=utf-8", "plain reply\n")
+        elif command == "sse":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for chunk in [': a comment\n\n', 'data: {"text": "Hello, "}\n\n', "id: 2\ndata: wor\n\n", 'event: message\ndata: {"text": "ld"}\n\n']:
+                self.wfile.write(chunk.encode())
+                self.wfile.flush()
+        elif command == "empty":
+            self.send_response(204)
+            self.end_headers()
+        elif command == "fail":
+            self.answer(500, "text/plain", "failing on purpose\n")
+        elif command == "slow":
+            time.sleep(600)
+        else:
+            names = ["Baton-Instance", "Baton-Session", "Idempotency-Key", "Content-Type"]
+            echo = {"turn": body, "headers": {name: self.headers[name] for name in names}}
+            self.answer(200, "application/json", json.dumps({"text": json.dumps(echo, sort_keys=True)}))
+
+    def answer(self, status, content_type, text):
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int, default=0)
+arguments = parser.parse_args()
+server = ThreadingHTTPServer(("127.0.0.1", arguments.port), Agent)
+say(f"listening on 127.0.0.1:{server.server_address[1]}")
+server.serve_forever()
