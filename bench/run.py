@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Runs Baton's benchmarks one after the other and prints one table of figures.
+
+Each benchmark is its own script (bench/<name>.py) writing JSON; this one runs them,
+keeps every JSON under bench/results/<timestamp>/ and writes the table there as
+results.md (and bench/results/latest.md). Figures are medians over the runs each
+benchmark states; comparisons (Baton against the bare endpoint, a 100,000-message store
+against an empty one) are measured in the same run and given as ratios or differences.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ALL = ["restart", "drain", "throughput", "durability", "scale", "startup"]
+
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def run(name, extra, folder):
+    out = os.path.join(folder, f"{name}.json")
+    command = [sys.executable, os.path.join(HERE, f"{name}.py"), "--json", out, *extra]
+    print(f"bench: {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    before = load_average()
+    subprocess.run(command, check=True)
+    with open(out) as f:
+        result = json.load(f)
+    result["load_average_before"] = before
+    result["load_average_after"] = load_average()
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    return result
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def fmt(value, unit=""):
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and value.is_integer() and not unit:
+        value = int(value)  # counts: medians of whole numbers
+    if isinstance(value, float):
+        value = f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return f"{value}{unit}"
+
+
+def table(results):
+    rows = []
+
+    def row(benchmark, figure, value, goal="", met=None):
+        rows.append(f"| {benchmark} | {figure} | {value} | {goal} | {'' if met is None else verdict(met)} |")
+
+    if "restart" in results:
+        r = results["restart"]
+        m = r["median"]
+        name = f"restart under load ({r['cycles']} cycles)"
+        row(name, f"load: {r['clients']} clients, {r['sessions']} sessions, ≤{fmt(r['rate_per_client'])} msg/s each, "
+            f"turns {r['delay_s']} s; POSTs per cycle", fmt(m["posts"]))
+        row(name, "every cycle restarted (NRestarts +1, new MainPID, socket kept in the fd store)",
+            "yes" if m["all_restarted"] else "no", "yes", m["all_restarted"])
+        row(name, "refused connections (all cycles)", fmt(m["refused_total"]), "0", m["refused_total"] == 0)
+        row(name, "failed POSTs, non-202 (all cycles)", fmt(m["non_202_total"]), "0", m["non_202_total"] == 0)
+        row(name, "requests whose connection closed before the answer, resent with the same id (all cycles)",
+            fmt(m["dropped_total"]), "0", m["dropped_total"] == 0)
+        row(name, "idle keep-alive connections closed by the old process, replaced before use (all cycles)",
+            fmt(m["idle_closed_total"]))
+        row(name, "acknowledged but unanswered (all cycles, checked in the store)", fmt(m["unanswered_total"]), "0",
+            m["unanswered_total"] == 0)
+        row(name, "duplicate replies / sessions out of order (all cycles)",
+            f"{m['duplicates_total']} / {m['out_of_order_sessions_total']}", "0 / 0",
+            m["duplicates_total"] == 0 and m["out_of_order_sessions_total"] == 0)
+        row(name, "slowest POST during the restart, median (max)",
+            f"{fmt(m['slowest_post_in_restart_ms'], ' ms')} ({fmt(m['slowest_post_in_restart_max_ms'], ' ms')})")
+        row(name, "POST p50 / p99 over the whole cycle", f"{fmt(m['post_p50_ms'], ' ms')} / {fmt(m['post_p99_ms'], ' ms')}")
+        row(name, "old process exit → READY=1 (systemd ActiveEnterTimestamp), median (max)",
+            f"{fmt(m['exit_to_ready_ms'], ' ms')} ({fmt(m['exit_to_ready_max_ms'], ' ms')})", "< 100 ms",
+            m["exit_to_ready_max_ms"] < 100)
+        row(name, "… of which exit → new process forked / fork → READY=1",
+            f"{fmt(m['exit_to_exec_ms'], ' ms')} / {fmt(m['exec_to_ready_ms'], ' ms')}")
+        row(name, "old process exit → new instance answers /readyz 200", fmt(m["exit_to_readyz_ms"], " ms"))
+        if r.get("idle"):
+            i = r["idle"]
+            row(name, f"no load ({r['idle_cycles']} more restarts): exit → READY=1 (exit → fork / fork → READY=1)",
+                f"{fmt(i['exit_to_ready_ms'], ' ms')} ({fmt(i['exit_to_exec_ms'], ' ms')} / {fmt(i['exec_to_ready_ms'], ' ms')})",
+                "< 100 ms", i["exit_to_ready_ms"] < 100)
+        row(name, "SIGUSR1 → drain over (first goodbye) → old process exit",
+            f"{fmt(m['signal_to_goodbye_ms'], ' ms')} → +{fmt(m['goodbye_to_exit_ms'], ' ms')}")
+    if "drain" in results:
+        r = results["drain"]
+        m = r["median"]
+        name = f"drain exit ({r['runs']} runs)"
+        row(name, f"last in-flight turn ends (goodbye event) → process exit; {r['turns']} turns of {r['delay_s']} s",
+            fmt(m["exit_after_goodbye_ms"], " ms"), "< 10 ms", m["exit_after_goodbye_ms"] < 10)
+        row(name, "… min – max over the runs (turn ends spread over one second)",
+            f"{fmt(m['exit_after_goodbye_min_ms'], ' ms')} – {fmt(m['exit_after_goodbye_max_ms'], ' ms')}")
+        row(name, "cross-check: last 202 + agent delay → exit", fmt(m["exit_after_estimated_turn_end_ms"], " ms"))
+        u = r["unsupervised"]
+        row(name, "diagnostic: the same without NOTIFY_SOCKET, median (min – max)",
+            f"{fmt(u['exit_after_goodbye_ms'], ' ms')} ({fmt(u['exit_after_goodbye_min_ms'], ' ms')} – "
+            f"{fmt(u['exit_after_goodbye_max_ms'], ' ms')})")
+        row(name, "SIGUSR1 → STOPPING=1", fmt(m["stopping_after_signal_ms"], " ms"))
+        row(name, "exit status", ", ".join(map(str, m["exit_statuses"])), "75", m["exit_statuses"] == [75])
+    if "throughput" in results:
+        r = results["throughput"]
+        m = r["median"]
+        w = r["wrk"]
+        name = f"throughput ({r['runs']} runs)"
+        row(name, f"POST /v1/messages req/s, wrk -t{w['threads']} -c{w['connections']} -d{w['duration_s']}s: Baton (delay 0)",
+            fmt(m["baton.wrk.rps"]))
+        row(name, "… bare Hummingbird endpoint, same run", fmt(m["bare.wrk.rps"]))
+        row(name, "Baton / bare (median of per-run ratios)", fmt(m["rps_ratio"]), "≥ 0.5", m["rps_ratio"] >= 0.5)
+        row(name, "wrk POST latency p50 / p99: Baton", f"{fmt(m['baton.wrk.p50_ms'], ' ms')} / {fmt(m['baton.wrk.p99_ms'], ' ms')}")
+        row(name, "wrk POST latency p50 / p99: bare", f"{fmt(m['bare.wrk.p50_ms'], ' ms')} / {fmt(m['bare.wrk.p99_ms'], ' ms')}")
+        row(name, "messages answered per second under that load (from the store)",
+            fmt(m["baton.answered.answered_per_s"]), "", None)
+        row(name, "every stored message answered (store: done = messages = replies)",
+            "yes" if m["all_answered"] else "no", "yes", m["all_answered"])
+        row(name, "wrk errors (Baton, bare)", f"{fmt(m['baton.wrk.errors'])}, {fmt(m['bare.wrk.errors'])}", "0",
+            m["baton.wrk.errors"] == 0 and m["bare.wrk.errors"] == 0)
+        lc = r["latency_client"]
+        row(name, f"POST → reply p50 / p99, {lc['sessions']} sessions in a closed loop (Python)",
+            f"{fmt(m['baton.latency.reply_p50_ms'], ' ms')} / {fmt(m['baton.latency.reply_p99_ms'], ' ms')}")
+        row(name, "… POST → 202 p50 / p99 (Baton; bare with the same client)",
+            f"{fmt(m['baton.latency.ack_p50_ms'], ' ms')} / {fmt(m['baton.latency.ack_p99_ms'], ' ms')}; "
+            f"{fmt(m['bare.latency.ack_p50_ms'], ' ms')} / {fmt(m['bare.latency.ack_p99_ms'], ' ms')}")
+        row(name, "… replies per second in that loop", fmt(m["baton.latency.replies_per_s"]))
+    if "durability" in results:
+        r = results["durability"]
+        m = r["median"]
+        name = f"durability ({r['runs']} runs)"
+        row(name, f"fsync/fdatasync calls per acknowledged POST, {m['posts']} POSTs one at a time (strace -c)",
+            fmt(m["syncs_per_post"]), "≥ 1", m["syncs_per_post"] >= 1)
+        row(name, "… control: python sqlite3, WAL, synchronous = FULL, syncs per commit", fmt(m["control_syncs_per_commit"]),
+            "≥ 1", m["control_syncs_per_commit"] >= 1)
+        row(name, "sequential POST → 202 p50", fmt(m["post_p50_ms"], " ms"))
+    if "scale" in results:
+        r = results["scale"]
+        m = r["median"]
+        name = f"scale ({r['runs']} runs)"
+        row(name, f"VmRSS with {r['sessions']:,} sessions each with a turn in flight", fmt(m["rss_loaded_mib"], " MiB"),
+            "< 100 MB", m["rss_loaded_mib"] * 1.048576 < 100 and m["all_in_flight"])
+        row(name, "… growth per in-flight turn (VmRSS loaded − idle) / sessions", fmt(m["kib_per_turn"], " KiB"))
+        row(name, "VmRSS idle before the load; threads under load", f"{fmt(m['rss_idle_mib'], ' MiB')}; {fmt(m['threads_loaded'])}")
+        row(name, "last turn ends (goodbye event) → process exit", fmt(m["exit_after_goodbye_ms"], " ms"))
+        row(name, "cross-check: last 202 + agent delay → exit", fmt(m["exit_after_estimated_last_turn_end_ms"], " ms"))
+        row(name, "all in flight at once / all answered in the store",
+            f"{m['all_in_flight']} / {m['all_answered']}", "yes / yes", m["all_in_flight"] and m["all_answered"])
+    if "startup" in results:
+        r = results["startup"]
+        m = r["median"]
+        name = f"startup ({r['runs']} runs)"
+        row(name, f"process start → READY=1, store of {r['messages']:,} messages ({r['store_mib']} MiB)",
+            fmt(m["seeded_ready_ms"], " ms"), "< 200 ms", m["seeded_ready_ms"] < 200)
+        row(name, "… empty store, same run; difference", f"{fmt(m['empty_ready_ms'], ' ms')}; {fmt(m['difference_ms'], ' ms')}")
+        row(name, "`baton check-config` (exec + runtime + configuration, no store)", fmt(m["check_config_ms"], " ms"))
+    head = ["| benchmark | figure | value | goal | |", "|---|---|---|---|---|"]
+    loads = ", ".join(
+        f"{name} {r['load_average_before']:.1f}→{r['load_average_after']:.1f}" for name, r in results.items()
+    )
+    return "\n".join(head + rows) + f"\n\n1-minute load average before→after each benchmark: {loads}.\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("benchmarks", nargs="*", default=ALL, help=f"any of {', '.join(ALL)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs and shorter loads, to try things out")
+    args = parser.parse_args()
+    unknown = set(args.benchmarks) - set(ALL)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    quick = {
+        "restart": ["--cycles", "2", "--idle-cycles", "2"],
+        "drain": ["--runs", "3"],
+        "throughput": ["--runs", "2", "--duration", "3", "--latency-duration", "2"],
+        "durability": ["--runs", "1"],
+        "scale": ["--runs", "1", "--sessions", "2000", "--delay", "8"],
+        "startup": ["--runs", "3", "--messages", "20000"],
+    }
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = os.path.join(HERE, "results", stamp)
+    os.makedirs(folder, exist_ok=True)
+    results = {}
+    for name in [n for n in ALL if n in args.benchmarks]:
+        results[name] = run(name, quick[name] if args.quick else [], folder)
+    commit = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", HERE, "status", "--porcelain", "--", "../Sources", "../Package.swift"], capture_output=True, text=True
+    ).stdout.strip()
+    if dirty:
+        commit += " + uncommitted changes in Sources/ or Package.swift"
+    header = (
+        f"Baton benchmarks, {stamp}, commit {commit}, {platform.node()}, {os.cpu_count()} CPUs"
+        f"{' (quick)' if args.quick else ''}. Values are medians over the runs named in each row.\n\n"
+    )
+    text = header + table(results) + "\n"
+    for path in (os.path.join(folder, "results.md"), os.path.join(HERE, "results", "latest.md")):
+        with open(path, "w") as f:
+            f.write(text)
+    print(text)
+    print(f"bench: results in {folder}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Throughput and latency: Baton against the bare Hummingbird endpoint, in the same run.
+
+Each run measures both servers back to back, alternating which goes first:
+
+  baton  `baton serve`, demo agent with `agent.delay: 0`, `limits.max_queue_per_session`
+         high, a fresh store. wrk (bench/post.lua: each request a new message, spread
+         over --wrk-sessions sessions per wrk thread) posts for --duration seconds:
+         POSTs/s, p50, p99. Then the store says how many of those messages were answered
+         and how fast: answered/s = replies / (last reply's commit - first acceptance),
+         which includes answering any backlog left when wrk stopped.
+         Then a Python client (bench/common.py, raw sockets) runs --latency-sessions
+         sessions in a closed loop for --latency-duration seconds: POST, wait for the
+         reply on the session's event stream, POST again: POST-to-202 and POST-to-reply
+         p50/p99 and replies/s.
+  bare   `bare-server` (bench/BareServer): the same wrk load, and the same Python client
+         posting without waiting for a reply (its POST-to-202 is the client's floor).
+
+The figure is the ratio baton/bare of POSTs/s, per run; the table reports its median.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+
+import common
+
+LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "post.lua")
+
+
+def wrk(port, args, prefix):
+    env = dict(os.environ, BENCH_SESSIONS=str(args.wrk_sessions), BENCH_PREFIX=prefix)
+    out = subprocess.run(
+        ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
+         "-s", LUA, f"http://{common.HOST}:{port}"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout
+    match = re.search(r"^WRK_JSON (.*)$", out, re.M)
+    if not match:
+        raise RuntimeError(f"wrk printed no summary:\n{out}")
+    data = json.loads(match.group(1))
+    seconds = data["duration_us"] / 1e6
+    errors = sum(data[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
+    return {
+        "requests": data["requests"],
+        "rps": round(data["requests"] / seconds, 1),
+        "p50_ms": data["p50_us"] / 1000,
+        "p99_ms": data["p99_us"] / 1000,
+        "max_ms": data["max_us"] / 1000,
+        "errors": errors,
+    }
+
+
+async def closed_loop(port, sessions, seconds, prefix, wait_reply):
+    """Each session: POST, (wait for its reply,) repeat. Returns latencies in ms."""
+    acks, replies, failures = [], [], 0
+    stop_at = common.now_ns() + int(seconds * 1e9)
+    started = common.now_ns()
+
+    async def session_loop(n):
+        nonlocal failures
+        session = f"{prefix}-{n}"
+        waiting = {}
+        follower = None
+        if wait_reply:
+            async def follow():
+                async for _, name, data, arrival in common.sse_events(port, session):
+                    if name == "reply":
+                        future = waiting.pop(data["in_reply_to"], None)
+                        if future and not future.done():
+                            future.set_result(arrival)
+
+            follower = asyncio.create_task(follow())
+            await asyncio.sleep(0.1)
+        conn = common.HTTPConnection(port)
+        try:
+            while common.now_ns() < stop_at:
+                message_id = common.new_id()
+                future = asyncio.get_running_loop().create_future()
+                waiting[message_id] = future
+                sent = common.now_ns()
+                status, _, _ = await conn.request("POST", "/v1/messages", common.message_body(session, "ping", message_id=message_id))
+                acked = common.now_ns()
+                if status != 202:
+                    failures += 1
+                    continue
+                acks.append((acked - sent) / 1e6)
+                if wait_reply:
+                    arrival = await asyncio.wait_for(future, 30)
+                    replies.append((arrival - sent) / 1e6)
+        finally:
+            conn.close()
+            if follower:
+                follower.cancel()
+
+    await asyncio.gather(*(session_loop(n) for n in range(sessions)))
+    elapsed = (common.now_ns() - started) / 1e9
+    result = {
+        "ack_p50_ms": round(common.percentile(acks, 50), 3),
+        "ack_p99_ms": round(common.percentile(acks, 99), 3),
+        "failures": failures,
+        "posts_per_s": round(len(acks) / elapsed, 1),
+    }
+    if wait_reply:
+        result.update(
+            reply_p50_ms=round(common.percentile(replies, 50), 3),
+            reply_p99_ms=round(common.percentile(replies, 99), 3),
+            replies_per_s=round(len(replies) / elapsed, 1),
+        )
+    return result
+
+
+def wait_port(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((common.HOST, port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+async def measure_baton(args, folder, index):
+    port = common.free_port()
+    state = os.path.join(folder, f"baton-{index}")
+    env = common.baton_env(port, state, agent_delay=0, limits_max_queue_per_session=1_000_000)
+    process = common.Process([common.BATON, "serve"], env, os.path.join(folder, "baton.log"))
+    try:
+        await common.wait_http_ready(port)
+        result = {"wrk": await asyncio.to_thread(wrk, port, args, f"r{index}w")}
+        wrk_end = time.time()
+        # Let it answer what wrk left queued (requests wrk abandoned at its end may still
+        # be on their way in), then read the store.
+        deadline = time.monotonic() + 120
+        db = sqlite3.connect(os.path.join(state, "baton.sqlite"))
+        while True:
+            _, _, status = await common.get_json(port, "/v1/status")
+            first, count = db.execute("SELECT MIN(accepted_at), COUNT(*) FROM messages").fetchone()
+            done = db.execute("SELECT COUNT(*) FROM messages WHERE state = 'done'").fetchone()[0]
+            replies, last = db.execute("SELECT COUNT(*), MAX(created_at) FROM events WHERE kind = 'reply'").fetchone()
+            settled = status["in_flight"] == 0 and status["queued"] == 0 and done == count
+            if settled or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        db.close()
+        result["answered"] = {
+            "messages": count,
+            "done": done,
+            "replies": replies,
+            "answered_per_s": round(replies / (last - first), 1) if replies else 0,
+            "backlog_after_wrk_ms": round(max(0.0, last - wrk_end) * 1000, 1) if replies else None,
+        }
+        result["latency"] = await closed_loop(port, args.latency_sessions, args.latency_duration, f"r{index}l", True)
+        return result
+    finally:
+        process.stop()
+
+
+async def measure_bare(args, folder, index):
+    port = common.free_port()
+    process = common.Process([common.BARE, str(port)], dict(os.environ), os.path.join(folder, "bare.log"))
+    try:
+        await asyncio.to_thread(wait_port, port)
+        result = {"wrk": await asyncio.to_thread(wrk, port, args, f"r{index}w")}
+        result["latency"] = await closed_loop(port, args.latency_sessions, args.latency_duration, f"r{index}l", False)
+        return result
+    finally:
+        process.stop()
+
+
+async def main(args):
+    folder = common.state_root()
+    runs = []
+    try:
+        for index in range(args.runs):
+            run = {}
+            order = ["baton", "bare"] if index % 2 == 0 else ["bare", "baton"]
+            for side in order:
+                run[side] = await (measure_baton if side == "baton" else measure_bare)(args, folder, index)
+            run["rps_ratio"] = round(run["baton"]["wrk"]["rps"] / run["bare"]["wrk"]["rps"], 3)
+            runs.append(run)
+    finally:
+        if args.keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def med(path):
+        values = []
+        for run in runs:
+            value = run
+            for key in path.split("."):
+                value = value[key]
+            values.append(value)
+        return common.median(values)
+
+    summary = {
+        key: med(key)
+        for key in (
+            "rps_ratio",
+            "baton.wrk.rps", "baton.wrk.p50_ms", "baton.wrk.p99_ms", "baton.wrk.errors",
+            "bare.wrk.rps", "bare.wrk.p50_ms", "bare.wrk.p99_ms", "bare.wrk.errors",
+            "baton.answered.answered_per_s", "baton.answered.backlog_after_wrk_ms",
+            "baton.latency.ack_p50_ms", "baton.latency.ack_p99_ms",
+            "baton.latency.reply_p50_ms", "baton.latency.reply_p99_ms", "baton.latency.replies_per_s",
+            "bare.latency.ack_p50_ms", "bare.latency.ack_p99_ms",
+        )
+    }
+    summary["all_answered"] = all(
+        run["baton"]["answered"]["done"] == run["baton"]["answered"]["messages"] == run["baton"]["answered"]["replies"]
+        for run in runs
+    )
+    return {
+        "benchmark": "throughput",
+        "runs": len(runs),
+        "wrk": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration,
+                "sessions_per_thread": args.wrk_sessions},
+        "latency_client": {"sessions": args.latency_sessions, "duration_s": args.latency_duration},
+        "median": summary,
+        "all": runs,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (2 cores: leave one to the server)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--duration", type=int, default=5, help="wrk seconds per side per run")
+    parser.add_argument("--wrk-sessions", type=int, default=1000)
+    parser.add_argument("--latency-sessions", type=int, default=16)
+    parser.add_argument("--latency-duration", type=float, default=4)
+    parser.add_argument("--json", help="write the result here instead of stdout")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    common.emit(asyncio.run(main(args)), args.json)
