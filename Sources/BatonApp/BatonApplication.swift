@@ -31,10 +31,12 @@ public struct BatonApplication: Sendable {
 ///
 /// Opens the store and recovers what the last process left, takes the listening socket
 /// from systemd (or binds it) and stores it back with systemd for the next process.
+/// `agent` replaces the one `agent.kind` names (tests use it to control turns).
 public func buildApplication(
     configuration: Configuration,
     environment: [String: String] = ProcessInfo.processInfo.environment,
-    logger: Logger
+    logger: Logger,
+    agent: (any Agent)? = nil
 ) throws -> BatonApplication {
     let notifier = SystemdNotifier(environment: environment)
     let agentBackEnd = try AgentFactory.make(configuration, logger: logger)
@@ -42,7 +44,7 @@ public func buildApplication(
     let bus = EventBus()
     let writer = StoreWriter(store: store, bus: bus, logger: logger)
     let gateway = try Gateway(
-        configuration: configuration, store: store, writer: writer, bus: bus, agent: agentBackEnd.agent,
+        configuration: configuration, store: store, writer: writer, bus: bus, agent: agent ?? agentBackEnd.agent,
         supervisor: notifier.isSupervised ? "systemd" : nil, logger: logger)
     var logger = logger
     logger[metadataKey: "baton.instance"] = "\(gateway.instance)"

@@ -22,7 +22,10 @@ struct ConfigurationKey: Sendable {
 
     static func named(_ path: String) -> ConfigurationKey? { all.first { $0.path == path } }
 
-    static func isSection(_ path: String) -> Bool { ["drain", "agent", "limits"].contains(path) }
+    /// Keys that hold other keys.
+    static let sections = ["drain", "agent", "limits"]
+
+    static func isSection(_ path: String) -> Bool { sections.contains(path) }
 
     static let all: [ConfigurationKey] = [
         ConfigurationKey(path: "listen") { raw, c throws(Problem) in

@@ -100,7 +100,7 @@ public struct ConfigurationLoader: Sendable {
     }
 
     private func unknownKeyProblem(_ path: String) -> String {
-        let nearest = ConfigurationKey.all.map(\.path).min {
+        let nearest = (ConfigurationKey.all.map(\.path) + ConfigurationKey.sections).min {
             editDistance($0, path) < editDistance($1, path)
         }
         if let nearest, editDistance(nearest, path) <= max(3, path.count / 3) {

@@ -74,7 +74,6 @@ extension Gateway {
         lifecycle = .stopping
         exitReason = reason
         logger.info("Drain finished", metadata: ["baton.reason": "\(reason.rawValue)", "baton.queued": "\(scheduler.waitingCount)"])
-        bus.close(with: Goodbye(reason: reason, instance: instance))
-        jobQueue.finish()
+        jobQueue.yield(.finish(reason))
     }
 }

@@ -49,6 +49,8 @@ public actor Gateway: Service {
     enum Job: Sendable {
         case turn(TurnScheduler.Start)
         case deadline(ContinuousClock.Instant)
+        /// The drain is over: flush the store, say goodbye, stop taking jobs.
+        case finish(DrainReason)
     }
 
     struct RunningTurn {
@@ -126,6 +128,11 @@ public actor Gateway: Service {
                         try? await Task.sleep(until: deadline)
                         if !Task.isCancelled { await self.drainDeadlinePassed() }
                     }
+                case .finish(let reason):
+                    // Streams must see every event written so far before their goodbye.
+                    try? await writer.write([])
+                    bus.close(with: Goodbye(reason: reason, instance: instance))
+                    jobQueue.finish()
                 }
             }
             group.cancelAll()

@@ -12,6 +12,11 @@ public struct TurnScheduler: Sendable {
     public struct Start: Sendable, Equatable {
         public var message: String
         public var session: String
+
+        public init(message: String, session: String) {
+            self.message = message
+            self.session = session
+        }
     }
 
     struct Entry: Sendable {

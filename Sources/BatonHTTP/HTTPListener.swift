@@ -18,6 +18,8 @@ public final class HTTPListener: Service, Sendable {
     private let responder: HTTPChannelHandler.Responder
     private let logger: Logger
     private let onStarted: @Sendable () async -> Void
+    /// How long a connection accepted just before shutdown has to send its request.
+    static let lastRequestGrace = TimeAmount.milliseconds(200)
 
     public init(
         name: String,
@@ -73,7 +75,14 @@ public final class HTTPListener: Service, Sendable {
                 }
             }
         } onGracefulShutdown: {
-            quiescing.initiateShutdown(promise: nil)
+            // Stop accepting first: under systemd the socket lives on in the fd store and
+            // the next process accepts what arrives from now on. Connections accepted
+            // just before get a moment to deliver their request, then every connection
+            // closes once its current response is written.
+            serverChannel.channel.close(promise: nil)
+            serverChannel.channel.eventLoop.scheduleTask(in: Self.lastRequestGrace) {
+                quiescing.initiateShutdown(promise: nil)
+            }
         }
         logger.info("Listener closed", metadata: ["baton.listener": "\(name)"])
     }

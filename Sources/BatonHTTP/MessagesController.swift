@@ -1,5 +1,6 @@
 import BatonCore
 import Hummingbird
+import NIOCore
 
 /// `POST /v1/messages`: chat messages and chat commands.
 struct MessagesController {
@@ -15,7 +16,7 @@ struct MessagesController {
         do {
             // One byte over the limit is enough to know it is too large.
             body = try await request.body.collect(upTo: parser.maxBodyBytes + 1)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "body is over limits.max_message_bytes (\(parser.maxBodyBytes))")
         }
         let incoming = try parser.parse(Array(buffer: body))

@@ -1,0 +1,112 @@
+import BatonCore
+import Foundation
+import Testing
+
+@Suite struct ConfigurationLoaderTests {
+    private func write(_ yaml: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("baton-\(UUID().uuidString).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func noConfigurationIsTheDemoGatewayOnPort8080() throws {
+        let configuration = try ConfigurationLoader(environment: [:]).load(path: nil)
+        #expect(configuration.listen == ListenAddress(host: "127.0.0.1", port: 8080))
+        #expect(configuration.agent.kind == .demo)
+        #expect(configuration.stateDirectory == ".baton")
+        #expect(configuration.runtimeDirectory == ".baton/run")
+    }
+
+    @Test func everyKeyOfTheSpecExampleIsRead() throws {
+        let path = try write(
+            """
+            listen: 0.0.0.0:9090
+            state_directory: /var/lib/baton
+            runtime_directory: /run/baton
+            admins: [alice, carol]
+            api_tokens: [0123456789abcdef0123]
+            busy_input: interrupt
+            drain:
+              timeout: 12.5
+              interrupt_grace: 2
+            agent:
+              kind: http
+              delay: 0
+              command: [my-agent, --flag]
+              url: http://127.0.0.1:9000/turn
+              health_url: http://127.0.0.1:9000/health
+              health_interval: 3
+              health_failure_threshold: 4
+              turn_timeout: 60
+              max_concurrent_turns: 8
+            limits:
+              max_message_bytes: 1024
+              max_queue_per_session: 5
+            """)
+        let c = try ConfigurationLoader(environment: [:]).load(path: path)
+        #expect(c.listen == ListenAddress(host: "0.0.0.0", port: 9090))
+        #expect(c.stateDirectory == "/var/lib/baton" && c.runtimeDirectory == "/run/baton")
+        #expect(c.admins == ["alice", "carol"] && c.apiTokens == ["0123456789abcdef0123"])
+        #expect(c.busyInput == .interrupt)
+        #expect(c.drain == DrainConfiguration(timeout: 12.5, interruptGrace: 2))
+        #expect(c.agent.kind == .http && c.agent.command == ["my-agent", "--flag"])
+        #expect(c.agent.url == "http://127.0.0.1:9000/turn" && c.agent.healthURL == "http://127.0.0.1:9000/health")
+        #expect(c.agent.healthInterval == 3 && c.agent.healthFailureThreshold == 4)
+        #expect(c.agent.turnTimeout == 60 && c.agent.maxConcurrentTurns == 8)
+        #expect(c.limits == LimitsConfiguration(maxMessageBytes: 1024, maxQueuePerSession: 5))
+    }
+
+    @Test func environmentOverridesWinOverTheFile() throws {
+        let path = try write("drain:\n  timeout: 10\nadmins: [alice]\n")
+        let environment = ["BATON_DRAIN_TIMEOUT": "3.5", "BATON_ADMINS": "bob, carol", "BATON_LISTEN": "127.0.0.1:0"]
+        let c = try ConfigurationLoader(environment: environment).load(path: path)
+        #expect(c.drain.timeout == 3.5)
+        #expect(c.admins == ["bob", "carol"])
+        #expect(c.listen.port == 0)
+    }
+
+    @Test func systemdDirectoriesAreTheDefaults() throws {
+        let environment = ["STATE_DIRECTORY": "/var/lib/baton", "RUNTIME_DIRECTORY": "/run/baton"]
+        let c = try ConfigurationLoader(environment: environment).load(path: nil)
+        #expect(c.stateDirectory == "/var/lib/baton" && c.runtimeDirectory == "/run/baton")
+    }
+
+    @Test(arguments: [
+        ("drain:\n  timeout: soon\n", "drain.timeout", "number of seconds"),
+        ("drain:\n  timeout: -1\n", "drain.timeout", "0 or more"),
+        ("busy_input: drop\n", "busy_input", "queue | reject | interrupt"),
+        ("listen: localhost\n", "listen", "host:port"),
+        ("agent:\n  max_concurrent_turns: 0\n", "agent.max_concurrent_turns", "from 1"),
+        ("agent:\n  kind: exec\n", "agent.command", "required when agent.kind is exec"),
+        ("agent:\n  kind: http\n  url: ftp://x\n", "agent.url", "http:// or https://"),
+        ("admins: alice\n", "admins", "list of strings"),
+        ("drian:\n  timeout: 5\n", "drian", "did you mean"),
+        ("agent:\n  helth_url: http://x/health\n", "agent.helth_url", "did you mean agent.health_url"),
+        ("- just\n- a list\n", "(file)", "mapping"),
+    ])
+    func anInvalidValueNamesTheFileTheKeyAndTheProblem(yaml: String, key: String, problem: String) throws {
+        let path = try write(yaml)
+        #expect {
+            try ConfigurationLoader(environment: [:]).load(path: path)
+        } throws: { error in
+            guard let error = error as? ConfigurationError else { return false }
+            return error.source == path && error.key == key && error.problem.contains(problem)
+        }
+    }
+
+    @Test func anInvalidEnvironmentValueNamesTheVariable() {
+        #expect {
+            try ConfigurationLoader(environment: ["BATON_AGENT_HEALTH_FAILURE_THRESHOLD": "two"]).load(path: nil)
+        } throws: { error in
+            (error as? ConfigurationError)?.source == "environment BATON_AGENT_HEALTH_FAILURE_THRESHOLD"
+        }
+    }
+
+    @Test func aMissingFileIsNamed() {
+        #expect {
+            try ConfigurationLoader(environment: [:]).load(path: "/nonexistent/baton.yaml")
+        } throws: { error in
+            (error as? ConfigurationError)?.source == "/nonexistent/baton.yaml"
+        }
+    }
+}

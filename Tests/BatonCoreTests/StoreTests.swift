@@ -1,0 +1,118 @@
+@testable import BatonCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+@Suite struct StoreTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-store-\(UUID().uuidString)").path
+
+    private func message(_ id: String, _ sequence: Int64, session: String = "s", state: MessageState = .queued) -> Message {
+        Message(
+            id: id, sequence: sequence, session: session, user: "u", text: "text \(id)", state: state,
+            acknowledgement: .init(id: id, session: session, status: .queued, position: 0), acceptedAt: Date())
+    }
+
+    /// Runs a writer service while `body` runs, then shuts it down gracefully.
+    private func withWriter(_ store: Store, bus: EventBus = EventBus(), _ body: (StoreWriter) async throws -> Void) async throws {
+        let writer = StoreWriter(store: store, bus: bus, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await writer.run() }
+            try await body(writer)
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+
+    @Test func aWrittenMessageIsInTheFileForTheNextProcess() async throws {
+        let store = try Store(directory: directory)
+        try await withWriter(store) { writer in
+            try await writer.write([.insertMessage(message("m1", 1))])
+        }
+        // A second Store on the same directory is what the next process sees.
+        let reopened = try Store(directory: directory)
+        #expect(try reopened.message(id: "m1")?.text == "text m1")
+        #expect(try reopened.lastSequence() == 1)
+    }
+
+    @Test func pendingMessagesComeBackInAcceptanceOrderWithoutFinishedOnes() async throws {
+        let store = try Store(directory: directory)
+        try await withWriter(store) { writer in
+            try await writer.write([
+                .insertMessage(message("late", 3, state: .queued)),
+                .insertMessage(message("early", 1, state: .interrupted)),
+                .insertMessage(message("crashed", 2, state: .running)),
+                .insertMessage(message("answered", 4, state: .done)),
+                .insertMessage(message("failed", 5, state: .failed)),
+            ])
+        }
+        #expect(try store.pendingMessages().map(\.id) == ["early", "crashed", "late"])
+    }
+
+    @Test func concurrentWritesAllLandAndEventsArePublishedInOrder() async throws {
+        let store = try Store(directory: directory)
+        let bus = EventBus()
+        let subscription = bus.subscribe(session: "s")
+        try await withWriter(store, bus: bus) { writer in
+            // Queued synchronously in id order, committed in whatever groups form.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in Int64(1)...200 {
+                    let event = SessionEvent(session: "s", id: id, kind: .notice, data: "{}")
+                    writer.enqueue([.appendEvent(event)])
+                }
+                for index in 1...50 {
+                    group.addTask { try await writer.write([.insertMessage(message("c\(index)", Int64(1000 + index)))]) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        #expect(try store.messageCount() == 50)
+        #expect(try store.events(session: "s", after: 0, limit: 1000).map(\.id) == Array(1...200))
+        var seen: [Int64] = []
+        for await item in subscription.items {
+            if case .event(let event) = item { seen.append(event.id) }
+            if seen.count == 200 { break }
+        }
+        #expect(seen == Array(1...200))
+    }
+
+    @Test func aFailingBatchFailsAloneAndPublishesNothing() async throws {
+        let store = try Store(directory: directory)
+        try await withWriter(store) { writer in
+            try await writer.write([.insertMessage(message("dup", 1))])
+            await #expect(throws: (any Error).self) {
+                try await writer.write([
+                    .appendEvent(SessionEvent(session: "s", id: 1, kind: .notice, data: "{}")),
+                    .insertMessage(message("dup", 2)),
+                ])
+            }
+            try await writer.write([.insertMessage(message("ok", 3))])
+        }
+        #expect(try store.message(id: "ok") != nil)
+        #expect(try store.events(session: "s", after: 0).isEmpty)
+    }
+
+    @Test func writesAfterTheWriterStoppedFailInsteadOfHanging() async throws {
+        let store = try Store(directory: directory)
+        let writer = StoreWriter(store: store, bus: EventBus(), logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await writer.run() }
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        await #expect(throws: StoreWriter.ClosedError.self) {
+            try await writer.write([.insertMessage(message("late", 1))])
+        }
+    }
+
+    @Test func eventsAreReadAfterAnIdInPages() async throws {
+        let store = try Store(directory: directory)
+        try await withWriter(store) { writer in
+            try await writer.write((1...10).map { .appendEvent(SessionEvent(session: "s", id: $0, kind: .reply, data: "{\"n\":\($0)}")) })
+            try await writer.write([.appendEvent(SessionEvent(session: "other", id: 1, kind: .reply, data: "{}"))])
+        }
+        #expect(try store.events(session: "s", after: 7).map(\.id) == [8, 9, 10])
+        #expect(try store.events(session: "s", after: 2, limit: 3).map(\.id) == [3, 4, 5])
+        #expect(try store.lastEventIDs() == ["s": 10, "other": 1])
+    }
+}

@@ -1,0 +1,141 @@
+import BatonApp
+import BatonCore
+import BatonTestSupport
+import Foundation
+import Testing
+
+/// Drains and restarts, in-process: a second application on the same state directory is
+/// the next process.
+@Suite struct DrainTests {
+    @Test func restartDrainsTheTurnQueuesNewInputAndTheNextProcessAnswersIt() async throws {
+        let baton = InProcessBaton()
+        let agent = GatedAgent()
+        let sent = Sent()
+        let exit = try await baton.run(agent: agent) { app, client in
+            let running = try await client.send(session: "busy", text: "in flight")
+            await agent.waitUntilStarted("in flight")
+
+            let forbidden = try await client.post(session: "busy", user: "mallory", text: "/restart")
+            #expect(forbidden.status == 403)
+            #expect(forbidden.errorMessage?.contains("mallory is not in admins") == true)
+
+            let restart = try await client.post(session: "ops", user: "alice", text: "/restart")
+            #expect(restart.status == 202)
+            #expect(restart.json["status"] as? String == "restarting" && restart.json["in_flight"] as? Int == 1)
+            #expect(try await client.request("GET", "/readyz").status == 503)
+            #expect(try await client.request("GET", "/healthz").status == 200)
+            #expect(try await client.status().state == "draining")
+
+            let queuedBusy = try await client.send(session: "busy", text: "after the restart")
+            let queuedIdle = try await client.send(session: "idle", text: "also after")
+            #expect(queuedBusy.acknowledgement.status == "queued" && queuedIdle.acknowledgement.status == "queued")
+            sent.set(running: running, queued: [queuedBusy, queuedIdle])
+
+            // Once the stream is open (it has the draining notice), the turn may end; the
+            // stream then sees the turn's reply, then goodbye.
+            let events = try await client.events(session: "busy") { events in
+                if events.contains(where: { $0.isNotice("draining") }) { agent.release("in flight") }
+                return events.contains(where: \.isGoodbye)
+            }
+            #expect(events.contains { $0.isReply && $0.payload?.inReplyTo == running.id })
+            let goodbye = try #require(events.last)
+            #expect(goodbye.isGoodbye && goodbye.id == nil)
+            #expect(goodbye.payload?.reason == "restart" && goodbye.payload?.instance == app.gateway.instance)
+        }
+        #expect(exit == .restart)
+
+        // The next process answers what was queued, after telling the sessions.
+        let next = GatedAgent()
+        next.releaseAll()
+        try await baton.run(agent: next) { app, client in
+            #expect(await app.gateway.recoveredTurns == 0)
+            for message in sent.queued {
+                let events = try await client.events(session: message.session) { events in
+                    events.contains { $0.payload?.inReplyTo == message.id }
+                }
+                #expect(events.contains { $0.isNotice("restarted") })
+                let ids = events.compactMap(\.id)
+                #expect(ids == Array(1...Int64(ids.count)), "event ids grow by one across the restart")
+            }
+            let busy = try await client.allEvents(session: "busy")
+            #expect(busy.filter { $0.isReply && $0.payload?.inReplyTo == sent.running?.id }.count == 1)
+        }
+    }
+
+    @Test func restartNowInterruptsAndTheNextProcessRunsTheTurnAgain() async throws {
+        let baton = InProcessBaton()
+        let agent = GatedAgent()
+        let exit = try await baton.run(agent: agent) { _, client in
+            _ = try await client.send(session: "s", text: "long")
+            await agent.waitUntilStarted("long")
+            let events = try await client.eventsUntilGoodbye(session: "s") {
+                let restart = try await client.post(session: "ops", user: "alice", text: "/restart now")
+                #expect(restart.status == 202)
+            }
+            #expect(events.contains { $0.isNotice("interrupted") })
+            #expect(!events.contains { $0.isReply })
+        }
+        #expect(exit == .restart)
+
+        let next = GatedAgent()
+        next.releaseAll()
+        try await baton.run(agent: next) { app, client in
+            #expect(await app.gateway.recoveredTurns == 1)
+            let events = try await client.events(session: "s") { $0.contains(where: \.isReply) }
+            #expect(events.first(where: \.isReply)?.payload?.text == "answer to long")
+        }
+    }
+
+    @Test func theDeadlineInterruptsTurnsThatRunTooLong() async throws {
+        let baton = InProcessBaton { $0.drain.timeout = 0.2 }
+        let agent = GatedAgent()
+        let exit = try await baton.run(agent: agent) { app, client in
+            let message = try await client.send(session: "s", text: "never finishes")
+            await agent.waitUntilStarted("never finishes")
+            let events = try await client.eventsUntilGoodbye(session: "s") {
+                await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
+            }
+            #expect(events.contains { $0.isNotice("interrupted") && $0.payload?.message == message.id })
+            #expect(events.last?.payload?.reason == "stop")
+        }
+        #expect(exit == .stopped)
+        #expect(try Store(directory: baton.stateDirectory).pendingMessages().map(\.state) == [.interrupted])
+    }
+
+    @Test func stopWinsOverRestartAndTheSecondTerminationSignalInterrupts() async throws {
+        let agent = GatedAgent()
+        let exit = try await InProcessBaton().run(agent: agent) { app, client in
+            _ = try await client.send(session: "s", text: "slow")
+            await agent.waitUntilStarted("slow")
+            let events = try await client.eventsUntilGoodbye(session: "s") {
+                await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
+                await app.gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
+                let status = try await client.status()
+                #expect(status.state == "draining")
+                await app.gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
+            }
+            #expect(events.contains { $0.isNotice("interrupted") })
+        }
+        #expect(exit == .stopped)
+    }
+
+    @Test func theControlAPIReportsStatusAndTakesDrainRequests() async throws {
+        try await InProcessBaton().run { app, client in
+            let control = ControlClient(socketPath: app.controlSocketPath)
+            let status = try control.status()
+            #expect(status.instance == app.gateway.instance && status.state == .ready && status.supervisor == nil)
+            let attributes = try FileManager.default.attributesOfItem(atPath: app.controlSocketPath)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            let draining = try control.requestDrain(.stop, now: false)
+            #expect(draining.state == .stopping)
+        }
+    }
+}
+
+/// What the first process of a restart test sent, for the second to check.
+private final class Sent: Sendable {
+    private let state = ObservedState<(running: SentMessage?, queued: [SentMessage])>((nil, []))
+    func set(running: SentMessage, queued: [SentMessage]) { state.update { $0 = (running, queued) } }
+    var running: SentMessage? { state.value.running }
+    var queued: [SentMessage] { state.value.queued }
+}

@@ -1,0 +1,52 @@
+import AsyncHTTPClient
+import BatonCore
+import BatonTestSupport
+import Testing
+
+@Suite struct EventStreamTests {
+    @Test func aStreamResumesAfterLastEventIDOrAfterWithNothingTwice() async throws {
+        try await InProcessBaton().run { _, client in
+            for text in ["a", "b", "c"] { _ = try await client.send(session: "s", text: text) }
+            let all = try await client.events(session: "s") { $0.filter(\.isReply).count == 3 }
+            let ids = all.compactMap(\.id)
+            #expect(ids == Array(1...Int64(ids.count)))
+
+            let resumed = try await client.events(session: "s", after: 1) { $0.count == ids.count - 1 }
+            #expect(resumed.compactMap(\.id) == Array(ids.dropFirst()))
+
+            let viaQuery = try await Self.firstEvent(port: client.port, path: "/v1/sessions/s/events?after=2")
+            #expect(viaQuery.id == 3)
+        }
+    }
+
+    @Test func aBadResumePointIsRefused() async throws {
+        try await InProcessBaton().run { _, client in
+            let response = try await client.request("GET", "/v1/sessions/s/events", headers: [("Last-Event-ID", "yesterday")])
+            #expect(response.status == 400)
+            #expect(response.errorMessage?.contains("Last-Event-ID") == true)
+        }
+    }
+
+    @Test func theSessionEndpointReportsTheLastEventID() async throws {
+        try await InProcessBaton().run { _, client in
+            let fresh = try await client.request("GET", "/v1/sessions/new")
+            #expect(fresh.json["state"] as? String == "idle" && fresh.json["last_event_id"] as? Int == 0)
+            _ = try await client.send(session: "s", text: "hi")
+            let events = try await client.events(session: "s") { $0.contains(where: \.isReply) }
+            let session = try await client.request("GET", "/v1/sessions/s")
+            #expect(session.json["last_event_id"] as? Int == Int(events.last?.id ?? -1))
+        }
+    }
+
+    /// Opens a stream at `path` and returns its first event.
+    static func firstEvent(port: Int, path: String) async throws -> ServerSentEvent {
+        try await withTimeout(.seconds(30), waitingFor: "the first event of \(path)") {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), deadline: .distantFuture)
+            var parser = ServerSentEventParser()
+            for try await buffer in response.body {
+                if let event = parser.feed(buffer.readableBytesView).first { return event }
+            }
+            throw TimeoutError("the stream ended without an event")
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import BatonApp
+import BatonCore
+import BatonTestSupport
+import Foundation
+import Testing
+
+@Suite struct MessagesAPITests {
+    @Test func messagesAreAcknowledgedThenAnsweredOneAtATimeInOrder() async throws {
+        let agent = GatedAgent()
+        try await InProcessBaton().run(agent: agent) { app, client in
+            let first = try await client.post(session: "s1", text: "one")
+            #expect(first.status == 202)
+            #expect(first.instance == app.gateway.instance)
+            #expect(first.json["status"] as? String == "accepted" && first.json["position"] as? Int == 0)
+            await agent.waitUntilStarted("one")
+            let second = try await client.send(session: "s1", text: "two")
+            let third = try await client.send(session: "s1", text: "three")
+            #expect(second.acknowledgement.status == "queued" && second.acknowledgement.position == 1)
+            #expect(third.acknowledgement.status == "queued" && third.acknowledgement.position == 2)
+            let busy = try await client.request("GET", "/v1/sessions/s1")
+            #expect(busy.json["state"] as? String == "busy" && busy.json["queued"] as? Int == 2)
+
+            agent.releaseAll()
+            let events = try await client.events(session: "s1") { events in events.filter(\.isReply).count == 3 }
+            #expect(events.filter(\.isReply).compactMap { $0.payload?.text } == ["answer to one", "answer to two", "answer to three"])
+            #expect(events.compactMap(\.id) == Array(1...Int64(events.count)))
+            #expect(events.filter { $0.isNotice("queued") }.count == 2)
+        }
+    }
+
+    @Test func theSameIdAnswersAsTheFirstTimeAndStartsNoSecondTurn() async throws {
+        try await InProcessBaton().run { _, client in
+            let first = try await client.post(session: "s1", text: "hello", id: "client-key-1")
+            let again = try await client.post(session: "s1", text: "hello", id: "client-key-1")
+            #expect(first.status == 202 && again.status == 202)
+            #expect(first.text == again.text)
+            _ = try await client.events(session: "s1") { $0.contains(where: \.isReply) }
+            // Once answered, it is found in the store.
+            let later = try await client.post(session: "s1", text: "hello", id: "client-key-1")
+            #expect(later.text == first.text)
+            let marker = try await client.send(session: "s1", text: "marker")
+            let events = try await client.events(session: "s1") { events in
+                events.contains { $0.payload?.inReplyTo == marker.id }
+            }
+            #expect(events.filter { $0.payload?.inReplyTo == "client-key-1" }.count == 1)
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"session": "s", "user": "u", "text": "#, 400, "not valid JSON"),
+        (#"["a list"]"#, 400, "JSON object"),
+        (#"{"user": "u", "text": "hi"}"#, 400, #"missing field "session""#),
+        (#"{"session": "s", "text": "hi"}"#, 400, #"missing field "user""#),
+        (#"{"session": "s", "user": "u", "text": ""}"#, 400, #"field "text" must not be empty"#),
+        (#"{"session": "s", "user": "u", "text": 42}"#, 400, #"field "text" must be a string"#),
+        (#"{"session": "", "user": "u", "text": "hi"}"#, 400, #"field "session" must not be empty"#),
+        (#"{"session": "a/b", "user": "u", "text": "hi"}"#, 400, #"must not contain "/""#),
+        (#"{"session": "s", "user": "u", "text": "hi", "id": 7}"#, 400, #"field "id" must be a string"#),
+        ("", 400, "body is empty"),
+    ])
+    func badBodiesGetA400NamingTheProblemAndStoreNothing(body: String, status: Int, problem: String) async throws {
+        try await InProcessBaton().run { app, client in
+            let response = try await client.request("POST", "/v1/messages", body: Array(body.utf8))
+            #expect(response.status == status)
+            #expect(response.errorMessage?.contains(problem) == true, "\(response.text)")
+            #expect(response.instance == app.gateway.instance)
+            #expect(try app.store.messageCount() == 0)
+            // The server keeps serving.
+            #expect(try await client.post(session: "s", text: "still here").status == 202)
+        }
+    }
+
+    @Test func invalidUTF8AndOversizedBodiesAreRefused() async throws {
+        try await InProcessBaton { $0.limits.maxMessageBytes = 256 }.run { app, client in
+            let invalid = Array(#"{"session": "s", "user": "u", "text": ""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8)
+            let utf8 = try await client.request("POST", "/v1/messages", body: invalid)
+            #expect(utf8.status == 400 && utf8.errorMessage == "body is not valid UTF-8")
+
+            let big = try await client.post(session: "s", text: String(repeating: "x", count: 300))
+            #expect(big.status == 413)
+            #expect(big.errorMessage?.contains("limits.max_message_bytes (256)") == true)
+            #expect(try app.store.messageCount() == 0)
+        }
+    }
+
+    @Test func unknownPathsAndMethodsAnswerJSONErrors() async throws {
+        try await InProcessBaton().run { app, client in
+            let missing = try await client.request("GET", "/v2/nothing")
+            #expect(missing.status == 404)
+            #expect(missing.errorMessage?.contains("/v2/nothing") == true)
+            #expect(missing.instance == app.gateway.instance)
+            let wrongMethod = try await client.request("DELETE", "/v1/messages")
+            #expect((400..<500).contains(wrongMethod.status))
+            #expect(wrongMethod.errorMessage != nil)
+        }
+    }
+
+    @Test func aFullSessionQueueAnswers429() async throws {
+        let agent = GatedAgent()
+        try await InProcessBaton { $0.limits.maxQueuePerSession = 2 }.run(agent: agent) { _, client in
+            _ = try await client.send(session: "s", text: "running")
+            await agent.waitUntilStarted("running")
+            _ = try await client.send(session: "s", text: "waiting 1")
+            _ = try await client.send(session: "s", text: "waiting 2")
+            let full = try await client.post(session: "s", text: "one too many")
+            #expect(full.status == 429)
+            #expect(full.errorMessage?.contains("limits.max_queue_per_session") == true)
+            #expect(try await client.post(session: "other", text: "fine").status == 202)
+            agent.releaseAll()
+        }
+    }
+
+    @Test func rejectModeAnswers503WithRetryAfterAndStoresNothing() async throws {
+        let agent = GatedAgent()
+        try await InProcessBaton { $0.busyInput = .reject }.run(agent: agent) { app, client in
+            _ = try await client.send(session: "s", text: "running")
+            await agent.waitUntilStarted("running")
+            let busy = try await client.post(session: "s", text: "too soon")
+            #expect(busy.status == 503)
+            #expect(busy.header("Retry-After") != nil)
+            #expect(busy.json["status"] as? String == "rejected" && busy.json["reason"] as? String == "busy")
+            #expect(try app.store.messageCount() == 1)
+
+            await app.gateway.requestDrain(.restart, immediate: false, origin: .control)
+            let draining = try await client.post(session: "idle", text: "during the drain")
+            #expect(draining.status == 503 && draining.json["reason"] as? String == "draining")
+            #expect(try app.store.messageCount() == 1)
+            agent.releaseAll()
+        }
+    }
+
+    @Test func interruptModeCutsTheRunningTurnAndRunsTheNewMessage() async throws {
+        let agent = GatedAgent()
+        try await InProcessBaton { $0.busyInput = .interrupt }.run(agent: agent) { _, client in
+            let old = try await client.send(session: "s", text: "long answer")
+            await agent.waitUntilStarted("long answer")
+            agent.release("change of mind")
+            let new = try await client.send(session: "s", text: "change of mind")
+            let events = try await client.events(session: "s") { events in
+                events.contains { $0.payload?.inReplyTo == new.id }
+            }
+            #expect(events.contains { $0.isNotice("interrupted") && $0.payload?.message == old.id })
+            #expect(!events.contains { $0.isReply && $0.payload?.inReplyTo == old.id })
+        }
+    }
+
+    @Test func statusCommandIsAnsweredOnTheStream() async throws {
+        try await InProcessBaton().run { app, client in
+            let response = try await client.post(session: "s", user: "anyone", text: "/status")
+            #expect(response.status == 202 && response.json["status"] as? String == "answered")
+            let events = try await client.events(session: "s") { $0.contains { $0.isNotice("status") } }
+            let text = try #require(events.first { $0.isNotice("status") }?.payload?.text)
+            #expect(text.contains("Ready") && text.contains(app.gateway.instance))
+            #expect(try app.store.messageCount() == 0)
+        }
+    }
+}
