@@ -33,6 +33,8 @@ Reported per cycle:
                not in acceptance order
   slowest POST the longest POST (first byte sent to 202, including reconnects) among
                those in flight between the reload and the new process answering /readyz
+  reload fails `systemctl --user reload-or-restart` exiting non-zero (the restart goes on;
+               its message is kept)
   goodbye->exit the first `goodbye` event (the drain is over: last turn ended) to the old
                process's exit: how long the old process holds on after its work is done
   exit->READY  the old MainPID's exit (a pidfd polled by a separate small process) to
@@ -103,9 +105,17 @@ class Manager:
         raise RuntimeError(f"the user manager did not come up (state {state!r})")
 
     def systemctl(self, *args, check=True):
-        return subprocess.run(
-            ["systemctl", "--user", *args], env=self.env, check=check, capture_output=True, text=True, timeout=120
+        result = subprocess.run(
+            ["systemctl", "--user", *args], env=self.env, capture_output=True, text=True, timeout=120
         )
+        if check and result.returncode != 0:
+            state = subprocess.run(
+                ["systemctl", "--user", "status", "--no-pager", "baton.service"], env=self.env, capture_output=True, text=True
+            ).stdout
+            raise RuntimeError(
+                f"systemctl --user {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}\n{state}"
+            )
+        return result
 
     def show(self):
         out = self.systemctl("show", "baton.service", "-p", ",".join(SHOW)).stdout
@@ -323,7 +333,7 @@ async def cycle(manager, port, args, index):
     before, watcher = await watch_main_pid(manager)
     old_pid = before["MainPID"]
     reload_ns = common.now_ns()
-    await asyncio.to_thread(manager.systemctl, "reload-or-restart", "baton.service")
+    reload = await asyncio.to_thread(manager.systemctl, "reload-or-restart", "baton.service", check=False)
     reload_done_ns = common.now_ns()
     exit_ns = int((await asyncio.wait_for(watcher.stdout.readline(), 120)).strip())
     await watcher.wait()
@@ -385,6 +395,8 @@ async def cycle(manager, port, args, index):
         "slowest_post_in_restart_ms": common.ms(max(window)) if window else None,
         "posts_in_restart_window": len(window),
         "reload_command_ms": common.ms(reload_done_ns - reload_ns),
+        "reload_status": reload.returncode,
+        "reload_error": reload.stderr.strip(),
         "signal_to_exit_ms": common.ms(exit_ns - reload_ns),
         "signal_to_goodbye_ms": common.ms(load.first_goodbye_ns - reload_ns) if load.first_goodbye_ns else None,
         "goodbye_to_exit_ms": common.ms(exit_ns - load.first_goodbye_ns) if load.first_goodbye_ns else None,
@@ -412,7 +424,8 @@ async def idle_cycle(manager, port):
     _, head, _ = await common.get_json(port, "/readyz")
     before, watcher = await watch_main_pid(manager)
     reload_ns = common.now_ns()
-    await asyncio.to_thread(manager.systemctl, "reload-or-restart", "baton.service")
+    reload = await asyncio.to_thread(manager.systemctl, "reload-or-restart", "baton.service", check=False)
+    reload_done_ns = common.now_ns()
     exit_ns = int((await asyncio.wait_for(watcher.stdout.readline(), 120)).strip())
     await watcher.wait()
     ready_ns, _ = await asyncio.wait_for(readiness_probe(port, head.get("baton-instance"), exit_ns), 60)
@@ -426,6 +439,9 @@ async def idle_cycle(manager, port):
         "exit_to_ready_ms": common.ms(active - exit_ns),
         "exit_to_readyz_ms": common.ms(ready_ns - exit_ns),
         "restarted": after["NRestarts"] - before["NRestarts"] == 1 and after["MainPID"] != before["MainPID"],
+        "reload_command_ms": common.ms(reload_done_ns - reload_ns),
+        "reload_status": reload.returncode,
+        "reload_error": reload.stderr.strip(),
     }
 
 
@@ -453,7 +469,9 @@ async def inside(args):
             print(f"kept {folder}", file=sys.stderr)
         else:
             shutil.rmtree(folder, ignore_errors=True)
-    numeric = [k for k, v in cycles[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    numeric = [
+        k for k, v in cycles[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "reload_status"
+    ]
     summary = {key: common.median([c[key] for c in cycles]) for key in numeric}
     for key in ("refused", "dropped", "idle_closed", "non_202", "unanswered", "unanswered_live", "duplicates", "out_of_order_sessions"):
         summary[key + "_total"] = sum(c[key] for c in cycles)
@@ -462,7 +480,15 @@ async def inside(args):
     summary["all_restarted"] = all(c["main_pid_changed"] and c["restarts"] == 1 for c in cycles) and all(
         c["restarted"] for c in idle
     )
-    idle_summary = {key: common.median([c[key] for c in idle]) for key in (idle[0] if idle else {}) if key != "restarted"}
+    idle_summary = {
+        key: common.median([c[key] for c in idle])
+        for key in (idle[0] if idle else {})
+        if key not in ("restarted", "reload_status", "reload_error")
+    }
+    every = cycles + idle
+    summary["reload_failures"] = sum(1 for c in every if c["reload_status"] != 0)
+    summary["reloads"] = len(every)
+    summary["reload_errors"] = sorted({c["reload_error"] for c in every if c["reload_status"] != 0})
     return {
         "benchmark": "restart",
         "cycles": len(cycles),

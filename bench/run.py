@@ -68,6 +68,9 @@ def table(results):
             f"turns {r['delay_s']} s; POSTs per cycle", fmt(m["posts"]))
         row(name, "every cycle restarted (NRestarts +1, new MainPID, socket kept in the fd store)",
             "yes" if m["all_restarted"] else "no", "yes", m["all_restarted"])
+        errors = "; ".join(m["reload_errors"])
+        row(name, "`systemctl --user reload-or-restart` exiting non-zero (all restarts)",
+            f"{m['reload_failures']} of {m['reloads']}" + (f" ({errors})" if errors else ""), "0", m["reload_failures"] == 0)
         row(name, "refused connections (all cycles)", fmt(m["refused_total"]), "0", m["refused_total"] == 0)
         row(name, "failed POSTs, non-202 (all cycles)", fmt(m["non_202_total"]), "0", m["non_202_total"] == 0)
         row(name, "requests whose connection closed before the answer, resent with the same id (all cycles)",
