@@ -381,6 +381,18 @@ class Process:
         self.log.close()
 
 
+def keep_log(path, name):
+    """Copies a log worth reading (an unexpected exit) next to the results, if run by run.py."""
+    folder = os.environ.get("BENCH_RESULTS")
+    if not folder or not os.path.exists(path):
+        return None
+    os.makedirs(os.path.join(folder, "logs"), exist_ok=True)
+    target = os.path.join(folder, "logs", name)
+    with open(path, "rb") as source, open(target, "wb") as copy:
+        copy.write(source.read())
+    return target
+
+
 def status_of(pid):
     """VmRSS and VmHWM of a process, in MiB."""
     result = {}

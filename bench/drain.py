@@ -94,6 +94,8 @@ async def one_run(args, index, supervised):
         loop.remove_reader(notify.sock.fileno())
         process.stop()
         notify.close()
+        if process.returncode != 75:
+            common.keep_log(os.path.join(folder, "baton.log"), f"drain-{'supervised' if supervised else 'unsupervised'}-{index}.log")
         if args.keep:
             print(f"kept {folder}")
         else:

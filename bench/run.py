@@ -30,7 +30,7 @@ def run(name, extra, folder):
     command = [sys.executable, os.path.join(HERE, f"{name}.py"), "--json", out, *extra]
     print(f"bench: {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     before = load_average()
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True, env=dict(os.environ, BENCH_RESULTS=folder))
     with open(out) as f:
         result = json.load(f)
     result["load_average_before"] = before

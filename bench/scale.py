@@ -117,6 +117,8 @@ async def one_run(args, index):
         loop.remove_reader(notify.sock.fileno())
         process.stop()
         notify.close()
+        if process.returncode != 75:
+            common.keep_log(os.path.join(folder, "baton.log"), f"scale-{index}.log")
         if args.keep:
             print(f"kept {folder}")
         else:
