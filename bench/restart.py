@@ -322,6 +322,7 @@ async def readiness_probe(port, old_instance, since_ns):
 
 
 async def cycle(manager, port, args, index):
+    at_start = manager.show()  # restarts are counted from here: one per cycle, no more
     _, head, _ = await common.get_json(port, "/readyz")
     old_instance = head.get("baton-instance")
     load = Load(port, args, index)
@@ -405,7 +406,7 @@ async def cycle(manager, port, args, index):
         "exec_to_ready_ms": common.ms(active_enter - restart_start),
         "exit_to_readyz_ms": common.ms(ready_ns - exit_ns),
         "main_pid_changed": after["MainPID"] != old_pid,
-        "restarts": after["NRestarts"] - before["NRestarts"],
+        "restarts": after["NRestarts"] - at_start["NRestarts"],
         "fd_store": after["NFileDescriptorStore"],
         "active_state": f'{after["ActiveState"]}/{after["SubState"]}',
         "new_instance": new_instance,
@@ -465,6 +466,7 @@ async def inside(args):
         final = manager.show()
     finally:
         manager.stop()
+        common.keep_log(os.path.join(folder, "baton.log"), "restart-baton.log")
         if args.keep:
             print(f"kept {folder}", file=sys.stderr)
         else:
@@ -477,6 +479,7 @@ async def inside(args):
         summary[key + "_total"] = sum(c[key] for c in cycles)
     summary["slowest_post_in_restart_max_ms"] = max(c["slowest_post_in_restart_ms"] or 0 for c in cycles)
     summary["exit_to_ready_max_ms"] = max(c["exit_to_ready_ms"] for c in cycles)
+    summary["extra_restarts"] = sum(c["restarts"] - 1 for c in cycles)
     summary["all_restarted"] = all(c["main_pid_changed"] and c["restarts"] == 1 for c in cycles) and all(
         c["restarted"] for c in idle
     )
@@ -486,6 +489,9 @@ async def inside(args):
         if key not in ("restarted", "reload_status", "reload_error")
     }
     every = cycles + idle
+    summary["reload_command_all_median_ms"] = common.median([c["reload_command_ms"] for c in every])
+    summary["reload_command_max_ms"] = max(c["reload_command_ms"] for c in every)
+    summary["reload_command_slow"] = sum(1 for c in every if c["reload_command_ms"] > 200)
     summary["reload_failures"] = sum(1 for c in every if c["reload_status"] != 0)
     summary["reloads"] = len(every)
     summary["reload_errors"] = sorted({c["reload_error"] for c in every if c["reload_status"] != 0})
