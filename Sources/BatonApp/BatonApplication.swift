@@ -3,6 +3,7 @@ import BatonHTTP
 import BatonSystemd
 import Foundation
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 /// A whole Baton gateway, ready to run: store, gateway, HTTP and control listeners,
@@ -14,6 +15,8 @@ public struct BatonApplication: Sendable {
     /// The chat API's socket; its ``ListeningSocket/port`` is the real one when `listen` asked for 0.
     public let httpSocket: ListeningSocket
     public let controlSocketPath: String
+    /// This application's metrics, served at `GET /metrics`.
+    public let metrics: PrometheusCollectorRegistry
     let serviceGroup: ServiceGroup
 
     /// Runs until a drain finishes; returns the status the process should exit with.
@@ -43,9 +46,16 @@ public func buildApplication(
     let store = try Store(directory: configuration.stateDirectory)
     let bus = EventBus()
     let writer = StoreWriter(store: store, bus: bus, logger: logger)
+    // A registry of its own rather than the process-wide MetricsSystem: /metrics shows
+    // this gateway alone. Drains run up to drain.timeout, so their buckets reach minutes.
+    let metrics = PrometheusCollectorRegistry()
+    var metricsFactory = PrometheusMetricsFactory(registry: metrics)
+    metricsFactory.durationHistogramBuckets[GatewayMetrics.drainDurationLabel] = [
+        .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
+    ]
     let gateway = try Gateway(
         configuration: configuration, store: store, writer: writer, bus: bus, agent: agent ?? agentBackEnd.agent,
-        supervisor: notifier.isSupervised ? "systemd" : nil, logger: logger)
+        supervisor: notifier.isSupervised ? "systemd" : nil, logger: logger, metricsFactory: metricsFactory)
     var logger = logger
     logger[metadataKey: "baton.instance"] = "\(gateway.instance)"
 
@@ -68,7 +78,8 @@ public func buildApplication(
     let controlSocket = try ListeningSocket.unix(path: controlSocketPath, mode: 0o600)
 
     let http = HTTPListener(
-        name: "http", socket: httpSocket, router: APIRouter.chat(gateway: gateway, store: store, bus: bus), logger: logger,
+        name: "http", socket: httpSocket, router: APIRouter.chat(gateway: gateway, store: store, bus: bus, metrics: metrics),
+        logger: logger,
         onStarted: { await gateway.listenerStarted() })
     let control = HTTPListener(name: "control", socket: controlSocket, router: APIRouter.control(gateway: gateway), logger: logger)
     let supervisor = SystemdSupervisor(
@@ -91,5 +102,5 @@ public func buildApplication(
     groupConfiguration.maximumCancellationDuration = .seconds(5)
     return BatonApplication(
         configuration: configuration, gateway: gateway, store: store, httpSocket: httpSocket,
-        controlSocketPath: controlSocketPath, serviceGroup: ServiceGroup(configuration: groupConfiguration))
+        controlSocketPath: controlSocketPath, metrics: metrics, serviceGroup: ServiceGroup(configuration: groupConfiguration))
 }

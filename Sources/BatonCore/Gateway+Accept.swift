@@ -55,9 +55,11 @@ extension Gateway {
         let draining = !drain.isServing
         let busy = scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0
         if configuration.busyInput == .reject, draining || busy {
+            metrics.messageRejected(draining ? .draining : .busy)
             return .rejected(draining ? .draining : .busy)
         }
         guard scheduler.waitingCount(of: session) < configuration.limits.maxQueuePerSession else {
+            metrics.messageRejected(.queueFull)
             throw .queueFull("Session \(session) already has \(configuration.limits.maxQueuePerSession) messages waiting (limits.max_queue_per_session).")
         }
 
@@ -93,6 +95,7 @@ extension Gateway {
         if configuration.busyInput == .interrupt, !draining, let running = scheduler.runningMessage(of: session), running != id {
             interrupt(message: running, cause: .superseded)
         }
+        metrics.messageStored(status)
         publishStatus()
         return .acknowledged(acknowledgement)
     }

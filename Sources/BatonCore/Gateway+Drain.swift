@@ -39,6 +39,7 @@ extension Gateway {
     }
 
     func perform(_ action: DrainStateMachine.Action) {
+        metrics.drainAction(action)
         switch action {
         case .none:
             return

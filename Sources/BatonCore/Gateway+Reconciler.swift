@@ -40,6 +40,7 @@ extension Gateway {
                 ])
             }
             ended += 1
+            metrics.turnLost()
             startTurns(scheduler.turnEnded(session: turn.session))
         }
         if ended > 0 {

@@ -11,6 +11,7 @@ extension Gateway {
     /// Marks the turns running and hands them to ``run()``.
     func startTurns(_ starts: [TurnScheduler.Start]) {
         guard !starts.isEmpty else { return }
+        metrics.turnsStarted(starts.count)
         var writes: [StoreWrite] = []
         for start in starts {
             let (interrupts, interrupt) = AsyncStream.makeStream(of: InterruptCause.self, bufferingPolicy: .bufferingNewest(1))
@@ -91,6 +92,7 @@ extension Gateway {
     }
 
     func finishTurn(_ message: Message, outcome: TurnOutcome) {
+        metrics.turnEnded(outcome)
         var writes: [StoreWrite] = []
         switch outcome {
         case .completed:

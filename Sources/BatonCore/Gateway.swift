@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -18,6 +19,8 @@ public actor Gateway: Service {
     nonisolated let bus: EventBus
     nonisolated let agent: any Agent
     nonisolated let logger: Logger
+    /// Counters, gauges and histograms of what this gateway does, for `GET /metrics`.
+    public nonisolated let metrics: GatewayMetrics
     nonisolated let startedAt = Date()
 
     var lifecycle = LifecycleState.starting
@@ -72,6 +75,8 @@ public actor Gateway: Service {
     }
 
     /// Builds the gateway over an open store and picks up what the last process left.
+    ///
+    /// Its metrics are made through `metricsFactory` (none by default).
     public init(
         configuration: Configuration,
         store: Store,
@@ -80,6 +85,7 @@ public actor Gateway: Service {
         agent: any Agent,
         supervisor: String?,
         logger: Logger,
+        metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
         instance: String = Gateway.makeInstanceID()
     ) throws {
         self.instance = instance
@@ -92,6 +98,7 @@ public actor Gateway: Service {
         var logger = logger
         logger[metadataKey: "baton.instance"] = "\(instance)"
         self.logger = logger
+        self.metrics = GatewayMetrics(factory: metricsFactory)
         self.agentHealth = AgentHealthTracker(
             initial: agent.kind == .demo ? .ready : .starting, failureThreshold: configuration.agent.healthFailureThreshold)
         self.lastEventIDs = try store.lastEventIDs()
@@ -200,6 +207,7 @@ public actor Gateway: Service {
     }
 
     func publishStatus() {
+        metrics.observe(inFlight: scheduler.runningCount, queued: scheduler.waitingCount, health: agentHealth.health)
         guard !statusListeners.isEmpty else { return }
         let snapshot = status()
         for listener in statusListeners.values { listener.yield(snapshot) }
@@ -229,6 +237,7 @@ public actor Gateway: Service {
     /// starts their turns.
     private func announceRecovery() {
         guard !recoveredSessions.isEmpty else { return }
+        metrics.recovered(messages: recoveredSessions.values.reduce(0, +), interruptedTurns: recoveredTurns)
         var writes: [StoreWrite] = []
         for (session, count) in recoveredSessions.sorted(by: { $0.key < $1.key }) {
             let noun = count == 1 ? "message" : "messages"

@@ -1,16 +1,20 @@
 import BatonCore
 import Hummingbird
+import Prometheus
 
 /// Builds the routers of Baton's two HTTP faces.
 public enum APIRouter {
-    /// The chat API served on `listen`.
-    public static func chat(gateway: Gateway, store: Store, bus: EventBus) -> Router<BatonRequestContext> {
+    /// The chat API served on `listen`; `GET /metrics` serves `metrics`.
+    public static func chat(
+        gateway: Gateway, store: Store, bus: EventBus, metrics: PrometheusCollectorRegistry
+    ) -> Router<BatonRequestContext> {
         let router = Router(context: BatonRequestContext.self)
         router.add(middleware: APIMiddleware(instance: gateway.instance))
         let parser = MessageRequestParser(maxBodyBytes: gateway.configuration.limits.maxMessageBytes)
         MessagesController(gateway: gateway, parser: parser).register(on: router)
         EventStreamController(store: store, bus: bus).register(on: router)
         StatusController(gateway: gateway).register(on: router)
+        MetricsController(registry: metrics).register(on: router)
         return router
     }
 

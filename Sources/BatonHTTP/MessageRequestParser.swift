@@ -22,6 +22,9 @@ struct MessageRequestParser {
         } catch {
             throw APIError(.badRequest, "body is not valid JSON")
         }
+        guard !Self.hasTrailingComma(body) else {
+            throw APIError(.badRequest, "body is not valid JSON: a comma before } or ]")
+        }
         guard let fields = object as? [String: Any] else {
             throw APIError(.badRequest, "body must be a JSON object with session, user and text")
         }
@@ -34,6 +37,41 @@ struct MessageRequestParser {
         }
         let id = fields["id"] == nil || fields["id"] is NSNull ? nil : try identifier("id", in: fields)
         return IncomingMessage(id: id, session: session, user: user, text: text)
+    }
+
+    /// Whether a `,` outside strings is followed, after white space, by `}` or `]`.
+    ///
+    /// Foundation's parser on Linux accepts `{"text": "hi",}`; JSON (RFC 8259) does not,
+    /// and Baton stores no body that other JSON parsers would refuse. Called on a body
+    /// that parsed, so strings and escapes are well formed.
+    static func hasTrailingComma(_ body: [UInt8]) -> Bool {
+        var inString = false
+        var escaped = false
+        var afterComma = false
+        for byte in body {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if afterComma { return true }
+            case UInt8(ascii: ","):
+                afterComma = true
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                break
+            default:
+                inString = byte == UInt8(ascii: "\"")
+                afterComma = false
+            }
+        }
+        return false
     }
 
     private func string(_ name: String, in fields: [String: Any]) throws(APIError) -> String {

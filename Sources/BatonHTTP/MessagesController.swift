@@ -1,4 +1,5 @@
 import BatonCore
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -12,14 +13,13 @@ struct MessagesController {
     }
 
     @Sendable func post(_ request: Request, context: BatonRequestContext) async throws -> Response {
-        let body: ByteBuffer
+        let incoming: IncomingMessage
         do {
-            // One byte over the limit is enough to know it is too large.
-            body = try await request.body.collect(upTo: parser.maxBodyBytes + 1)
-        } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, "body is over limits.max_message_bytes (\(parser.maxBodyBytes))")
+            incoming = try await message(in: request)
+        } catch {
+            gateway.metrics.messageRejected(error.status == .contentTooLarge ? .tooLarge : .invalid)
+            throw error
         }
-        let incoming = try parser.parse(Array(buffer: body))
         let result: AcceptResult
         do {
             result = try await gateway.accept(incoming)
@@ -38,6 +38,28 @@ struct MessagesController {
             let retryAfter = reason == .draining ? "5" : "1"
             return JSONBody.response(.serviceUnavailable, ["status": "rejected", "reason": reason.rawValue], headers: [.retryAfter: retryAfter])
         }
+    }
+
+    /// The message the body holds, or the 400 or 413 saying what is wrong with it.
+    private func message(in request: Request) async throws(APIError) -> IncomingMessage {
+        // The HTTP/1 decoder undoes `chunked` alone: a body under any other transfer
+        // coding (`gzip, chunked`) would be read as if it were plain.
+        let codings = request.headers[values: .transferEncoding].flatMap { $0.split(separator: ",") }
+        guard codings.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).lowercased() == "chunked" }) else {
+            throw APIError(.badRequest, "Transfer-Encoding \(codings.joined(separator: ",")) is not supported; send the body plain or chunked")
+        }
+        let body: ByteBuffer
+        do {
+            // One byte over the limit is enough to know it is too large.
+            body = try await request.body.collect(upTo: parser.maxBodyBytes + 1)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "body is over limits.max_message_bytes (\(parser.maxBodyBytes))")
+        } catch {
+            // The client's fault, not the server's: its connection ended inside the body,
+            // or the body's chunks were malformed.
+            throw APIError(.badRequest, "the body could not be read: it ended early or its framing is broken")
+        }
+        return try parser.parse(Array(buffer: body))
     }
 }
 
