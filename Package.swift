@@ -93,6 +93,7 @@ let package = Package(
             name: "baton",
             dependencies: [
                 "BatonApp",
+                "BatonSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

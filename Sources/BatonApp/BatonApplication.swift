@@ -81,7 +81,11 @@ public func buildApplication(
         name: "http", socket: httpSocket, router: APIRouter.chat(gateway: gateway, store: store, bus: bus, metrics: metrics),
         logger: logger,
         onStarted: { await gateway.listenerStarted() })
-    let control = HTTPListener(name: "control", socket: controlSocket, router: APIRouter.control(gateway: gateway), logger: logger)
+    // Only this user (and root) may steer the gateway, whatever the socket's mode.
+    let ownUID = getuid()
+    let control = HTTPListener(
+        name: "control", socket: controlSocket, router: APIRouter.control(gateway: gateway), logger: logger,
+        admitPeer: { $0.uid == ownUID || $0.uid == 0 })
     let supervisor = SystemdSupervisor(
         notifier: notifier, gateway: gateway, stopMargin: configuration.drain.interruptGrace + 10, logger: logger)
 

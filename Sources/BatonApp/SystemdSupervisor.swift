@@ -54,6 +54,10 @@ actor SystemdSupervisor: Service {
                 }
             }
         }
+        // Everything is reported once the gateway stops, but a service that returns while
+        // the group shuts the others down fails the group (and the process exits 1): wait
+        // for this service's own turn.
+        try? await gracefulShutdown()
     }
 
     private func report(_ status: GatewayStatus, tick: Bool) {

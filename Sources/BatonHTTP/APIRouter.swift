@@ -10,6 +10,7 @@ public enum APIRouter {
     ) -> Router<BatonRequestContext> {
         let router = Router(context: BatonRequestContext.self)
         router.add(middleware: APIMiddleware(instance: gateway.instance))
+        router.add(middleware: TokenAuthMiddleware(tokens: gateway.configuration.apiTokens))
         let parser = MessageRequestParser(maxBodyBytes: gateway.configuration.limits.maxMessageBytes)
         MessagesController(gateway: gateway, parser: parser).register(on: router)
         EventStreamController(store: store, bus: bus).register(on: router)

@@ -18,6 +18,7 @@ public final class HTTPListener: Service, Sendable {
     private let responder: HTTPChannelHandler.Responder
     private let logger: Logger
     private let onStarted: @Sendable () async -> Void
+    private let admitPeer: (@Sendable (PeerCredentials) -> Bool)?
     /// How long a connection accepted just before shutdown has to send its request.
     static let lastRequestGrace = TimeAmount.milliseconds(200)
 
@@ -26,8 +27,10 @@ public final class HTTPListener: Service, Sendable {
         socket: ListeningSocket,
         router: Router<BatonRequestContext>,
         logger: Logger,
+        admitPeer: (@Sendable (PeerCredentials) -> Bool)? = nil,
         onStarted: @escaping @Sendable () async -> Void = {}
     ) {
+        self.admitPeer = admitPeer
         self.name = name
         self.socket = socket
         self.logger = logger
@@ -45,8 +48,15 @@ public final class HTTPListener: Service, Sendable {
         }
     }
 
+    /// The connected peer's process credentials (`SO_PEERCRED`), for Unix sockets.
+    private static func peerCredentials(of channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
+        guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(nil) }
+        let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(level: .socket, name: .init(rawValue: SO_PEERCRED))
+        return future.map { Optional($0) }.recover { _ in nil }
+    }
+
     public func run() async throws {
-        let childChannel = HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(75)))
+        let childChannel = HandoffSafeHTTP1Channel(HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(75))))
         let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
         let logger = self.logger
         let serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -57,7 +67,17 @@ public final class HTTPListener: Service, Sendable {
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .bind(socket.descriptor) { channel in childChannel.setup(channel: channel, logger: logger) }
+            .bind(socket.descriptor) { [admitPeer] channel in
+                guard let admitPeer else { return childChannel.setup(channel: channel, logger: logger) }
+                return Self.peerCredentials(of: channel).flatMap { credentials in
+                    guard let credentials, admitPeer(credentials) else {
+                        logger.warning("Refused a control connection", metadata: ["baton.peer_uid": "\(credentials.map { "\($0.uid)" } ?? "unknown")"])
+                        channel.close(promise: nil)
+                        return channel.eventLoop.makeFailedFuture(PeerRefused())
+                    }
+                    return childChannel.setup(channel: channel, logger: logger)
+                }
+            }
         // NIO re-listens with its default backlog; restore the deep one for handoffs.
         _ = Glibc.listen(socket.descriptor, ListeningSocket.backlog)
         logger.info("Listening", metadata: ["baton.listener": "\(name)", "baton.socket": "\(socket.origin.rawValue)"])
@@ -78,12 +98,26 @@ public final class HTTPListener: Service, Sendable {
             // Stop accepting first: under systemd the socket lives on in the fd store and
             // the next process accepts what arrives from now on. Connections accepted
             // just before get a moment to deliver their request, then every connection
-            // closes once its current response is written.
-            serverChannel.channel.close(promise: nil)
+            // closes once its current response is written. Reading stops rather than the
+            // listener closing: a close while connections are still being set up would drop
+            // them unserved; the quiescing helper closes it once they have been taken.
+            serverChannel.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
             serverChannel.channel.eventLoop.scheduleTask(in: Self.lastRequestGrace) {
                 quiescing.initiateShutdown(promise: nil)
             }
         }
         logger.info("Listener closed", metadata: ["baton.listener": "\(name)"])
     }
+}
+
+/// A connection from a process the control socket does not serve.
+struct PeerRefused: Error, CustomStringConvertible {
+    var description: String { "connection refused: the peer runs as another user" }
+}
+
+/// A Unix socket peer's process, user and group (`struct ucred` of `SO_PEERCRED`).
+public struct PeerCredentials: Sendable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
 }

@@ -8,10 +8,19 @@ struct CheckConfig: ParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
+    @Option(help: "The installed unit whose stop timeout is checked against the drain.")
+    var unit = "baton.service"
+
+    @Flag(help: "Check the unit of the user's service manager (systemctl --user).")
+    var user = false
+
     func run() throws {
         let configuration = try options.load()
         print("configuration OK: \(options.path ?? "built-in defaults")")
         print("listen \(configuration.listen), agent \(configuration.agent.kind.rawValue), drain.timeout \(configuration.drain.timeout) s")
+        if let warning = InstalledUnitCheck(unit: unit, userManager: user).warning(for: configuration) {
+            printError("warning: \(warning)")
+        }
     }
 }
 

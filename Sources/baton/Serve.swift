@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonApp
 import BatonCore
+import BatonSystemd
 import Foundation
 import Logging
 
@@ -12,9 +13,12 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load()
         signal(SIGPIPE, SIG_IGN)
+        let environment = ProcessInfo.processInfo.environment
+        let level = Logger.Level(rawValue: environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
+        let toJournal = JournalLogHandler.isJournalAvailable(environment: environment)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
+            var handler: any LogHandler = toJournal ? JournalLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "baton")

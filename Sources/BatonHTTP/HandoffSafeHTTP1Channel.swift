@@ -1,0 +1,43 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// Hummingbird's HTTP/1 child channel, safe for a listener that closes while connections
+/// are still arriving, as at every restart under load.
+///
+/// A connection accepted just as the listening channel closes can be dropped by NIO before
+/// the accept loop sees it (apple/swift-nio#2813). Its `NIOAsyncChannel` is then released
+/// without `finish()`, a precondition failure that crashes the whole process, release
+/// builds included, in the middle of a handoff. Each accepted connection is wrapped so
+/// that one dropped that way finishes its writer and closes instead.
+struct HandoffSafeHTTP1Channel: Sendable {
+    let base: HTTP1Channel
+
+    init(_ base: HTTP1Channel) {
+        self.base = base
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<AcceptedConnection> {
+        base.setup(channel: channel, logger: logger).map(AcceptedConnection.init)
+    }
+
+    func handle(value: AcceptedConnection, logger: Logger) async {
+        await base.handle(value: value.channel, logger: logger)
+    }
+}
+
+/// An accepted HTTP/1 connection; closes itself if it is released without being served.
+final class AcceptedConnection: Sendable {
+    let channel: HTTP1Channel.Value
+
+    init(_ channel: HTTP1Channel.Value) {
+        self.channel = channel
+    }
+
+    deinit {
+        // A served connection was finished and closed by `executeThenClose`, and both calls
+        // do nothing; they matter only for one the accept loop never saw.
+        channel.outbound.finish()
+        channel.channel.close(promise: nil)
+    }
+}
