@@ -69,7 +69,8 @@ import Testing
                 let stop = try await baton.baton("stop", "--wait")
                 #expect(stop.termination == .exited(0), "\(stop)")
                 // `--wait` returned, so the process has exited; this only collects its status.
-                #expect(try await server.exit(within: .seconds(5)) == .exited(0))
+                let serverEnded = try await server.exit(within: .seconds(5))
+                #expect(serverEnded == .exited(0), "\(baton.serverLogs)")
                 let events = logs["s"]!.events
                 #expect(try #require(events.firstReply(to: slow.id)) < (events.firstGoodbye ?? -1), "\(events)")
             }
@@ -83,7 +84,8 @@ import Testing
             let before = try await client.status()
             _ = try await client.send(session: "s", text: "in flight during the restart")
             let restart = try baton.launch(["restart", "--wait"])
-            #expect(try await first.exit() == .exited(75))
+            let firstEnded = try await first.exit()
+            #expect(firstEnded == .exited(75), "\(baton.serverLogs)")
             // Without systemd, the test is the supervisor that starts the next process.
             let second = try await baton.startServer()
             #expect(try await restart.exit(within: .seconds(60)) == .exited(0), "\(restart.errors)")
@@ -91,7 +93,8 @@ import Testing
             #expect(after.instance != before.instance)
             #expect(restart.output.contains("Instance \(after.instance) is ready"), "\(restart.output)")
             second.send(SIGTERM)
-            #expect(try await second.exit() == .exited(0))
+            let secondEnded = try await second.exit()
+            #expect(secondEnded == .exited(0), "\(baton.serverLogs)")
         }
     }
 
@@ -105,14 +108,16 @@ import Testing
                 let slow = try await client.send(session: "s", text: "cut short")
                 let restart = try await baton.baton("restart", "--now")
                 #expect(restart.termination == .exited(0), "\(restart)")
-                #expect(try await first.exit(within: .seconds(20)) == .exited(75))
+                let firstEnded = try await first.exit(within: .seconds(20))
+                #expect(firstEnded == .exited(75), "\(baton.serverLogs)")
                 #expect(log.events.firstNotice("interrupted", about: slow.id) != nil, "\(log.events)")
 
                 let second = try await baton.startServer(environment: ["BATON_AGENT_DELAY": "0.1"])
                 let events = try await log.waitForReplies(to: [slow])
                 #expect(events.replyTargets == [slow.id])
                 second.send(SIGTERM)
-                #expect(try await second.exit() == .exited(0))
+                let secondEnded = try await second.exit()
+                #expect(secondEnded == .exited(0), "\(baton.serverLogs)")
             }
         }
     }

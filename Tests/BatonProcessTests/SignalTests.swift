@@ -22,7 +22,8 @@ import Testing
                 #expect(behind.acknowledgement.status == "queued")
                 #expect(waiting.acknowledgement.status == "queued")
 
-                #expect(try await first.exit() == .exited(75))
+                let firstEnded = try await first.exit()
+                #expect(firstEnded == .exited(75), "\(baton.serverLogs)")
                 let drained = busy.events
                 let slowReply = try #require(drained.firstReply(to: slow.id), "the turn in flight was answered before the exit: \(drained)")
                 let goodbye = try #require(drained.firstGoodbye)
@@ -41,7 +42,8 @@ import Testing
                 #expect(idleEvents.idsStrictlyIncrease)
 
                 second.send(SIGTERM)
-                #expect(try await second.exit() == .exited(0))
+                let secondEnded = try await second.exit()
+                #expect(secondEnded == .exited(0), "\(baton.serverLogs)")
             }
         }
     }
@@ -55,7 +57,8 @@ import Testing
                 let slow = try await client.send(session: "s", text: "finish me")
                 server.send(SIGTERM)
                 try await server.drainStarted()
-                #expect(try await server.exit() == .exited(0))
+                let serverEnded = try await server.exit()
+                #expect(serverEnded == .exited(0), "\(baton.serverLogs)")
                 let events = logs["s"]!.events
                 let reply = try #require(events.firstReply(to: slow.id), "\(events)")
                 let goodbye = try #require(events.firstGoodbye)
@@ -77,7 +80,8 @@ import Testing
                 server.send(SIGTERM)
                 try await server.drainStarted()
                 server.send(SIGTERM)
-                #expect(try await server.exit(within: .seconds(20)) == .exited(0))
+                let serverEnded = try await server.exit(within: .seconds(20))
+                #expect(serverEnded == .exited(0), "\(baton.serverLogs)")
 
                 let events = log.events
                 let interrupted = try #require(events.firstNotice("interrupted", about: slow.id), "\(events)")
@@ -91,7 +95,8 @@ import Testing
                 #expect(after.replyTargets == [slow.id])
                 #expect(after.idsStrictlyIncrease)
                 next.send(SIGTERM)
-                #expect(try await next.exit() == .exited(0))
+                let nextEnded = try await next.exit()
+                #expect(nextEnded == .exited(0), "\(baton.serverLogs)")
             }
         }
     }

@@ -160,6 +160,12 @@ public struct SentMessage: Sendable {
     /// The process that stored it.
     public var instance: String?
 
+    public init(text: String, acknowledgement: MessageAcknowledgement, instance: String?) {
+        self.text = text
+        self.acknowledgement = acknowledgement
+        self.instance = instance
+    }
+
     public var id: String { acknowledgement.id }
     public var session: String { acknowledgement.session }
 }

@@ -26,7 +26,7 @@ public enum LocalPort {
     /// when nothing listens. The same inode before and after a restart means the very
     /// same kernel socket was handed over, not a new one bound.
     public static func listenerInode(port: Int) -> UInt64? {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        guard let table = readToEnd("/proc/net/tcp") else { return nil }
         let local = String(format: "0100007F:%04X", port)
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -35,5 +35,25 @@ public enum LocalPort {
             return UInt64(fields[9])
         }
         return nil
+    }
+
+    /// The whole of a file read with `read(2)` until its end: Foundation stops after the
+    /// first page of a `/proc` file, whose size shows as 0.
+    static func readToEnd(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count == 0 { break }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

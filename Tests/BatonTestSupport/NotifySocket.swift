@@ -52,10 +52,7 @@ public final class NotifySocket: Sendable {
                 messages.update { $0.append(message) }
             }
         }
-        source.setCancelHandler {
-            Glibc.close(fd)
-            unlink(path)
-        }
+        source.setCancelHandler { Glibc.close(fd) }
         self.source = source
         source.resume()
     }
@@ -78,6 +75,7 @@ public final class NotifySocket: Sendable {
 
     /// Stops listening and removes the socket file.
     public func close() {
+        unlink(path)
         source.cancel()
     }
 

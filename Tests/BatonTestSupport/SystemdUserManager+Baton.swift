@@ -28,8 +28,28 @@ public struct BatonUnit: Sendable {
         Int(try await manager.property(Self.service, "NRestarts")) ?? -1
     }
 
+    /// SIGKILLs the service's processes and waits for systemd's relaunch (`Restart=on-failure`)
+    /// to answer; returns the new instance.
+    public func killMainProcess(replacing instance: String) async throws -> String {
+        try await manager.systemctl("kill", "--signal=KILL", Self.service)
+        // Requests wait in the listen backlog (systemd holds the socket) for the next process;
+        // one that reached the killed process just fails and is asked again.
+        return try await eventually("a new process after SIGKILL", timeout: .seconds(30)) { [client] in
+            guard let status = try? await client.status(), status.instance != instance, status.state == "ready" else { return nil }
+            return status.instance
+        }
+    }
+
     /// The service's log so far.
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Log lines that show a process ending other than by a drain: a crash, a fatal error,
+    /// a critical failure (which exits 1 where 75 or 0 was due).
+    public var failureLines: [String] {
+        log.split(separator: "\n").map(String.init).filter { line in
+            ["Program crashed", "Fatal error", " critical "].contains { line.contains($0) }
+        }
+    }
 }
 
 extension SystemdUserManager {

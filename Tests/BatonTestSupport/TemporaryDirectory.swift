@@ -43,7 +43,16 @@ public struct TemporaryDirectory: Sendable {
         (try? String(contentsOfFile: appending(name), encoding: .utf8)) ?? ""
     }
 
+    /// Removes the directory and everything in it. Processes that have just been killed
+    /// may still be closing files in it, so a removal that trips over one is tried again.
     public func remove() {
-        try? FileManager.default.removeItem(atPath: path)
+        for _ in 0..<5 {
+            do {
+                try FileManager.default.removeItem(atPath: path)
+                return
+            } catch {
+                if !FileManager.default.fileExists(atPath: path) { return }
+            }
+        }
     }
 }
