@@ -85,7 +85,7 @@ public func buildApplication(
     let ownUID = getuid()
     let control = HTTPListener(
         name: "control", socket: controlSocket, router: APIRouter.control(gateway: gateway), logger: logger,
-        admitPeer: { $0.uid == ownUID || $0.uid == 0 })
+        admitPeer: { $0.uid == ownUID || $0.uid == 0 }, lastRequestGrace: .zero)
     let supervisor = SystemdSupervisor(
         notifier: notifier, gateway: gateway, stopMargin: configuration.drain.interruptGrace + 10, logger: logger)
 

@@ -28,36 +28,34 @@ actor SystemdSupervisor: Service {
     func run() async throws {
         guard notifier.isSupervised else { return }
         let watchdog = notifier.watchdogInterval()
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                for await status in await self.gateway.statusUpdates() {
-                    await self.report(status, tick: false)
-                }
-            }
-            group.addTask {
-                // While draining, say how much is left every second.
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
-                    let status = await self.gateway.status()
-                    if status.state == .draining { await self.report(status, tick: true) }
-                    if status.state == .stopping { return }
-                }
-            }
-            if let watchdog {
+        // Every loop runs until this service's turn to shut down, so the process never
+        // waits on a sleeping tick, and no service ends while the group shuts down.
+        try? await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
                 group.addTask {
-                    self.logger.info("Watchdog enabled", metadata: ["baton.watchdog": "\(watchdog)"])
+                    for await status in await self.gateway.statusUpdates() {
+                        await self.report(status, tick: false)
+                    }
+                }
+                group.addTask {
+                    // While draining, say how much is left every second.
                     while !Task.isCancelled {
-                        if await self.gateway.heartbeat() { self.notifier.watchdog() }
-                        if await self.gateway.status().state == .stopping { return }
-                        try? await Task.sleep(for: watchdog / 2)
+                        try? await Task.sleep(for: .seconds(1))
+                        let status = await self.gateway.status()
+                        if status.state == .draining { await self.report(status, tick: true) }
+                    }
+                }
+                if let watchdog {
+                    group.addTask {
+                        self.logger.info("Watchdog enabled", metadata: ["baton.watchdog": "\(watchdog)"])
+                        while !Task.isCancelled {
+                            if await self.gateway.heartbeat() { self.notifier.watchdog() }
+                            try? await Task.sleep(for: watchdog / 2)
+                        }
                     }
                 }
             }
         }
-        // Everything is reported once the gateway stops, but a service that returns while
-        // the group shuts the others down fails the group (and the process exits 1): wait
-        // for this service's own turn.
-        try? await gracefulShutdown()
     }
 
     private func report(_ status: GatewayStatus, tick: Bool) {

@@ -44,6 +44,42 @@ public enum UnitFile {
         RuntimeDirectoryMode=0700
         RuntimeDirectoryPreserve=yes
 
+        # Sandboxing: Baton needs its state and runtime directories, TCP and Unix sockets,
+        # and to run its agents; nothing else.
+        DynamicUser=yes
+        UMask=0077
+        NoNewPrivileges=yes
+        CapabilityBoundingSet=
+        AmbientCapabilities=
+        ProtectSystem=strict
+        ProtectHome=yes
+        PrivateTmp=yes
+        PrivateDevices=yes
+        PrivateUsers=yes
+        ProtectHostname=yes
+        ProtectClock=yes
+        ProtectKernelTunables=yes
+        ProtectKernelModules=yes
+        ProtectKernelLogs=yes
+        ProtectControlGroups=yes
+        ProtectProc=invisible
+        ProcSubset=pid
+        RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+        RestrictNamespaces=yes
+        RestrictRealtime=yes
+        RestrictSUIDSGID=yes
+        LockPersonality=yes
+        MemoryDenyWriteExecute=yes
+        RemoveIPC=yes
+        DevicePolicy=closed
+        KeyringMode=private
+        SystemCallArchitectures=native
+        SystemCallFilter=@system-service
+        SystemCallFilter=~@privileged @resources
+        SystemCallErrorNumber=EPERM
+        IPAddressDeny=any
+        IPAddressAllow=localhost
+
         [Install]
         WantedBy=multi-user.target
 

@@ -17,10 +17,10 @@ public final class Store: Sendable {
         path = (directory as NSString).appendingPathComponent("baton.sqlite")
         var configuration = GRDB.Configuration()
         configuration.label = "baton.store"
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB sets `synchronous = NORMAL` when it turns WAL on, after prepareDatabase:
+        // set FULL again on the one writer connection, so every commit is fsync'd.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
     }
 
@@ -97,6 +97,11 @@ public final class Store: Sendable {
         }
     }
 
+    /// The writer connection's `synchronous` setting (2 is FULL: every commit is synced).
+    public func synchronousMode() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
     /// The highest message sequence number stored, 0 for an empty store.
     public func lastSequence() throws -> Int64 {
         try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM messages") ?? 0 }
@@ -112,20 +117,20 @@ public final class Store: Sendable {
     static func apply(_ write: StoreWrite, in db: Database) throws {
         switch write {
         case .insertMessage(let m):
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO messages (id, sequence, session, user, text, state, ack_status, ack_position, accepted_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     m.id, m.sequence, m.session, m.user, m.text, m.state.rawValue,
                     m.acknowledgement.status.rawValue, m.acknowledgement.position, m.acceptedAt.timeIntervalSince1970,
                 ])
         case .setState(let id, let state):
-            try db.execute(sql: "UPDATE messages SET state = ? WHERE id = ?", arguments: [state.rawValue, id])
+            try db.cachedStatement(sql: "UPDATE messages SET state = ? WHERE id = ?").execute(arguments: [state.rawValue, id])
         case .appendEvent(let e):
-            try db.execute(
-                sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)").execute(
                 arguments: [e.session, e.id, e.kind.rawValue, e.data, Date().timeIntervalSince1970])
         }
     }

@@ -5,6 +5,7 @@ import NIOCore
 import NIOExtras
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// Serves a router on a socket Baton already holds (bound or inherited from systemd).
 ///
@@ -20,7 +21,10 @@ public final class HTTPListener: Service, Sendable {
     private let onStarted: @Sendable () async -> Void
     private let admitPeer: (@Sendable (PeerCredentials) -> Bool)?
     /// How long a connection accepted just before shutdown has to send its request.
-    static let lastRequestGrace = TimeAmount.milliseconds(200)
+    private let lastRequestGrace: TimeAmount
+    /// When the last connection was accepted (uptime nanoseconds); the grace is only
+    /// waited for if that was within it.
+    private let lastAccept = LastAccept()
 
     public init(
         name: String,
@@ -28,8 +32,10 @@ public final class HTTPListener: Service, Sendable {
         router: Router<BatonRequestContext>,
         logger: Logger,
         admitPeer: (@Sendable (PeerCredentials) -> Bool)? = nil,
+        lastRequestGrace: TimeAmount = .milliseconds(200),
         onStarted: @escaping @Sendable () async -> Void = {}
     ) {
+        self.lastRequestGrace = lastRequestGrace
         self.admitPeer = admitPeer
         self.name = name
         self.socket = socket
@@ -56,6 +62,8 @@ public final class HTTPListener: Service, Sendable {
     }
 
     public func run() async throws {
+        let lastRequestGrace = self.lastRequestGrace
+        let lastAccept = self.lastAccept
         let childChannel = HandoffSafeHTTP1Channel(HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(75))))
         let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
         let logger = self.logger
@@ -67,7 +75,8 @@ public final class HTTPListener: Service, Sendable {
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .bind(socket.descriptor) { [admitPeer] channel in
+            .bind(socket.descriptor) { [admitPeer, lastAccept] channel in
+                lastAccept.now()
                 guard let admitPeer else { return childChannel.setup(channel: channel, logger: logger) }
                 return Self.peerCredentials(of: channel).flatMap { credentials in
                     guard let credentials, admitPeer(credentials) else {
@@ -102,7 +111,11 @@ public final class HTTPListener: Service, Sendable {
             // listener closing: a close while connections are still being set up would drop
             // them unserved; the quiescing helper closes it once they have been taken.
             serverChannel.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-            serverChannel.channel.eventLoop.scheduleTask(in: Self.lastRequestGrace) {
+            // Nothing accepted lately: nothing to wait for, and the process exits at once.
+            let wait = lastRequestGrace - lastAccept.age
+            if wait > .zero {
+                serverChannel.channel.eventLoop.scheduleTask(in: wait) { quiescing.initiateShutdown(promise: nil) }
+            } else {
                 quiescing.initiateShutdown(promise: nil)
             }
         }
@@ -120,4 +133,20 @@ public struct PeerCredentials: Sendable {
     public var pid: Int32
     public var uid: UInt32
     public var gid: UInt32
+}
+
+/// The time of the latest accepted connection.
+private final class LastAccept: Sendable {
+    private let uptime = Atomic<UInt64>(0)
+
+    func now() {
+        uptime.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+    }
+
+    /// Time since the latest accept (very long if none).
+    var age: TimeAmount {
+        let last = uptime.load(ordering: .relaxed)
+        guard last > 0 else { return .hours(1) }
+        return .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds - last))
+    }
 }

@@ -24,6 +24,10 @@ import Testing
         }
     }
 
+    @Test func everyCommitIsSyncedToDisk() throws {
+        #expect(try Store(directory: directory).synchronousMode() == 2)
+    }
+
     @Test func aWrittenMessageIsInTheFileForTheNextProcess() async throws {
         let store = try Store(directory: directory)
         try await withWriter(store) { writer in

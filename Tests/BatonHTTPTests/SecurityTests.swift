@@ -59,12 +59,16 @@ import Testing
             let output = Pipe()
             process.standardOutput = output
             process.standardError = output
-            try process.run()
+            // Waits without blocking a thread of the shared pool.
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                process.terminationHandler = { _ in continuation.resume() }
+                do { try process.run() } catch { continuation.resume() }
+            }
             let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
             #expect(printed.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "another user got an answer: \(printed)")
             // Its own user still gets one.
-            #expect(try ControlClient(socketPath: app.controlSocketPath).status().instance == app.gateway.instance)
+            let own = try ControlClient(socketPath: app.controlSocketPath).status()
+            #expect(own.instance == app.gateway.instance)
         }
     }
 

@@ -161,7 +161,8 @@ extension SystemdTests {
                 #expect(second.instance == after.instance)
                 let events = try await logs["activated"]!.waitForReplies(to: [wakeUp, second])
                 #expect(events.replyTargets == [wakeUp.id, second.id])
-                #expect(try await unit.restarts() == 1)
+                // No NRestarts check: after exit 75 either Restart= or the socket's waiting
+                // connections may start the next process first; both serve the same socket.
                 #expect(LocalPort.listenerInode(port: port) == socket)
                 expectCleanExits(unit)
             }

@@ -13,9 +13,11 @@ public struct BatonUnit: Sendable {
     public static let service = "baton.service"
     public static let socket = "baton.socket"
 
-    /// The unit files as shipped.
+    /// The unit files as shipped in `units/` (or in `BATON_TEST_UNITS`, a folder of
+    /// candidate units to try instead).
     public static func shippedUnit(_ name: String) throws -> String {
-        try String(contentsOfFile: "\(BatonBinary.repositoryRoot)/units/\(name)", encoding: .utf8)
+        let folder = ProcessInfo.processInfo.environment["BATON_TEST_UNITS"] ?? "\(BatonBinary.repositoryRoot)/units"
+        return try String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8)
     }
 
     /// The service's main process, 0 when none runs.
@@ -31,7 +33,9 @@ public struct BatonUnit: Sendable {
     /// SIGKILLs the service's processes and waits for systemd's relaunch (`Restart=on-failure`)
     /// to answer; returns the new instance.
     public func killMainProcess(replacing instance: String) async throws -> String {
-        try await manager.systemctl("kill", "--signal=KILL", Self.service)
+        // The main process only: signalling the whole cgroup races with systemd tearing it
+        // down and setting it up again between processes ("No such device").
+        try await manager.systemctl("kill", "--kill-whom=main", "--signal=KILL", Self.service)
         // Requests wait in the listen backlog (systemd holds the socket) for the next process;
         // one that reached the killed process just fails and is asked again.
         return try await eventually("a new process after SIGKILL", timeout: .seconds(30)) { [client] in
@@ -53,6 +57,22 @@ public struct BatonUnit: Sendable {
 }
 
 extension SystemdUserManager {
+    /// The shipped unit's sandboxing that a root user manager in a test's mount namespace
+    /// cannot set up (no dynamic users, no nested mount namespaces for these, no cgroup
+    /// BPF for IP filters; and root without capabilities or in a user namespace cannot
+    /// use the state directory the user manager made). Everything else of the hardened
+    /// unit stays in force.
+    static let userManagerLimits = [
+        "DynamicUser=no",
+        "PrivateUsers=no",
+        "CapabilityBoundingSet=~",
+        "ProtectHome=no",
+        "PrivateTmp=no",
+        "ProtectKernelTunables=no",
+        "ProtectKernelLogs=no",
+        "IPAddressDeny=",
+    ]
+
     /// Installs `units/baton.service` and a drop-in pointing `ExecStart` at the built
     /// binary with a test configuration; with `socketActivated`, also `units/baton.socket`
     /// with its `ListenStream=` moved to the test's port. Then `daemon-reload`.
@@ -75,7 +95,9 @@ extension SystemdUserManager {
                 "ExecStart=\(try BatonBinary.path()) serve --config \(configurationPath)",
                 "StandardOutput=append:\(logPath)",
                 "StandardError=append:\(logPath)",
-            ] + serviceSettings
+                // The test's configuration and control socket live in its directory.
+                "ReadWritePaths=\(directory.path)",
+            ] + Self.userManagerLimits + serviceSettings
         try installDropIn(for: BatonUnit.service, named: "test", contents: dropIn.joined(separator: "\n") + "\n")
         if socketActivated {
             try install(unit: BatonUnit.socket, contents: try BatonUnit.shippedUnit(BatonUnit.socket))
