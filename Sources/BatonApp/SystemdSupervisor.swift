@@ -56,6 +56,7 @@ actor SystemdSupervisor: Service {
                 }
             }
         }
+        logger.info("systemd notifications stopped")
     }
 
     private func report(_ status: GatewayStatus, tick: Bool) {

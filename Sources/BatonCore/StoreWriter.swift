@@ -76,6 +76,7 @@ public final class StoreWriter: Service, Sendable {
         await commitPending()
         pending.withLock { $0.closed = true }
         await commitPending()
+        logger.info("Store closed")
     }
 
     /// Commits everything submitted so far; returns once it is on disk or failed.

@@ -37,8 +37,12 @@ struct Serve: AsyncParsableCommand {
             status = try await application.run()
         } catch {
             logger.critical("Gateway failed", metadata: ["baton.error": "\(error)"])
-            throw ExitCode(ExitStatus.failure.rawValue)
+            status = .failure
         }
-        throw ExitCode(status.rawValue)
+        // Everything is committed and every connection closed. Leave at once: exit()'s
+        // clean-up of static state can deadlock against threads still parked in the
+        // runtime, and a process that hangs here holds up the next one (seen under load).
+        logger.info("Exiting", metadata: ["baton.status": "\(status.rawValue)"])
+        _exit(status.rawValue)
     }
 }

@@ -48,7 +48,11 @@ public final class SystemdUserManager: Sendable {
         ]
         let unitDirectory = try directory.subdirectory("config/systemd/user")
         let notifications = try NotifySocket(path: directory.appending("manager-notify.sock"))
-        let script = "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system /run/user/0 && exec \(managerExecutable) --user"
+        // A control group of its own: managers in the same group all put baton.service in
+        // the same /app.slice/baton.service and stop each other's processes.
+        let cgroups = Self.controlGroups(for: directory)
+        let join = cgroups.map { "mkdir -p \($0) && echo $$ > \($0)/cgroup.procs" }.joined(separator: " && ")
+        let script = "\(join) && mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system /run/user/0 && exec \(managerExecutable) --user"
         let process: ChildProcess
         do {
             process = try ChildProcess(
@@ -64,6 +68,7 @@ public final class SystemdUserManager: Sendable {
         } catch {
             // Whatever it reached, its namespace is the one to clear.
             await Self.stop(process, mountNamespace: Self.mountNamespace(of: process.pid), notifications: notifications)
+            Self.removeControlGroups(for: directory)
             throw CompletedProcess.CommandFailed(description: "systemd --user did not start: \(error)\n\(directory.read("manager.log"))")
         }
         return SystemdUserManager(
@@ -135,6 +140,33 @@ public final class SystemdUserManager: Sendable {
     /// namespace: nothing the test started outlives it.
     func stop() async {
         await Self.stop(process, mountNamespace: mountNamespace, notifications: notifications)
+        Self.removeControlGroups(for: directory)
+    }
+
+    /// The manager's control groups (the unified hierarchy and systemd's legacy one, on a
+    /// hybrid host), named after its directory.
+    static func controlGroups(for directory: TemporaryDirectory) -> [String] {
+        let name = (directory.path as NSString).lastPathComponent
+        return ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup"]
+            .filter { FileManager.default.fileExists(atPath: "\($0)/cgroup.procs") }
+            .prefix(2)
+            .map { "\($0)/\(name)" }
+    }
+
+    /// Removes the manager's control groups, deepest first, once their processes are gone.
+    static func removeControlGroups(for directory: TemporaryDirectory) {
+        for root in controlGroups(for: directory) {
+            for _ in 0..<50 {
+                guard FileManager.default.fileExists(atPath: root) else { break }
+                let nested = (FileManager.default.subpaths(atPath: root) ?? [])
+                    .map { "\(root)/\($0)" }
+                    .filter { FileManager.default.fileExists(atPath: "\($0)/cgroup.procs") }
+                    .sorted { $0.count > $1.count }
+                for group in nested + [root] { rmdir(group) }
+                // Killed processes leave their groups a moment later.
+                if FileManager.default.fileExists(atPath: root) { usleep(20_000) }
+            }
+        }
     }
 
     private static func stop(_ process: ChildProcess, mountNamespace: String?, notifications: NotifySocket) async {
