@@ -53,18 +53,9 @@ import Testing
                 except (ConnectionResetError, BrokenPipeError):
                     print(0)
                 """
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", "nobody", "--", "python3", "-c", script, app.controlSocketPath]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            // Waits without blocking a thread of the shared pool.
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                process.terminationHandler = { _ in continuation.resume() }
-                do { try process.run() } catch { continuation.resume() }
-            }
-            let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let connection = try await ChildProcess.run(
+                "/usr/sbin/runuser", arguments: ["-u", "nobody", "--", "python3", "-c", script, app.controlSocketPath])
+            let printed = connection.output + connection.errors
             #expect(printed.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "another user got an answer: \(printed)")
             // Its own user still gets one.
             let own = try ControlClient(socketPath: app.controlSocketPath).status()

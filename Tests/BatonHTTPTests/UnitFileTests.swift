@@ -42,16 +42,7 @@ import Testing
 
     /// Runs systemd-analyze and returns what it printed (both streams).
     static func run(_ arguments: [String]) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            process.terminationHandler = { _ in continuation.resume() }
-            do { try process.run() } catch { continuation.resume() }
-        }
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let analyze = try await ChildProcess.run("/usr/bin/systemd-analyze", arguments: arguments)
+        return analyze.output + analyze.errors
     }
 }
