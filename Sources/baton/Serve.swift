@@ -13,6 +13,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load()
         signal(SIGPIPE, SIG_IGN)
+        // A reload that arrives before the signal router is up must not kill the process.
+        signal(SIGUSR1, SIG_IGN)
         let environment = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
         let toJournal = JournalLogHandler.isJournalAvailable(environment: environment)

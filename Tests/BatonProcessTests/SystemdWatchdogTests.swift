@@ -28,3 +28,22 @@ extension SystemdTests {
         }
     }
 }
+
+extension SystemdTests {
+    /// `baton check-config` reads the installed unit's stop timeout from systemd and warns
+    /// when a full drain would not fit in it; with the shipped unit it stays quiet.
+    @Test func checkConfigWarnsWhenTheInstalledUnitStopsTooSoon() async throws {
+        try await withBatonUnit(serviceSettings: ["TimeoutStopSec=5"], { $0.drainTimeout = 30 }) { unit in
+            let check = try await unit.manager.run(
+                [try BatonBinary.path(), "check-config", "--user", "--config", unit.configurationPath])
+            #expect(check.termination == .exited(0), "\(check)")
+            #expect(check.errors.contains("warning: the installed baton.service stops after 5s"), "\(check)")
+            #expect(check.errors.contains("= 46 s"), "\(check)")
+        }
+        try await withBatonUnit({ $0.drainTimeout = 30 }) { unit in
+            let check = try await unit.manager.run(
+                [try BatonBinary.path(), "check-config", "--user", "--config", unit.configurationPath])
+            #expect(check.termination == .exited(0) && !check.errors.contains("warning"), "\(check)")
+        }
+    }
+}
