@@ -76,7 +76,8 @@ extension Gateway {
 
         var writes: [StoreWrite] = [.insertMessage(message)]
         if draining {
-            writes.append(notice(session, .draining, "Baton is restarting; your message is queued for the next process.", message: id, position: position))
+            let waitFor = drain.reason == .stop ? "stopping; your message is queued until it starts again" : "restarting; your message is queued for the next process"
+            writes.append(notice(session, .draining, "Baton is \(waitFor).", message: id, position: position))
         } else if busy {
             writes.append(notice(session, .queued, "Your message is queued behind \(position) ahead of it.", message: id, position: position))
         }

@@ -64,8 +64,10 @@ public struct GatewayStatus: Sendable, Codable, Equatable {
             let left = Int((drain?.secondsLeft ?? 0).rounded(.up))
             return "Draining for \(reason): \(inFlight) turns in flight, \(left) s left, \(queued) queued"
         case .stopping:
-            let reason = drain?.reason == .restart ? "restart" : "stop"
-            return "Stopping for \(reason): \(queued) queued for the next process"
+            if drain?.reason == .restart {
+                return "Stopping for restart: \(queued) queued for the next process"
+            }
+            return "Stopping: \(queued) queued for the next start"
         }
     }
 }
