@@ -21,7 +21,10 @@ public actor Gateway: Service {
     nonisolated let logger: Logger
     /// Counters, gauges and histograms of what this gateway does, for `GET /metrics`.
     public nonisolated let metrics: GatewayMetrics
-    nonisolated let startedAt = Date()
+    /// When this process's gateway was made; chat commands sent before it are already served.
+    public nonisolated let startedAt = Date()
+    /// The chat network adapters' statuses, reported in ``status()``.
+    public nonisolated let networks: ChatNetworkBoard
 
     var lifecycle = LifecycleState.starting
     var scheduler: TurnScheduler
@@ -86,9 +89,11 @@ public actor Gateway: Service {
         supervisor: String?,
         logger: Logger,
         metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+        networks: ChatNetworkBoard = ChatNetworkBoard(),
         instance: String = Gateway.makeInstanceID()
     ) throws {
         self.instance = instance
+        self.networks = networks
         self.configuration = configuration
         self.store = store
         self.writer = writer
@@ -179,7 +184,8 @@ public actor Gateway: Service {
                     secondsLeft: max(0, (drainDeadline ?? now).timeIntervalSince(now)))
             },
             agent: .init(kind: agent.kind.rawValue, health: agentHealth.health),
-            supervisor: supervisor
+            supervisor: supervisor,
+            networks: networks.snapshot.nilIfEmpty
         )
     }
 
@@ -204,6 +210,11 @@ public actor Gateway: Service {
 
     private func removeStatusListener(_ id: UUID) {
         statusListeners[id] = nil
+    }
+
+    /// Changes a chat network's status; status listeners (and so systemd) hear of it.
+    public func updateNetwork(_ name: String, _ change: @Sendable (inout ChatNetworkStatus) -> Void) {
+        if networks.update(name, change) { publishStatus() }
     }
 
     func publishStatus() {
@@ -278,6 +289,10 @@ struct ReplyPayload: Encodable {
         case inReplyTo = "in_reply_to"
         case text
     }
+}
+
+extension Dictionary {
+    fileprivate var nilIfEmpty: Self? { isEmpty ? nil : self }
 }
 
 /// Facts about the build.

@@ -16,6 +16,8 @@ public struct BatonTestConfiguration: Sendable {
     /// Seconds a demo-agent turn takes.
     public var agentDelay = 0.5
     public var maxQueuePerSession = 100
+    /// More YAML appended as it is (a `matrix:` section, say).
+    public var extraYAML = ""
 
     public init(port: Int, stateDirectory: String?, runtimeDirectory: String) {
         self.port = port
@@ -43,7 +45,7 @@ public struct BatonTestConfiguration: Sendable {
             "limits:",
             "  max_queue_per_session: \(maxQueuePerSession)",
         ]
-        return lines.joined(separator: "\n") + "\n"
+        return lines.joined(separator: "\n") + "\n" + extraYAML
     }
 }
 
