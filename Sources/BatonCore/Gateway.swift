@@ -47,6 +47,8 @@ public actor Gateway: Service {
     private var recoveredStarts: [TurnScheduler.Start] = []
     /// Pending messages per session found at start.
     private var recoveredSessions: [String: Int] = [:]
+    /// Messages whose turn an earlier process began: their next run is a re-run.
+    var reruns: Set<String> = []
 
     private let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
@@ -64,6 +66,7 @@ public actor Gateway: Service {
         var startedAt = ContinuousClock.now
         var interrupt: AsyncStream<InterruptCause>.Continuation
         var interrupts: AsyncStream<InterruptCause>
+        /// Replies the agent gave in this run.
         var replies = 0
     }
 
@@ -116,7 +119,10 @@ public actor Gateway: Service {
         for message in try store.pendingMessages() {
             messages[message.id] = message
             recoveredSessions[message.session, default: 0] += 1
-            if message.state != .queued { recoveredTurns += 1 }
+            if message.state != .queued {
+                recoveredTurns += 1
+                reruns.insert(message.id)
+            }
             recoveredStarts += scheduler.enqueue(message.id, session: message.session, durable: true)
         }
         self.scheduler = scheduler
@@ -232,10 +238,15 @@ public actor Gateway: Service {
 
     /// A store write appending the next event of `session`.
     func event(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> StoreWrite {
+        .appendEvent(nextEvent(session, kind, payload))
+    }
+
+    /// The session's next event, its id taken.
+    func nextEvent(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> SessionEvent {
         let id = (lastEventIDs[session] ?? 0) + 1
         lastEventIDs[session] = id
         let data = (try? WireFormat.encoder().encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return .appendEvent(SessionEvent(session: session, id: id, kind: kind, data: data))
+        return SessionEvent(session: session, id: id, kind: kind, data: data)
     }
 
     func notice(_ session: String, _ kind: NoticeKind, _ text: String, message: String? = nil, position: Int? = nil) -> StoreWrite {

@@ -72,6 +72,10 @@ public final class Store: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v3-reply-ordinals") { db in
+            // Replies stored per message: a turn run again skips the ones already there.
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN replies INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -179,6 +183,9 @@ public final class Store: Sendable {
         case .appendEvent(let e):
             try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)").execute(
                 arguments: [e.session, e.id, e.kind.rawValue, e.data, Date().timeIntervalSince1970])
+        case .appendReply(let e, let message, let ordinal):
+            try apply(.appendEvent(e), in: db)
+            try db.cachedStatement(sql: "UPDATE messages SET replies = MAX(replies, ?) WHERE id = ?").execute(arguments: [ordinal, message])
         case .saveCursor(let network, let cursor):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO network_cursors (network, cursor) VALUES (?, ?)").execute(
                 arguments: [network, cursor])
@@ -209,7 +216,8 @@ public final class Store: Sendable {
                 id: id, session: session,
                 status: Acknowledgement.Status(rawValue: row["ack_status"]) ?? .queued,
                 position: row["ack_position"]),
-            acceptedAt: Date(timeIntervalSince1970: row["accepted_at"])
+            acceptedAt: Date(timeIntervalSince1970: row["accepted_at"]),
+            replies: row["replies"]
         )
     }
 }
@@ -219,6 +227,8 @@ public enum StoreWrite: Sendable {
     case insertMessage(Message)
     case setState(id: String, state: MessageState)
     case appendEvent(SessionEvent)
+    /// A reply event and its ordinal among its message's replies, in one write.
+    case appendReply(SessionEvent, message: String, ordinal: Int)
     /// A chat network's input position: stored only once everything before it is.
     case saveCursor(network: String, cursor: String)
     /// A chat network delivered the session's events up to `eventID`.

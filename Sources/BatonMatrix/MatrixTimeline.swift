@@ -24,24 +24,18 @@ enum MatrixTimeline {
     /// events and anything without an id are skipped. When the bot's own join is in the
     /// timeline, what came before it is history from before Baton was there: skipped.
     static func read(_ events: [MatrixRoomEvent], room: String, bot: String) -> Reading {
-        var reading = Reading()
+        // Encryption set before the bot joined still applies to everything after.
+        var reading = Reading(encrypted: events.contains { $0.type == "m.room.encryption" || $0.type == "m.room.encrypted" })
         let joined = events.lastIndex { $0.type == "m.room.member" && $0.stateKey == bot && $0.membership == "join" }
         let fresh = joined.map { events[events.index(after: $0)...] } ?? events[...]
         for event in fresh {
-            switch event.type {
-            case "m.room.encrypted", "m.room.encryption":
-                reading.encrypted = true
-            case "m.room.message":
-                guard event.msgtype == "m.text", event.relation != "m.replace", let sender = event.sender, sender != bot,
-                    let id = event.eventID, let body = event.body
-                else { continue }
-                reading.messages.append(
-                    Message(
-                        incoming: IncomingMessage(id: id, session: room, user: sender, text: body),
-                        sentAt: Date(timeIntervalSince1970: Double(event.originServerTimestamp ?? 0) / 1000)))
-            default:
-                continue
-            }
+            guard event.type == "m.room.message", event.msgtype == "m.text", event.relation != "m.replace", let sender = event.sender,
+                sender != bot, let id = event.eventID, let body = event.body
+            else { continue }
+            reading.messages.append(
+                Message(
+                    incoming: IncomingMessage(id: id, session: room, user: sender, text: body),
+                    sentAt: Date(timeIntervalSince1970: Double(event.originServerTimestamp ?? 0) / 1000)))
         }
         return reading
     }

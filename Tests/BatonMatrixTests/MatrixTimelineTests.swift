@@ -60,3 +60,14 @@ struct MatrixTimelineTests {
         #expect(MatrixOutbox.transactionID(for: event).hasPrefix("baton-7-"))
     }
 }
+
+extension MatrixTimelineTests {
+    @Test("Encryption turned on before the bot joined marks the room encrypted")
+    func encryptedBeforeJoin() {
+        let events = [
+            MatrixRoomEvent(type: "m.room.encryption", eventID: "$1", sender: "@alice:test", stateKey: ""),
+            MatrixRoomEvent(type: "m.room.member", eventID: "$2", sender: bot, stateKey: bot, membership: "join"),
+        ]
+        #expect(MatrixTimeline.read(events, room: room, bot: bot).encrypted)
+    }
+}

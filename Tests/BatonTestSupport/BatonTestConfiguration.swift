@@ -34,7 +34,7 @@ public struct BatonTestConfiguration: Sendable {
         if let stateDirectory { lines.append("state_directory: \(stateDirectory)") }
         lines += [
             "runtime_directory: \(runtimeDirectory)",
-            "admins: [\(admins.joined(separator: ", "))]",
+            "admins: [\(admins.map { "\"\($0)\"" }.joined(separator: ", "))]",
             "busy_input: \(busyInput)",
             "drain:",
             "  timeout: \(drainTimeout)",
