@@ -15,6 +15,8 @@ public struct BatonTestConfiguration: Sendable {
     public var interruptGrace = 1.0
     /// Seconds a demo-agent turn takes.
     public var agentDelay = 0.5
+    /// When set, an exec agent running this command instead of the demo agent.
+    public var agentCommand: [String]?
     public var maxQueuePerSession = 100
     /// More YAML appended as it is (a `matrix:` section, say).
     public var extraYAML = ""
@@ -40,8 +42,13 @@ public struct BatonTestConfiguration: Sendable {
             "  timeout: \(drainTimeout)",
             "  interrupt_grace: \(interruptGrace)",
             "agent:",
-            "  kind: demo",
-            "  delay: \(agentDelay)",
+        ]
+        if let agentCommand {
+            lines += ["  kind: exec", "  command: [\(agentCommand.map { "\"\($0)\"" }.joined(separator: ", "))]"]
+        } else {
+            lines += ["  kind: demo", "  delay: \(agentDelay)"]
+        }
+        lines += [
             "limits:",
             "  max_queue_per_session: \(maxQueuePerSession)",
         ]
