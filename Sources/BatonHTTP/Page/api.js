@@ -11,8 +11,13 @@ const TOKEN_KEY = 'baton.token';
 /** Resolves after `ms`, or at once when `signal` aborts. */
 export function sleep(ms, signal) {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -112,7 +117,7 @@ export class EventStream {
         }
         failures = 0;
         this.onOpen?.();
-        await this.read(response.body, signal);
+        await this.read(response.body);
       } catch (error) {
         if (signal.aborted) return;
         failures += 1;
@@ -124,10 +129,12 @@ export class EventStream {
     }
   }
 
-  /** Reads `text/event-stream` until it ends. Baton ends lines with \n; \r\n is accepted. */
-  async read(body, signal) {
+  /**
+   * Reads `text/event-stream` until it ends (or the fetch's signal aborts it).
+   * Baton ends lines with \n; \r\n is accepted.
+   */
+  async read(body) {
     const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-    signal.addEventListener('abort', () => reader.cancel().catch(() => {}), { once: true });
     let buffer = '';
     let type = '';
     let data = [];
