@@ -77,7 +77,7 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
-        // The chat API and the control API over Hummingbird.
+        // The chat API and the control API over Hummingbird, and the web page at `/`.
         .target(
             name: "BatonHTTP",
             dependencies: [
@@ -88,7 +88,9 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            // The page's sources; the binary holds them (scripts/embed-page.py).
+            exclude: ["Page"]
         ),
         // Wiring: builds the whole application.
         .target(

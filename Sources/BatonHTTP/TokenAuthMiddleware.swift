@@ -3,10 +3,11 @@ import Hummingbird
 /// Requires `Authorization: Bearer <token>` with one of `api_tokens` on the API.
 ///
 /// `/healthz` and `/readyz` stay open for load balancers and probes: they say nothing
-/// but whether the process serves. Tokens are compared in constant time.
+/// but whether the process serves; so do the web page's static files, which ask for a
+/// token for their API calls. Tokens are compared in constant time.
 struct TokenAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: [[UInt8]]
-    static var openPaths: Set<String> { ["/healthz", "/readyz"] }
+    static var openPaths: Set<String> { PageController.paths.union(["/healthz", "/readyz"]) }
 
     init(tokens: [String]) {
         self.tokens = tokens.map { Array($0.utf8) }
