@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
     ],
     targets: [
         // libsystemd: sd_notify, the fd store, LISTEN_FDS, the journal.
@@ -92,6 +94,18 @@ let package = Package(
             // The page's sources; the binary holds them (scripts/embed-page.py).
             exclude: ["Page"]
         ),
+        // The PostgreSQL store: several processes on one database, leases, LISTEN/NOTIFY.
+        .target(
+            name: "BatonPostgres",
+            dependencies: [
+                "BatonCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Wiring: builds the whole application.
         .target(
             name: "BatonApp",
@@ -100,7 +114,9 @@ let package = Package(
                 "BatonAgents",
                 "BatonHTTP",
                 "BatonMatrix",
+                "BatonPostgres",
                 "BatonSystemd",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -3,11 +3,15 @@
 # HTTP API in-process, agents, the real `baton` binary (signals, exit codes), the real
 # systemd user manager (restarts, socket handoff, crashes), the Matrix bot against a real
 # Synapse homeserver (installed into .venv-synapse/, started per test) and the web page
-# in a real headless Chromium (screenshots under test-artifacts/browser/).
+# in a real headless Chromium (screenshots under test-artifacts/browser/), and several
+# processes on a throwaway PostgreSQL cluster (scripts/postgres.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh python3 util-linux procps curl
 scripts/browser-setup.sh
 scripts/synapse.sh >/dev/null
+# A throwaway PostgreSQL for the cluster tests, removed when the tests end.
+eval "$(scripts/postgres.sh up)"
+trap 'scripts/postgres.sh down' EXIT
 swift build --build-tests
 swift test --skip-build --no-parallel "$@"

@@ -1,6 +1,7 @@
 import BatonCore
 import BatonHTTP
 import BatonMatrix
+import BatonPostgres
 import BatonSystemd
 import Foundation
 import Logging
@@ -12,7 +13,7 @@ import ServiceLifecycle
 public struct BatonApplication: Sendable {
     public let configuration: Configuration
     public let gateway: Gateway
-    public let store: Store
+    public let store: any Store
     /// The chat API's socket; its ``ListeningSocket/port`` is the real one when `listen` asked for 0.
     public let httpSocket: ListeningSocket
     public let controlSocketPath: String
@@ -41,25 +42,14 @@ public func buildApplication(
     environment: [String: String] = ProcessInfo.processInfo.environment,
     logger: Logger,
     agent: (any Agent)? = nil
-) throws -> BatonApplication {
+) async throws -> BatonApplication {
     let notifier = SystemdNotifier(environment: environment)
     let agentBackEnd = try AgentFactory.make(configuration, logger: logger)
-    let store = try Store(directory: configuration.stateDirectory)
+    let instance = Gateway.makeInstanceID()
     let bus = EventBus()
+    let backEnd = try await StoreBackEnd.open(configuration, instance: instance, logger: logger)
+    let store = backEnd.store
     let writer = StoreWriter(store: store, bus: bus, logger: logger)
-    // A registry of its own rather than the process-wide MetricsSystem: /metrics shows
-    // this gateway alone. Drains run up to drain.timeout, so their buckets reach minutes.
-    let metrics = PrometheusCollectorRegistry()
-    var metricsFactory = PrometheusMetricsFactory(registry: metrics)
-    metricsFactory.durationHistogramBuckets[GatewayMetrics.drainDurationLabel] = [
-        .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
-    ]
-    let gateway = try Gateway(
-        configuration: configuration, store: store, writer: writer, bus: bus, agent: agent ?? agentBackEnd.agent,
-        supervisor: notifier.isSupervised ? "systemd" : nil, logger: logger, metricsFactory: metricsFactory)
-    var logger = logger
-    logger[metadataKey: "baton.instance"] = "\(gateway.instance)"
-
     let httpSocket: ListeningSocket
     let passed = ListenDescriptors.take()
     if let descriptor = passed.takeListener(named: "http") {
@@ -72,6 +62,23 @@ public func buildApplication(
     if notifier.storeDescriptor(httpSocket.descriptor, name: "http") {
         logger.debug("Listening socket stored with systemd")
     }
+
+    // A registry of its own rather than the process-wide MetricsSystem: /metrics shows
+    // this gateway alone. Drains run up to drain.timeout, so their buckets reach minutes.
+    let metrics = PrometheusCollectorRegistry()
+    var metricsFactory = PrometheusMetricsFactory(registry: metrics)
+    metricsFactory.durationHistogramBuckets[GatewayMetrics.drainDurationLabel] = [
+        .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
+    ]
+    let listenAddress = httpSocket.port.map { "\(configuration.listen.host):\($0)" } ?? configuration.listen.description
+    let gateway = Gateway(
+        configuration: configuration, store: store, recovery: backEnd.recovery, writer: writer, bus: bus, agent: agent ?? agentBackEnd.agent,
+        leases: backEnd.leases(listen: listenAddress),
+        supervisor: notifier.isSupervised ? "systemd" : nil, logger: logger, metricsFactory: metricsFactory, instance: instance)
+    var logger = logger
+    logger[metadataKey: "baton.instance"] = "\(gateway.instance)"
+    let (clusterFirst, clusterSecond) = backEnd.services(
+        gateway: gateway, bus: bus, leaseInterval: .seconds(configuration.store.lease / 3), logger: logger)
 
     try FileManager.default.createDirectory(
         atPath: configuration.runtimeDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -104,8 +111,14 @@ public func buildApplication(
 
     // Graceful shutdown runs from the last service to the first: the gateway has already
     // finished, then listeners close, then the writer commits what is left.
+    // With PostgreSQL its client starts first and stops last; the listener and the lease
+    // keeper stop before the writer.
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = clusterFirst
+    services.append(.init(service: writer))
+    services += networks
+    services += clusterSecond
     var groupConfiguration = ServiceGroupConfiguration(
-        services: [.init(service: writer)] + networks + [
+        services: services + [
             .init(service: supervisor, successTerminationBehavior: .ignore),
             .init(service: control),
             .init(service: http),

@@ -11,7 +11,7 @@ import Logging
 /// left is the next process's to deliver.
 public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
     let outbox: Outbox
-    let store: Store
+    let store: any Store
     let writer: StoreWriter
     let bus: EventBus
     let logger: Logger
@@ -19,7 +19,7 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
     let backlogChanged: @Sendable (Int) async -> Void
 
     public init(
-        outbox: Outbox, store: Store, writer: StoreWriter, bus: EventBus, logger: Logger,
+        outbox: Outbox, store: any Store, writer: StoreWriter, bus: EventBus, logger: Logger,
         backlogChanged: @escaping @Sendable (Int) async -> Void
     ) {
         self.outbox = outbox
@@ -40,8 +40,8 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
         var progress: Progress
         do {
             progress = Progress(
-                delivered: try store.deliveryPositions(network: outbox.network),
-                latest: try store.lastEventIDs().filter { outbox.owns(session: $0.key) })
+                delivered: try await store.deliveryPositions(network: outbox.network),
+                latest: try await store.lastEventIDs().filter { outbox.owns(session: $0.key) })
         } catch {
             logger.error("Delivery positions could not be read; nothing is delivered until restart", metadata: ["baton.error": "\(error)"])
             return
@@ -59,7 +59,7 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
         await backlogChanged(progress.backlog)
         while let session = progress.nextPendingSession, !Task.isCancelled {
             do {
-                let events = try store.events(session: session, after: progress.delivered[session] ?? 0, limit: Self.pageSize)
+                let events = try await store.events(session: session, after: progress.delivered[session] ?? 0, limit: Self.pageSize)
                 for event in events {
                     guard await deliver(event) else { return }
                     progress.delivered[session] = event.id

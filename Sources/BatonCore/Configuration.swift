@@ -22,6 +22,8 @@ public struct Configuration: Sendable, Equatable {
     public var limits: LimitsConfiguration
     /// Baton as a Matrix bot; nil when the configuration has no `matrix:` section.
     public var matrix: MatrixConfiguration?
+    /// Where state is kept: SQLite under `stateDirectory`, or a PostgreSQL several processes share.
+    public var store = StoreConfiguration()
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),

@@ -23,7 +23,7 @@ struct ConfigurationKey: Sendable {
     static func named(_ path: String) -> ConfigurationKey? { all.first { $0.path == path } }
 
     /// Keys that hold other keys.
-    static let sections = ["drain", "agent", "limits", "matrix"]
+    static let sections = ["drain", "agent", "limits", "store", "matrix"]
 
     static func isSection(_ path: String) -> Bool { sections.contains(path) }
 
@@ -84,6 +84,16 @@ struct ConfigurationKey: Sendable {
         },
         ConfigurationKey(path: "limits.max_queue_per_session") { raw, c throws(Problem) in
             c.limits.maxQueuePerSession = try integer(raw, in: 1...1_000_000)
+        },
+        ConfigurationKey(path: "store.url") { raw, c throws(Problem) in
+            let text = try string(raw).trimmingCharacters(in: .whitespaces)
+            guard text.isEmpty || text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
+                throw Problem("must be empty (SQLite under state_directory) or a postgres:// URL, got \"\(text.prefix(40))\"")
+            }
+            c.store.url = text
+        },
+        ConfigurationKey(path: "store.lease") { raw, c throws(Problem) in
+            c.store.lease = try seconds(raw, allowZero: false)
         },
         ConfigurationKey(path: "matrix.homeserver") { raw, c throws(Problem) in
             c.matrixSection.homeserver = try httpURL(raw)

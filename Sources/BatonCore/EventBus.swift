@@ -109,6 +109,12 @@ public final class EventBus: Sendable {
         }
     }
 
+    /// Whether a stream follows the session (or every session): events a peer process
+    /// stored need reading only then.
+    public func isFollowed(session: String) -> Bool {
+        state.withLock { !$0.everything.isEmpty || !($0.subscribers[session]?.isEmpty ?? true) }
+    }
+
     /// Streams open now.
     public var subscriberCount: Int {
         state.withLock { $0.subscribers.values.reduce(0) { $0 + $1.count } }

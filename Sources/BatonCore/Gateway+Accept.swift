@@ -57,9 +57,14 @@ extension Gateway {
     }
 
     private func store(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
-        if let id = incoming.id, let earlier = try knownAcknowledgement(id) {
+        if let id = incoming.id, let earlier = try await knownAcknowledgement(id) {
             return .acknowledged(earlier)
         }
+        // Re-checked after the read: the same id may have been accepted meanwhile.
+        if let id = incoming.id, let earlier = messages[id] {
+            return .acknowledged(earlier.acknowledgement)
+        }
+        if leases.isShared { return try await storeShared(incoming) }
         let session = incoming.session
         let draining = !drain.isServing
         let busy = scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0
@@ -110,11 +115,60 @@ extension Gateway {
         return .acknowledged(acknowledgement)
     }
 
+    /// Stores a message in a store other processes share: committed first, then the
+    /// session's lease is taken (unless a live peer holds it, which hears of the message
+    /// from the commit) and its messages queued in the order the store gave them.
+    ///
+    /// The acknowledgement's status and position are this process's view: a peer may be
+    /// running the session.
+    private func storeShared(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
+        let session = incoming.session
+        let draining = !drain.isServing
+        let holds = held[session] != nil
+        let busy = holds && (scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0)
+        if configuration.busyInput == .reject, draining || busy {
+            metrics.messageRejected(draining ? .draining : .busy)
+            return .rejected(draining ? .draining : .busy)
+        }
+        guard scheduler.waitingCount(of: session) < configuration.limits.maxQueuePerSession else {
+            metrics.messageRejected(.queueFull)
+            throw .queueFull("Session \(session) already has \(configuration.limits.maxQueuePerSession) messages waiting (limits.max_queue_per_session).")
+        }
+        let id = incoming.id ?? UUID().uuidString.lowercased()
+        let position = holds ? scheduler.position(forNewMessageIn: session) : 0
+        let status: Acknowledgement.Status = !draining && position == 0 ? .accepted : .queued
+        let acknowledgement = Acknowledgement(id: id, session: session, status: status, position: position)
+        let message = Message(
+            id: id, sequence: 0, session: session, user: incoming.user, text: incoming.text,
+            state: .queued, acknowledgement: acknowledgement, acceptedAt: Date())
+        var writes: [StoreWrite] = [.insertMessage(message)]
+        if draining {
+            writes.append(notice(session, .draining, "This Baton process is draining; another one answers your message.", message: id, position: position))
+        } else if busy {
+            writes.append(notice(session, .queued, "Your message is queued behind \(position) ahead of it.", message: id, position: position))
+        }
+        do {
+            try await writer.write(writes)
+        } catch {
+            storeReachable(false)
+            throw .storeUnavailable("The message could not be stored: \(error). Nothing was accepted; try again.")
+        }
+        storeReachable(true)
+        if lastEventIDs[session] == nil { lastEventIDs[session] = 0 }
+        await takeSession(session)
+        if configuration.busyInput == .interrupt, !draining, let running = scheduler.runningMessage(of: session), running != id {
+            interrupt(message: running, cause: .superseded)
+        }
+        metrics.messageStored(status)
+        publishStatus()
+        return .acknowledged(acknowledgement)
+    }
+
     /// The answer given to an earlier message with this id, by this process or a previous one.
-    private func knownAcknowledgement(_ id: String) throws(GatewayError) -> Acknowledgement? {
+    private func knownAcknowledgement(_ id: String) async throws(GatewayError) -> Acknowledgement? {
         if let message = messages[id] { return message.acknowledgement }
         do {
-            return try store.message(id: id)?.acknowledgement
+            return try await store.message(id: id)?.acknowledgement
         } catch {
             throw .storeUnavailable("The store could not be read: \(error)")
         }

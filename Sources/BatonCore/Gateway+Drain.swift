@@ -63,6 +63,8 @@ extension Gateway {
         lifecycle = .draining
         drainDeadline = Date().addingTimeInterval(configuration.drain.timeout)
         jobQueue.yield(.deadline(deadline))
+        // Peers answer what this process is not running, now rather than after the restart.
+        if leases.isShared { jobQueue.yield(.releaseIdle) }
     }
 
     private func interruptAll() {

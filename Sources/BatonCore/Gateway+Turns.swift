@@ -129,6 +129,8 @@ extension Gateway {
         messages[message.id] = nil
         let starts = scheduler.turnEnded(session: message.session)
         startTurns(starts)
+        // Draining: the session's queue is a peer's to answer now.
+        if leases.isShared, !drain.isServing { jobQueue.yield(.releaseIdle) }
         perform(drain.inFlightChanged(to: scheduler.runningCount))
         publishStatus()
     }

@@ -14,10 +14,12 @@ public actor Gateway: Service {
     public nonisolated let configuration: Configuration
     /// `systemd` when a supervisor will start the next process after a restart.
     public nonisolated let supervisor: String?
-    nonisolated let store: Store
+    nonisolated let store: any Store
     nonisolated let writer: StoreWriter
     nonisolated let bus: EventBus
     nonisolated let agent: any Agent
+    /// Who runs which session; everything is this process's with one process on the store.
+    nonisolated let leases: any SessionLeases
     nonisolated let logger: Logger
     /// Counters, gauges and histograms of what this gateway does, for `GET /metrics`.
     public nonisolated let metrics: GatewayMetrics
@@ -40,7 +42,7 @@ public actor Gateway: Service {
     /// SIGTERM/SIGINT seen so far; the second one interrupts at once.
     var terminationSignals = 0
     /// Interrupted turns picked up from the previous process.
-    public private(set) var recoveredTurns = 0
+    public internal(set) var recoveredTurns = 0
     /// Why the drain ended; nil until it has.
     public internal(set) var exitReason: DrainReason?
     /// Turns the scheduler granted while recovering, started when ``run()`` begins.
@@ -49,6 +51,15 @@ public actor Gateway: Service {
     private var recoveredSessions: [String: Int] = [:]
     /// Messages whose turn an earlier process began: their next run is a re-run.
     var reruns: Set<String> = []
+    /// Sessions whose leases this process holds, with the generation each was taken under
+    /// (shared store only).
+    var held: [String: Int64] = [:]
+    /// The sequence number of the last message loaded per held session.
+    var loadedThrough: [String: Int64] = [:]
+    /// The cluster as last read, for ``status()`` (shared store only).
+    var cluster: ClusterStatus?
+    /// Whether the store answered last time it was asked; readiness follows it.
+    var storeIsReachable = true
 
     private let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
@@ -57,6 +68,8 @@ public actor Gateway: Service {
     enum Job: Sendable {
         case turn(TurnScheduler.Start)
         case deadline(ContinuousClock.Instant)
+        /// Let go of held sessions without a running turn (shared store, draining).
+        case releaseIdle
         /// The drain is over: flush the store, say goodbye, stop taking jobs.
         case finish(DrainReason)
     }
@@ -80,21 +93,25 @@ public actor Gateway: Service {
         case agentUnreachable
     }
 
-    /// Builds the gateway over an open store and picks up what the last process left.
+    /// Builds the gateway over an open store and picks up what the last process left
+    /// (`recovery`, read from the store before: a shared store leaves it empty, its
+    /// sessions are taken under leases once running).
     ///
     /// Its metrics are made through `metricsFactory` (none by default).
     public init(
         configuration: Configuration,
-        store: Store,
+        store: any Store,
+        recovery: StoreRecovery,
         writer: StoreWriter,
         bus: EventBus,
         agent: any Agent,
+        leases: any SessionLeases = SingleProcessLeases(),
         supervisor: String?,
         logger: Logger,
         metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
         networks: ChatNetworkBoard = ChatNetworkBoard(),
         instance: String = Gateway.makeInstanceID()
-    ) throws {
+    ) {
         self.instance = instance
         self.networks = networks
         self.configuration = configuration
@@ -102,6 +119,7 @@ public actor Gateway: Service {
         self.writer = writer
         self.bus = bus
         self.agent = agent
+        self.leases = leases
         self.supervisor = supervisor
         var logger = logger
         logger[metadataKey: "baton.instance"] = "\(instance)"
@@ -109,14 +127,14 @@ public actor Gateway: Service {
         self.metrics = GatewayMetrics(factory: metricsFactory)
         self.agentHealth = AgentHealthTracker(
             initial: agent.kind == .demo ? .ready : .starting, failureThreshold: configuration.agent.healthFailureThreshold)
-        self.lastEventIDs = try store.lastEventIDs()
-        self.nextSequence = try store.lastSequence() + 1
+        self.lastEventIDs = recovery.lastEventIDs
+        self.nextSequence = recovery.lastSequence + 1
         (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
 
         // Pick up what the last process left: interrupted and crashed turns first (they
         // were accepted first), then queued messages, each session in acceptance order.
         var scheduler = TurnScheduler(maxConcurrentTurns: configuration.agent.maxConcurrentTurns)
-        for message in try store.pendingMessages() {
+        for message in recovery.pending {
             messages[message.id] = message
             recoveredSessions[message.session, default: 0] += 1
             if message.state != .queued {
@@ -146,9 +164,14 @@ public actor Gateway: Service {
                         try? await Task.sleep(until: deadline)
                         if !Task.isCancelled { await self.drainDeadlinePassed() }
                     }
+                case .releaseIdle:
+                    // In line, not a child task: the drain's end must not cancel a release
+                    // half done (no turn starts while draining, so nothing waits on it).
+                    await releaseIdleSessions()
                 case .finish(let reason):
                     // Streams must see every event written so far before their goodbye.
                     try? await writer.write([])
+                    await releaseAllSessions()
                     bus.close(with: Goodbye(reason: reason, instance: instance))
                     jobQueue.finish()
                 }
@@ -191,16 +214,22 @@ public actor Gateway: Service {
             },
             agent: .init(kind: agent.kind.rawValue, health: agentHealth.health),
             supervisor: supervisor,
-            networks: networks.snapshot.nilIfEmpty
+            networks: networks.snapshot.nilIfEmpty,
+            storeReachable: leases.isShared ? storeIsReachable : nil,
+            cluster: cluster
         )
     }
 
-    public func sessionStatus(_ session: String) -> SessionStatus {
-        SessionStatus(
+    /// The session as this process sees it; with a shared store its last event id is the
+    /// store's (a peer may have added events), its state and queue this process's.
+    public func sessionStatus(_ session: String) async -> SessionStatus {
+        var lastEventID = lastEventIDs[session] ?? 0
+        if leases.isShared, let stored = try? await store.lastEventID(session: session) { lastEventID = stored }
+        return SessionStatus(
             session: session,
             state: scheduler.isBusy(session) ? .busy : .idle,
             queued: scheduler.waitingCount(of: session),
-            lastEventID: lastEventIDs[session] ?? 0)
+            lastEventID: lastEventID)
     }
 
     /// A feed of status snapshots, sent on every change; the newest wins if the reader lags.

@@ -15,7 +15,9 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         switch code {
         case .forbidden: 403
         case .queueFull: 429
-        case .storeUnavailable: 500
+        // Nothing was stored and trying again later may work: the store (a database
+        // across the network, or a full disk) is not taking writes now.
+        case .storeUnavailable: 503
         }
     }
 

@@ -61,6 +61,10 @@ public final class GatewayMetrics: Sendable {
     private let agentHealth: [AgentHealth: Gauge]
     private let recoveredTurns: Counter
     private let recoveredMessages: Counter
+    private let leasesAcquired: Counter
+    private let leasesTakenOver: Counter
+    private let leasesExpired: Counter
+    private let leasesHeld: Gauge
     /// When the drain under way began; nil while serving.
     private let drainStart = Mutex<ContinuousClock.Instant?>(nil)
 
@@ -91,8 +95,30 @@ public final class GatewayMetrics: Sendable {
             uniqueKeysWithValues: Self.healthStates.map { ($0, Gauge(label: "baton_agent_health", dimensions: [("health", $0.rawValue)], factory: factory)) })
         recoveredTurns = Counter(label: "baton_recovered_turns_total", factory: factory)
         recoveredMessages = Counter(label: "baton_recovered_messages_total", factory: factory)
+        leasesAcquired = Counter(label: "baton_leases_acquired_total", factory: factory)
+        leasesTakenOver = Counter(label: "baton_leases_taken_over_total", factory: factory)
+        leasesExpired = Counter(label: "baton_leases_expired_total", factory: factory)
+        leasesHeld = Gauge(label: "baton_leases_held", factory: factory)
+        leasesHeld.record(0)
         // Gauges have no value until recorded: show them at 0 from the start.
         observe(inFlight: 0, queued: 0, health: .starting)
+    }
+
+    // MARK: Leases
+
+    /// A session's lease was taken; `takenOver` when a dead peer's ran out first.
+    func leaseAcquired(takenOver: Bool) {
+        leasesAcquired.increment()
+        if takenOver { leasesTakenOver.increment() }
+    }
+
+    /// A lease of this process ran out before it was renewed.
+    func leaseExpired() {
+        leasesExpired.increment()
+    }
+
+    func observe(leasesHeld count: Int) {
+        leasesHeld.record(count)
     }
 
     // MARK: Messages

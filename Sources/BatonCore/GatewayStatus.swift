@@ -46,12 +46,20 @@ public struct GatewayStatus: Sendable, Codable, Equatable {
     public var supervisor: String?
     /// Chat network adapters by name (`matrix`); nil when none is configured.
     public var networks: [String: ChatNetworkStatus]?
+    /// Whether the shared store answers (nil with SQLite): readiness needs it.
+    public var storeReachable: Bool?
+    /// The processes sharing the store (nil with SQLite).
+    public var cluster: ClusterStatus?
+
+    /// Whether a load balancer should send this process traffic.
+    public var isReady: Bool { state == .ready && storeReachable != false }
 
     enum CodingKeys: String, CodingKey {
         case instance, pid, version, state
         case startedAt = "started_at"
         case inFlight = "in_flight"
-        case queued, sessions, drain, agent, supervisor, networks
+        case queued, sessions, drain, agent, supervisor, networks, cluster
+        case storeReachable = "store_reachable"
     }
 
     /// `; matrix connected` and the like, for the one-line summary.

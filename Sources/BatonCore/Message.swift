@@ -33,6 +33,13 @@ public struct Acknowledgement: Sendable, Codable, Equatable {
     public var status: Status
     /// Messages ahead of this one in its session, the running turn included.
     public var position: Int
+
+    public init(id: String, session: String, status: Status, position: Int) {
+        self.id = id
+        self.session = session
+        self.status = status
+        self.position = position
+    }
 }
 
 /// A chat message as stored.

@@ -1,224 +1,61 @@
-import Foundation
-import GRDB
-
-/// Baton's durable state: messages, their states and every session event, in SQLite.
+/// Baton's durable state: messages, their states and every session event.
 ///
-/// The database is in WAL mode with `synchronous = FULL`, so a committed transaction is on
-/// disk. All writes go through ``StoreWriter``, which batches concurrent ones into one
-/// commit; reads here run on GRDB's reader pool beside it.
-public final class Store: Sendable {
-    let pool: DatabasePool
-    /// The database file.
-    public let path: String
-
-    /// Opens (creating if needed) `baton.sqlite` in `directory`.
-    public init(directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        path = (directory as NSString).appendingPathComponent("baton.sqlite")
-        var configuration = GRDB.Configuration()
-        configuration.label = "baton.store"
-        pool = try DatabasePool(path: path, configuration: configuration)
-        // GRDB sets `synchronous = NORMAL` when it turns WAL on, after prepareDatabase:
-        // set FULL again on the one writer connection, so every commit is fsync'd.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        try Self.migrator.migrate(pool)
-    }
-
-    private static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE messages (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        sequence INTEGER NOT NULL UNIQUE,
-                        session TEXT NOT NULL,
-                        user TEXT NOT NULL,
-                        text TEXT NOT NULL,
-                        state TEXT NOT NULL,
-                        ack_status TEXT NOT NULL,
-                        ack_position INTEGER NOT NULL,
-                        accepted_at REAL NOT NULL
-                    );
-                    CREATE INDEX messages_pending ON messages(sequence)
-                        WHERE state IN ('queued', 'running', 'interrupted');
-                    CREATE TABLE events (
-                        session TEXT NOT NULL,
-                        id INTEGER NOT NULL,
-                        kind TEXT NOT NULL,
-                        data TEXT NOT NULL,
-                        created_at REAL NOT NULL,
-                        PRIMARY KEY (session, id)
-                    ) WITHOUT ROWID;
-                    """)
-        }
-        migrator.registerMigration("v2-chat-networks") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE network_cursors (
-                        network TEXT PRIMARY KEY NOT NULL,
-                        cursor TEXT NOT NULL
-                    );
-                    CREATE TABLE deliveries (
-                        network TEXT NOT NULL,
-                        session TEXT NOT NULL,
-                        event_id INTEGER NOT NULL,
-                        PRIMARY KEY (network, session)
-                    ) WITHOUT ROWID;
-                    CREATE TABLE network_marks (
-                        network TEXT NOT NULL,
-                        mark TEXT NOT NULL,
-                        PRIMARY KEY (network, mark)
-                    ) WITHOUT ROWID;
-                    """)
-        }
-        migrator.registerMigration("v3-reply-ordinals") { db in
-            // Replies stored per message: a turn run again skips the ones already there.
-            try db.execute(sql: "ALTER TABLE messages ADD COLUMN replies INTEGER NOT NULL DEFAULT 0")
-        }
-        return migrator
-    }
-
-    // MARK: Reads
-
+/// Two implementations sit behind the same gateway: ``SQLiteStore`` for one process (the
+/// default) and a PostgreSQL store shared by several processes. Writes reach a store only
+/// through ``StoreWriter``, which groups concurrent ones into one ``commit(_:)``; reads may
+/// come from anywhere.
+public protocol Store: Sendable {
     /// The message stored under `id`, if any.
-    public func message(id: String) throws -> Message? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM messages WHERE id = ?", arguments: [id]).map(Self.message)
-        }
-    }
+    func message(id: String) async throws -> Message?
 
     /// Messages that still owe their session a turn, in acceptance order.
-    public func pendingMessages() throws -> [Message] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM messages WHERE state IN ('queued', 'running', 'interrupted') ORDER BY sequence"
-            ).map(Self.message)
-        }
-    }
+    func pendingMessages() async throws -> [Message]
 
-    /// The session's events with ids above `after`, oldest first.
-    public func events(session: String, after: Int64, limit: Int = 1000) throws -> [SessionEvent] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT id, kind, data FROM events WHERE session = ? AND id > ? ORDER BY id LIMIT ?",
-                arguments: [session, after, limit]
-            ).map { row in
-                SessionEvent(session: session, id: row["id"], kind: SessionEvent.Kind(rawValue: row["kind"]) ?? .notice, data: row["data"])
-            }
-        }
-    }
+    /// The session's messages that still owe it a turn, in acceptance order.
+    func pendingMessages(session: String) async throws -> [Message]
+
+    /// The session's events with ids above `after`, oldest first, at most `limit`.
+    func events(session: String, after: Int64, limit: Int) async throws -> [SessionEvent]
 
     /// The highest event id of every session that has events.
-    public func lastEventIDs() throws -> [String: Int64] {
-        try pool.read { db in
-            var ids: [String: Int64] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT session, MAX(id) AS last FROM events GROUP BY session")
-            while let row = try rows.next() { ids[row["session"]] = row["last"] }
-            return ids
-        }
-    }
+    func lastEventIDs() async throws -> [String: Int64]
 
-    /// The writer connection's `synchronous` setting (2 is FULL: every commit is synced).
-    public func synchronousMode() throws -> Int {
-        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
-    }
-
-    /// The highest message sequence number stored, 0 for an empty store.
-    public func lastSequence() throws -> Int64 {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM messages") ?? 0 }
-    }
+    /// The session's highest event id, 0 when it has none.
+    func lastEventID(session: String) async throws -> Int64
 
     /// How many messages are stored, in any state.
-    public func messageCount() throws -> Int {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages") ?? 0 }
-    }
+    func messageCount() async throws -> Int
 
-    // MARK: Chat networks
+    /// Commits `groups` in one transaction with a savepoint per group, so one group that
+    /// fails (a duplicate id, say) fails alone. Returns, per group, the events it appended
+    /// with the ids they were stored under (a shared store assigns them inside the
+    /// transaction, so two processes never use one twice), or why the group failed.
+    /// Throws when the transaction as a whole failed: then nothing was committed.
+    func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>]
 
     /// The position a chat network reads its input from (a Matrix sync token), if stored.
-    public func cursor(network: String) throws -> String? {
-        try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT cursor FROM network_cursors WHERE network = ?", arguments: [network])
-        }
-    }
+    func cursor(network: String) async throws -> String?
 
     /// The id of the last event delivered to each session of a chat network.
-    public func deliveryPositions(network: String) throws -> [String: Int64] {
-        try pool.read { db in
-            var positions: [String: Int64] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT session, event_id FROM deliveries WHERE network = ?", arguments: [network])
-            while let row = try rows.next() { positions[row["session"]] = row["event_id"] }
-            return positions
-        }
-    }
+    func deliveryPositions(network: String) async throws -> [String: Int64]
 
     /// Whether a chat network recorded `mark` (a one-time notice it has given, say).
-    public func hasMark(network: String, mark: String) throws -> Bool {
-        try pool.read { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM network_marks WHERE network = ? AND mark = ?)", arguments: [network, mark]) ?? false
-        }
-    }
+    func hasMark(network: String, mark: String) async throws -> Bool
+}
 
-    // MARK: Writes (called by StoreWriter inside its transaction)
+/// What a process picks up from the one before it: read once, before the gateway starts.
+public struct StoreRecovery: Sendable {
+    /// Messages that still owe their session a turn, in acceptance order.
+    public var pending: [Message]
+    /// The highest event id of every session.
+    public var lastEventIDs: [String: Int64]
+    /// The highest message sequence number stored.
+    public var lastSequence: Int64
 
-    static func apply(_ write: StoreWrite, in db: Database) throws {
-        switch write {
-        case .insertMessage(let m):
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO messages (id, sequence, session, user, text, state, ack_status, ack_position, accepted_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(
-                arguments: [
-                    m.id, m.sequence, m.session, m.user, m.text, m.state.rawValue,
-                    m.acknowledgement.status.rawValue, m.acknowledgement.position, m.acceptedAt.timeIntervalSince1970,
-                ])
-        case .setState(let id, let state):
-            try db.cachedStatement(sql: "UPDATE messages SET state = ? WHERE id = ?").execute(arguments: [state.rawValue, id])
-        case .appendEvent(let e):
-            try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)").execute(
-                arguments: [e.session, e.id, e.kind.rawValue, e.data, Date().timeIntervalSince1970])
-        case .appendReply(let e, let message, let ordinal):
-            try apply(.appendEvent(e), in: db)
-            try db.cachedStatement(sql: "UPDATE messages SET replies = MAX(replies, ?) WHERE id = ?").execute(arguments: [ordinal, message])
-        case .saveCursor(let network, let cursor):
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO network_cursors (network, cursor) VALUES (?, ?)").execute(
-                arguments: [network, cursor])
-        case .markDelivered(let network, let session, let eventID):
-            // Positions only move forward, whatever order two writes commit in.
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO deliveries (network, session, event_id) VALUES (?, ?, ?)
-                    ON CONFLICT (network, session) DO UPDATE SET event_id = MAX(event_id, excluded.event_id)
-                    """
-            ).execute(arguments: [network, session, eventID])
-        case .addMark(let network, let mark):
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO network_marks (network, mark) VALUES (?, ?)").execute(arguments: [network, mark])
-        }
-    }
-
-    private static func message(_ row: Row) -> Message {
-        let id: String = row["id"]
-        let session: String = row["session"]
-        return Message(
-            id: id,
-            sequence: row["sequence"],
-            session: session,
-            user: row["user"],
-            text: row["text"],
-            state: MessageState(rawValue: row["state"]) ?? .queued,
-            acknowledgement: Acknowledgement(
-                id: id, session: session,
-                status: Acknowledgement.Status(rawValue: row["ack_status"]) ?? .queued,
-                position: row["ack_position"]),
-            acceptedAt: Date(timeIntervalSince1970: row["accepted_at"]),
-            replies: row["replies"]
-        )
+    public init(pending: [Message] = [], lastEventIDs: [String: Int64] = [:], lastSequence: Int64 = 0) {
+        self.pending = pending
+        self.lastEventIDs = lastEventIDs
+        self.lastSequence = lastSequence
     }
 }
 
@@ -235,4 +72,14 @@ public enum StoreWrite: Sendable {
     case markDelivered(network: String, session: String, eventID: Int64)
     /// A chat network's one-time fact about itself.
     case addMark(network: String, mark: String)
+}
+
+extension StoreWrite {
+    /// The session event this write appends, if it appends one.
+    public var event: SessionEvent? {
+        switch self {
+        case .appendEvent(let event), .appendReply(let event, _, _): event
+        default: nil
+        }
+    }
 }

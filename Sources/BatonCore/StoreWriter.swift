@@ -1,4 +1,3 @@
-import GRDB
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -16,7 +15,7 @@ public final class StoreWriter: Service, Sendable {
         var waiter: CheckedContinuation<Void, any Error>?
     }
 
-    private let store: Store
+    private let store: any Store
     private let bus: EventBus
     private let logger: Logger
     private struct Queue {
@@ -33,7 +32,7 @@ public final class StoreWriter: Service, Sendable {
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    public init(store: Store, bus: EventBus, logger: Logger) {
+    public init(store: any Store, bus: EventBus, logger: Logger) {
         self.store = store
         self.bus = bus
         self.logger = logger
@@ -92,44 +91,23 @@ public final class StoreWriter: Service, Sendable {
     }
 
     private func commit(_ batches: [Batch]) async {
-        let failures: [Int: any Error]
+        let results: [Result<[SessionEvent], any Error>]
         do {
-            failures = try await store.pool.write { db in
-                var failures: [Int: any Error] = [:]
-                for (index, batch) in batches.enumerated() {
-                    // A savepoint per batch: one bad batch fails alone.
-                    do {
-                        try db.inSavepoint {
-                            for write in batch.writes { try Store.apply(write, in: db) }
-                            return .commit
-                        }
-                    } catch {
-                        failures[index] = error
-                    }
-                }
-                return failures
-            }
+            results = try await store.commit(batches.map(\.writes))
         } catch {
             logger.error("Store commit failed", metadata: ["baton.error": "\(error)", "baton.writes": "\(batches.count)"])
             for batch in batches { batch.waiter?.resume(throwing: error) }
             return
         }
         var committed: [SessionEvent] = []
-        for (index, batch) in batches.enumerated() where failures[index] == nil {
-            for write in batch.writes {
-                switch write {
-                case .appendEvent(let event), .appendReply(let event, _, _): committed.append(event)
-                default: break
-                }
-            }
-        }
+        for case .success(let events) in results { committed += events }
         bus.publish(committed)
-        for (index, batch) in batches.enumerated() {
-            if let failure = failures[index] {
+        for (batch, result) in zip(batches, results) {
+            switch result {
+            case .success: batch.waiter?.resume()
+            case .failure(let failure):
                 logger.error("Store write failed", metadata: ["baton.error": "\(failure)"])
                 batch.waiter?.resume(throwing: failure)
-            } else {
-                batch.waiter?.resume()
             }
         }
     }

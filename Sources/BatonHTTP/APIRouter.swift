@@ -6,7 +6,7 @@ import Prometheus
 public enum APIRouter {
     /// The chat API served on `listen`; `GET /metrics` serves `metrics`; `GET /` the web page.
     public static func chat(
-        gateway: Gateway, store: Store, bus: EventBus, metrics: PrometheusCollectorRegistry
+        gateway: Gateway, store: any Store, bus: EventBus, metrics: PrometheusCollectorRegistry
     ) -> Router<BatonRequestContext> {
         let router = Router(context: BatonRequestContext.self)
         router.add(middleware: APIMiddleware(instance: gateway.instance))

@@ -7,7 +7,7 @@ import Hummingbird
 /// Replays stored events after `Last-Event-ID` (or `?after=N`), then follows live ones;
 /// each event goes out once, in id order. Ends with `goodbye` when the process drains.
 struct EventStreamController {
-    let store: Store
+    let store: any Store
     let bus: EventBus
     /// Events read from the store per query while replaying.
     static let pageSize = 500
@@ -52,10 +52,10 @@ struct EventStreamController {
     }
 
     private static func replay(
-        store: Store, session: String, after last: inout Int64, through limit: Int64, to writer: inout any ResponseBodyWriter
+        store: any Store, session: String, after last: inout Int64, through limit: Int64, to writer: inout any ResponseBodyWriter
     ) async throws {
         while last < limit {
-            let page = try store.events(session: session, after: last, limit: pageSize)
+            let page = try await store.events(session: session, after: last, limit: pageSize)
             for event in page where event.id <= limit {
                 try await writer.write(frame(event))
                 last = event.id

@@ -13,8 +13,9 @@ struct StatusController {
         }
         router.get("/healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
-            let state = await gateway.status().state
-            return JSONBody.response(state == .ready ? .ok : .serviceUnavailable, ["state": state.rawValue])
+            let status = await gateway.status()
+            let state = status.storeReachable == false && status.state == .ready ? "store_unreachable" : status.state.rawValue
+            return JSONBody.response(status.isReady ? .ok : .serviceUnavailable, ["state": state])
         }
     }
 }

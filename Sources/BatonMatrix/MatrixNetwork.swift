@@ -19,14 +19,14 @@ public final class MatrixNetwork: Service, Sendable {
 
     private let configuration: MatrixConfiguration
     private let gateway: Gateway
-    private let store: Store
+    private let store: any Store
     private let writer: StoreWriter
     private let bus: EventBus
     private let metrics: MatrixMetrics
     private let logger: Logger
 
     public init(
-        configuration: MatrixConfiguration, gateway: Gateway, store: Store, writer: StoreWriter, bus: EventBus,
+        configuration: MatrixConfiguration, gateway: Gateway, store: any Store, writer: StoreWriter, bus: EventBus,
         metricsFactory: any MetricsFactory, logger: Logger
     ) {
         self.configuration = configuration

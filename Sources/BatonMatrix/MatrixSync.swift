@@ -11,7 +11,7 @@ import Logging
 struct MatrixSync: Sendable {
     let client: MatrixClient
     let gateway: Gateway
-    let store: Store
+    let store: any Store
     let writer: StoreWriter
     let configuration: MatrixConfiguration
     let typing: MatrixTyping
@@ -85,7 +85,7 @@ struct MatrixSync: Sendable {
     }
 
     private func syncOnce() async throws {
-        guard let since = try store.cursor(network: MatrixNetwork.name) else {
+        guard let since = try await store.cursor(network: MatrixNetwork.name) else {
             // First start: the position now, without the rooms' history.
             let response = try await client.sync(since: nil, filter: Self.filter, timeout: .zero)
             try await handleInvites(response)
@@ -199,7 +199,7 @@ struct MatrixSync: Sendable {
     /// Tells an encrypted room, once, that Baton cannot read it.
     private func noticeEncryption(in room: String) async throws {
         let mark = "encrypted:\(room)"
-        guard try !store.hasMark(network: MatrixNetwork.name, mark: mark) else { return }
+        guard try await !store.hasMark(network: MatrixNetwork.name, mark: mark) else { return }
         try await gateway.notify(
             session: room, kind: .error,
             text: "This room is end-to-end encrypted, and Baton cannot read encrypted messages. Talk to it in a room without encryption.")

@@ -26,7 +26,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "baton")
         let application: BatonApplication
         do {
-            application = try buildApplication(configuration: configuration, logger: logger)
+            application = try await buildApplication(configuration: configuration, logger: logger)
         } catch let error as ConfigurationError {
             printError("invalid configuration: \(error)")
             throw ExitCode(ExitStatus.invalidConfiguration.rawValue)

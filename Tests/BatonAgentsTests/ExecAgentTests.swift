@@ -142,12 +142,12 @@ import Testing
         }
     }
 
-    @Test func aMissingProgramStopsTheStartNamingTheKey() throws {
+    @Test func aMissingProgramStopsTheStartNamingTheKey() async throws {
         var configuration = Configuration(stateDirectory: NSTemporaryDirectory())
         configuration.agent.kind = .exec
         configuration.agent.command = ["baton-no-such-agent-program"]
-        #expect {
-            _ = try buildApplication(configuration: configuration, environment: [:], logger: .init(label: "test"))
+        await #expect {
+            _ = try await buildApplication(configuration: configuration, environment: [:], logger: .init(label: "test"))
         } throws: { error in
             (error as? ConfigurationError)?.key == "agent.command"
         }

@@ -14,7 +14,7 @@ import Testing
     }
 
     /// Runs a writer service while `body` runs, then shuts it down gracefully.
-    private func withWriter(_ store: Store, bus: EventBus = EventBus(), _ body: (StoreWriter) async throws -> Void) async throws {
+    private func withWriter(_ store: SQLiteStore, bus: EventBus = EventBus(), _ body: (StoreWriter) async throws -> Void) async throws {
         let writer = StoreWriter(store: store, bus: bus, logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await writer.run() }
@@ -25,22 +25,22 @@ import Testing
     }
 
     @Test func everyCommitIsSyncedToDisk() throws {
-        #expect(try Store(directory: directory).synchronousMode() == 2)
+        #expect(try SQLiteStore(directory: directory).synchronousMode() == 2)
     }
 
     @Test func aWrittenMessageIsInTheFileForTheNextProcess() async throws {
-        let store = try Store(directory: directory)
+        let store = try SQLiteStore(directory: directory)
         try await withWriter(store) { writer in
             try await writer.write([.insertMessage(message("m1", 1))])
         }
         // A second Store on the same directory is what the next process sees.
-        let reopened = try Store(directory: directory)
+        let reopened = try SQLiteStore(directory: directory)
         #expect(try reopened.message(id: "m1")?.text == "text m1")
         #expect(try reopened.lastSequence() == 1)
     }
 
     @Test func pendingMessagesComeBackInAcceptanceOrderWithoutFinishedOnes() async throws {
-        let store = try Store(directory: directory)
+        let store = try SQLiteStore(directory: directory)
         try await withWriter(store) { writer in
             try await writer.write([
                 .insertMessage(message("late", 3, state: .queued)),
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func concurrentWritesAllLandAndEventsArePublishedInOrder() async throws {
-        let store = try Store(directory: directory)
+        let store = try SQLiteStore(directory: directory)
         let bus = EventBus()
         let subscription = bus.subscribe(session: "s")
         try await withWriter(store, bus: bus) { writer in
@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func aFailingBatchFailsAloneAndPublishesNothing() async throws {
-        let store = try Store(directory: directory)
+        let store = try SQLiteStore(directory: directory)
         try await withWriter(store) { writer in
             try await writer.write([.insertMessage(message("dup", 1))])
             await #expect(throws: (any Error).self) {
@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func writesAfterTheWriterStoppedFailInsteadOfHanging() async throws {
-        let store = try Store(directory: directory)
+        let store = try SQLiteStore(directory: directory)
         let writer = StoreWriter(store: store, bus: EventBus(), logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await writer.run() }
@@ -110,7 +110,7 @@ import Testing
     }
 
     @Test func eventsAreReadAfterAnIdInPages() async throws {
-        let store = try Store(directory: directory)
+        let store = try SQLiteStore(directory: directory)
         try await withWriter(store) { writer in
             try await writer.write((1...10).map { .appendEvent(SessionEvent(session: "s", id: $0, kind: .reply, data: "{\"n\":\($0)}")) })
             try await writer.write([.appendEvent(SessionEvent(session: "other", id: 1, kind: .reply, data: "{}"))])

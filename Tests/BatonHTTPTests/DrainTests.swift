@@ -99,7 +99,7 @@ import Testing
             #expect(events.last?.payload?.reason == "stop")
         }
         #expect(exit == .stopped)
-        #expect(try Store(directory: baton.stateDirectory).pendingMessages().map(\.state) == [.interrupted])
+        #expect(try SQLiteStore(directory: baton.stateDirectory).pendingMessages().map(\.state) == [.interrupted])
     }
 
     @Test func stopWinsOverRestartAndTheSecondTerminationSignalInterrupts() async throws {

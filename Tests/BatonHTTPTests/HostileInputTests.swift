@@ -47,8 +47,8 @@ import Testing
             try await withTimeout(.seconds(60), waitingFor: "the good messages' turns to end") {
                 for await status in await app.gateway.statusUpdates() where status.inFlight == 0 && status.queued == 0 { break }
             }
-            #expect(try app.store.messageCount() == good, "seed \(seed)")
-            #expect(try app.store.pendingMessages().isEmpty, "seed \(seed)")
+            #expect(try await app.store.messageCount() == good, "seed \(seed)")
+            #expect(try await app.store.pendingMessages().isEmpty, "seed \(seed)")
             #expect(try await client.request("GET", "/healthz").status == 200)
             #expect(try await client.send(session: "after", text: "still here").acknowledgement.status == "accepted")
         }
@@ -64,7 +64,7 @@ import Testing
             }
             #expect(try await client.request("GET", "/healthz").status == 200)
             for channel in flood { try? await channel.close() }
-            #expect(try app.store.messageCount() == 20)
+            #expect(try await app.store.messageCount() == 20)
             #expect(try await client.request("GET", "/healthz").status == 200)
         }
     }
@@ -82,7 +82,7 @@ import Testing
             let request = "POST /v1/messages HTTP/1.1\r\nHost: baton\r\n\(framing)\r\n\r\n\(body)"
             let outcome = try await RawHTTPExchange(pieces: [Array(request.utf8)]).run(port: port)
             #expect(outcome.statuses == [400], "\(what): \(outcome.head.debugDescription)")
-            #expect(try app.store.messageCount() == 0)
+            #expect(try await app.store.messageCount() == 0)
         }
     }
 

@@ -36,7 +36,7 @@ struct InProcessBaton {
         agent: (any Agent)? = nil,
         _ body: @escaping @Sendable (BatonApplication, BatonHTTPClient) async throws -> Void
     ) async throws -> BatonApp.ExitStatus {
-        let app = try buildApplication(
+        let app = try await buildApplication(
             configuration: configuration, environment: [:], logger: Self.logger,
             agent: agent)
         let port = try #require(app.httpSocket.port)

@@ -64,7 +64,7 @@ import Testing
             #expect(response.status == status)
             #expect(response.errorMessage?.contains(problem) == true, "\(response.text)")
             #expect(response.instance == app.gateway.instance)
-            #expect(try app.store.messageCount() == 0)
+            #expect(try await app.store.messageCount() == 0)
             // The server keeps serving.
             #expect(try await client.post(session: "s", text: "still here").status == 202)
         }
@@ -79,7 +79,7 @@ import Testing
             let big = try await client.post(session: "s", text: String(repeating: "x", count: 300))
             #expect(big.status == 413)
             #expect(big.errorMessage?.contains("limits.max_message_bytes (256)") == true)
-            #expect(try app.store.messageCount() == 0)
+            #expect(try await app.store.messageCount() == 0)
         }
     }
 
@@ -119,12 +119,12 @@ import Testing
             #expect(busy.status == 503)
             #expect(busy.header("Retry-After") != nil)
             #expect(busy.json["status"] as? String == "rejected" && busy.json["reason"] as? String == "busy")
-            #expect(try app.store.messageCount() == 1)
+            #expect(try await app.store.messageCount() == 1)
 
             await app.gateway.requestDrain(.restart, immediate: false, origin: .control)
             let draining = try await client.post(session: "idle", text: "during the drain")
             #expect(draining.status == 503 && draining.json["reason"] as? String == "draining")
-            #expect(try app.store.messageCount() == 1)
+            #expect(try await app.store.messageCount() == 1)
             agent.releaseAll()
         }
     }
@@ -151,7 +151,7 @@ import Testing
             let events = try await client.events(session: "s") { $0.contains { $0.isNotice("status") } }
             let text = try #require(events.first { $0.isNotice("status") }?.payload?.text)
             #expect(text.contains("Ready") && text.contains(app.gateway.instance))
-            #expect(try app.store.messageCount() == 0)
+            #expect(try await app.store.messageCount() == 0)
         }
     }
 }

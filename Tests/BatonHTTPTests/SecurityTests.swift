@@ -19,7 +19,7 @@ import Testing
             #expect(wrong.status == 401 && wrong.errorMessage == "invalid bearer token")
             #expect(try await client.request("GET", "/v1/status").status == 401)
             #expect(try await client.request("GET", "/v1/sessions/s/events").status == 401)
-            #expect(try app.store.messageCount() == 0)
+            #expect(try await app.store.messageCount() == 0)
 
             let good = try await client.request("POST", "/v1/messages", body: body, headers: [("Authorization", "Bearer \(Self.token)")])
             #expect(good.status == 202)

@@ -36,7 +36,7 @@ struct TestGateway: Sendable {
         let logs = InMemoryLogHandler()
         var logger = Logger(label: "baton.test") { _ in logs }
         logger.logLevel = .debug
-        let app = try buildApplication(configuration: configuration, environment: [:], logger: logger)
+        let app = try await buildApplication(configuration: configuration, environment: [:], logger: logger)
         let gateway = TestGateway(app: app, logs: logs)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { _ = try await app.run() }

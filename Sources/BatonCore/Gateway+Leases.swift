@@ -1,0 +1,149 @@
+import Foundation
+
+extension Gateway {
+    /// Takes a session with work waiting (a message stored by any process, a lease let go
+    /// or run out) if this process may run it, and loads its messages not yet loaded.
+    ///
+    /// Only with a shared store; a draining process takes nothing.
+    public func takeSession(_ session: String) async {
+        guard leases.isShared, drain.isServing else { return }
+        if held[session] == nil {
+            let grant: LeaseGrant?
+            do {
+                grant = try await leases.acquire(session)
+            } catch {
+                logger.warning("Lease could not be taken", metadata: ["baton.session": "\(session)", "baton.error": "\(error)"])
+                return
+            }
+            guard let grant else {
+                logger.debug("Session run by a peer", metadata: ["baton.session": "\(session)"])
+                return
+            }
+            logger.debug("Lease taken", metadata: ["baton.session": "\(session)", "baton.generation": "\(grant.generation)"])
+            if held[session] == nil {
+                held[session] = grant.generation
+                loadedThrough[session] = 0
+                metrics.leaseAcquired(takenOver: grant.takenFrom != nil)
+                if let previous = grant.takenFrom {
+                    logger.info("Session taken over", metadata: ["baton.session": "\(session)", "baton.from": "\(previous)"])
+                }
+            }
+            guard drain.isServing else {
+                // A drain began meanwhile: a peer runs it.
+                await releaseSession(session)
+                return
+            }
+            await loadPending(session, takenFrom: grant.takenFrom)
+        } else {
+            await loadPending(session, takenFrom: nil)
+        }
+    }
+
+    /// Queues the session's pending messages this process has not loaded yet, in order.
+    private func loadPending(_ session: String, takenFrom: String?) async {
+        let pending: [Message]
+        do {
+            pending = try await store.pendingMessages(session: session)
+        } catch {
+            logger.warning("Pending messages could not be read", metadata: ["baton.session": "\(session)", "baton.error": "\(error)"])
+            return
+        }
+        // Re-checked after the read: the lease may be gone, and another load may have run.
+        guard held[session] != nil else { return }
+        var starts: [TurnScheduler.Start] = []
+        var rerun = 0
+        for message in pending where message.sequence > (loadedThrough[session] ?? 0) {
+            loadedThrough[session] = message.sequence
+            guard messages[message.id] == nil else { continue }
+            messages[message.id] = message
+            if message.state != .queued {
+                reruns.insert(message.id)
+                rerun += 1
+            }
+            starts += scheduler.enqueue(message.id, session: session, durable: true)
+        }
+        if let takenFrom, !pending.isEmpty {
+            recoveredTurns += rerun
+            metrics.recovered(messages: pending.count, interruptedTurns: rerun)
+            let noun = pending.count == 1 ? "message" : "messages"
+            writer.enqueue([
+                notice(
+                    session, .restarted, "Baton process \(takenFrom) went away; \(pending.count) pending \(noun) will be answered now by \(instance).",
+                    position: pending.count)
+            ])
+        }
+        startTurns(starts)
+        publishStatus()
+    }
+
+    /// Lets go of a session: its committed state first, so the peer that takes it next
+    /// reads where this process left it.
+    func releaseSession(_ session: String) async {
+        guard let generation = held.removeValue(forKey: session) else { return }
+        loadedThrough[session] = nil
+        try? await writer.write([])
+        do {
+            try await leases.release(session, generation: generation)
+            logger.debug("Lease let go", metadata: ["baton.session": "\(session)", "baton.generation": "\(generation)"])
+        } catch {
+            logger.warning(
+                "Lease could not be let go; it runs out by itself", metadata: ["baton.session": "\(session)", "baton.error": "\(error)"])
+        }
+        metrics.observe(leasesHeld: held.count)
+    }
+
+    /// Lets go of every held session without a running turn (a drain began, or they went idle).
+    func releaseIdleSessions() async {
+        for session in held.keys.sorted() where !scheduler.isBusy(session) {
+            if drain.isServing, scheduler.waitingCount(of: session) > 0 { continue }
+            await releaseSession(session)
+        }
+    }
+
+    /// Lets go of everything: the drain is over.
+    func releaseAllSessions() async {
+        for session in held.keys.sorted() { await releaseSession(session) }
+    }
+
+    /// One beat of the lease keeper: renews what this process holds, lets idle sessions
+    /// go, takes sessions nobody runs (a dead process's, once their leases ran out), and
+    /// refreshes the cluster's picture for `/v1/status`.
+    public func leaseBeat() async {
+        guard leases.isShared, lifecycle != .stopping else { return }
+        let stillHeld: Set<String>
+        do {
+            stillHeld = try await leases.renew(state: lifecycle.rawValue)
+            storeReachable(true)
+        } catch {
+            logger.warning("Leases could not be renewed", metadata: ["baton.error": "\(error)"])
+            storeReachable(false)
+            return
+        }
+        for session in held.keys.sorted() where !stillHeld.contains(session) {
+            // Ran out before this renewal: a peer may run the session now.
+            logger.error(
+                "Lease ran out before it was renewed", metadata: ["baton.session": "\(session)", "baton.running": "\(scheduler.isBusy(session))"])
+            metrics.leaseExpired()
+            held[session] = nil
+            loadedThrough[session] = nil
+        }
+        await releaseIdleSessions()
+        if drain.isServing {
+            let room = max(1, configuration.agent.maxConcurrentTurns - scheduler.runningCount)
+            if let free = try? await leases.unclaimed(limit: room) {
+                for session in free { await takeSession(session) }
+            }
+        }
+        if let cluster = try? await leases.cluster() { self.cluster = cluster }
+        metrics.observe(leasesHeld: held.count)
+        publishStatus()
+    }
+
+    /// Records whether the store answered; readiness follows it.
+    public func storeReachable(_ reachable: Bool) {
+        guard storeIsReachable != reachable else { return }
+        storeIsReachable = reachable
+        logger.log(level: reachable ? .info : .error, reachable ? "Store reachable again" : "Store unreachable")
+        publishStatus()
+    }
+}

@@ -1,0 +1,123 @@
+import BatonCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Session leases in PostgreSQL's `leases` table, and this process's row in `processes`.
+///
+/// A lease is a row naming its holder, a generation that grows with every acquisition,
+/// and when it runs out. The database's clock decides, so processes' clocks need not agree.
+public struct PostgresLeases: SessionLeases {
+    let client: PostgresClient
+    let instance: String
+    /// How long a lease lasts unrenewed, in seconds.
+    let seconds: Double
+    /// What `/v1/status` shows of this process.
+    let listen: String
+    let startedAt: Date
+    let logger: Logger
+    /// How long an operation may wait for the database before it fails.
+    let timeout: Duration = .seconds(5)
+
+    public init(client: PostgresClient, instance: String, lease: Double, listen: String, logger: Logger) {
+        self.client = client
+        self.instance = instance
+        self.seconds = lease
+        self.listen = listen
+        self.startedAt = Date()
+        self.logger = logger
+    }
+
+    public var isShared: Bool { true }
+
+    public func acquire(_ session: String) async throws -> LeaseGrant? {
+        try await withDeadline(timeout) { [self] in
+            // The CTE reads the row as it was before the upsert: whose lease ran out, if any.
+            let rows = try await client.query(
+                """
+                WITH previous AS (SELECT holder FROM leases WHERE session = \(session))
+                INSERT INTO leases (session, holder, generation, expires_at)
+                VALUES (\(session), \(instance), 1, now() + make_interval(secs => \(seconds)))
+                ON CONFLICT (session) DO UPDATE
+                    SET holder = excluded.holder, generation = leases.generation + 1, expires_at = excluded.expires_at
+                    WHERE leases.holder = excluded.holder OR leases.expires_at < now()
+                RETURNING generation, (SELECT holder FROM previous)
+                """, logger: logger)
+            for try await (generation, previous) in rows.decode((Int64, String?).self) {
+                return LeaseGrant(generation: generation, takenFrom: previous == instance ? nil : previous)
+            }
+            return nil
+        }
+    }
+
+    public func renew(state: String) async throws -> Set<String> {
+        try await withDeadline(timeout) { [self] in
+            try await client.query(
+                """
+                INSERT INTO processes (instance, host, pid, listen, state, started_at, seen_at, expires_at)
+                VALUES (\(instance), \(ProcessInfo.processInfo.hostName), \(Int32(ProcessInfo.processInfo.processIdentifier)), \(listen),
+                        \(state), to_timestamp(\(startedAt.timeIntervalSince1970)), now(), now() + make_interval(secs => \(seconds)))
+                ON CONFLICT (instance) DO UPDATE SET state = excluded.state, seen_at = now(), expires_at = excluded.expires_at
+                """, logger: logger)
+            let rows = try await client.query(
+                """
+                UPDATE leases SET expires_at = now() + make_interval(secs => \(seconds))
+                WHERE holder = \(instance) AND expires_at >= now()
+                RETURNING session
+                """, logger: logger)
+            var held: Set<String> = []
+            for try await session in rows.decode(String.self) { held.insert(session) }
+            return held
+        }
+    }
+
+    public func release(_ session: String, generation: Int64) async throws {
+        try await withDeadline(timeout) { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    "DELETE FROM leases WHERE session = \(session) AND holder = \(instance) AND generation = \(generation)", logger: logger)
+                let payload = ClusterNotification.releasedPayload(instance: instance, session: session)
+                try await connection.query("SELECT pg_notify('baton', \(payload))", logger: logger)
+            }
+        }
+    }
+
+    public func unclaimed(limit: Int) async throws -> [String] {
+        try await withDeadline(timeout) { [self] in
+            let rows = try await client.query(
+                """
+                SELECT DISTINCT m.session FROM messages m
+                WHERE m.state IN ('queued', 'running', 'interrupted')
+                  AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.session = m.session AND l.expires_at >= now())
+                LIMIT \(limit)
+                """, logger: logger)
+            var sessions: [String] = []
+            for try await session in rows.decode(String.self) { sessions.append(session) }
+            return sessions
+        }
+    }
+
+    public func cluster() async throws -> ClusterStatus? {
+        try await withDeadline(timeout) { [self] in
+            let rows = try await client.query(
+                """
+                SELECT p.instance, p.host, p.pid, p.listen, p.state,
+                       (SELECT COUNT(*) FROM leases l WHERE l.holder = p.instance AND l.expires_at >= now())
+                FROM processes p WHERE p.expires_at >= now() ORDER BY p.started_at
+                """, logger: logger)
+            var processes: [ClusterStatus.Process] = []
+            for try await (instance, host, pid, listen, state, sessions) in rows.decode((String, String, Int32, String, String, Int64).self) {
+                processes.append(.init(instance: instance, host: host, pid: Int(pid), listen: listen, state: state, sessions: Int(sessions)))
+            }
+            var queued = 0
+            for try await count in try await client.query(
+                "SELECT COUNT(*) FROM messages WHERE state IN ('queued', 'running', 'interrupted')", logger: logger
+            ).decode(Int64.self) {
+                queued = Int(count)
+            }
+            // Processes that went away cleanly or long ago are forgotten.
+            try await client.query("DELETE FROM processes WHERE expires_at < now() - interval '1 hour'", logger: logger)
+            return ClusterStatus(processes: processes, queued: queued)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import BatonTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Several real `baton` processes on one PostgreSQL database (`scripts/postgres.sh`):
+/// any process takes any message and serves any session's events; a draining process
+/// hands its queued sessions to a peer; a killed process's turn is run again by a peer
+/// once its lease runs out; an outage of the database is refused cleanly and outlived.
+@Suite("Several processes on PostgreSQL", .serialized, .enabled(if: PostgresTestServer.isAvailable, "needs scripts/postgres.sh up"))
+struct ClusterTests {
+    static let agent = (BatonBinary.repositoryRoot as NSString).appendingPathComponent("examples/test-agents/exec-test-agent.py")
+
+    @Test("Baton creates its schema, and refuses one newer than it understands with exit 78")
+    func newerSchemaIsRefused() async throws {
+        try await withBatonCluster(1) { cluster in
+            let server = try await cluster[0].startServer()
+            server.send(SIGTERM)
+            _ = try await server.exit()
+            let database = cluster.database
+            #expect(try await PostgresTestServer.psql(database, "SELECT version FROM baton_schema").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+            try await PostgresTestServer.psql(database, "UPDATE baton_schema SET version = 99")
+            let refused = try await cluster[0].baton("serve")
+            #expect(refused.termination == .exited(78), "\(refused)")
+            #expect(refused.errors.contains("schema is version 99, newer than this Baton understands"), "\(refused.errors)")
+        }
+    }
+
+    @Test("A message posted to one process is answered on another's stream, event ids unique and growing")
+    func postedToOneAnsweredOnAnother() async throws {
+        try await withBatonCluster(2) { cluster in
+            _ = try await cluster[0].startServer()
+            _ = try await cluster[1].startServer()
+            try await withEventFollowers(cluster[1].client, sessions: ["shared"]) { logs in
+                try await logs["shared"]!.waitUntilOpen()
+                var sent: [SentMessage] = []
+                for round in 0..<6 {
+                    sent.append(try await cluster[round % 2].client.send(session: "shared", text: "hello \(round)"))
+                }
+                let events = try await logs["shared"]!.waitForReplies(to: sent)
+                #expect(events.idsStrictlyIncrease, "\(events)")
+                #expect(events.answeredMessages == sent.map(\.id), "answered once each, in the order posted")
+            }
+            let status = try await cluster[0].client.request("GET", "/v1/status")
+            let body = try #require(try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any])
+            let processes = (body["cluster"] as? [String: Any])?["processes"] as? [[String: Any]]
+            #expect(processes?.count == 2, "both processes are shown: \(status.text)")
+        }
+    }
+
+    @Test("A draining process lets its queued sessions go at once: a peer answers them before it comes back")
+    func drainHandsQueuedSessionsToAPeer() async throws {
+        try await withBatonCluster(2, lease: 30, { $0.agentDelay = 2; $0.drainTimeout = 30 }) { cluster in
+            let first = try await cluster[0].startServer(environment: ["BATON_LOG_LEVEL": "debug"])
+            var sent: [SentMessage] = []
+            // Accepted (and so run) by the first process: one running turn, three queued behind it.
+            for round in 0..<4 { sent.append(try await cluster[0].client.send(session: "queue", text: "m\(round)")) }
+            let second = try await cluster[1].startServer(environment: ["BATON_LOG_LEVEL": "debug"])
+            _ = second
+            first.send(SIGUSR1)
+            #expect(try await first.exit(within: .seconds(60)) == .exited(75))
+            // The leases are 30 s: only a prompt release lets the peer answer these now.
+            let ids = sent.map(\.id)
+            let events = try await cluster[1].client.events(session: "queue", timeout: .seconds(20)) { events in
+                Set(events.replyTargets).isSuperset(of: ids)
+            }
+            #expect(events.answeredMessages == sent.map(\.id))
+        }
+    }
+
+    @Test("SIGKILL of the process running a turn: a peer runs it again after the lease, every reply once")
+    func killedTurnIsRunAgainByAPeer() async throws {
+        try await withBatonCluster(3, lease: 2, { $0.agentCommand = [Self.agent] }) { cluster in
+            let victim = try await cluster[0].startServer()
+            _ = try await cluster[1].startServer()
+            _ = try await cluster[2].startServer()
+            var sent: [SentMessage] = []
+            for session in ["k1", "k2", "k3"] {
+                sent.append(try await cluster[0].client.send(session: session, text: "stream 4 400"))
+            }
+            sent.append(try await cluster[0].client.send(session: "k1", text: "stream 4 10"))
+            // Killed once some replies are out.
+            _ = try await cluster[1].client.events(session: "k1") { $0.contains(where: \.isReply) }
+            victim.send(SIGKILL)
+            #expect(try await victim.exit(within: .seconds(30)) == .signalled(SIGKILL))
+            for session in ["k1", "k2", "k3"] {
+                let messages = sent.filter { $0.session == session }
+                let expected = messages.flatMap { message in (1...4).map { "\(message.id).\($0)" } }
+                _ = try await cluster[2].client.events(session: session, timeout: .seconds(60)) { events in
+                    Set(events.filter(\.isReply).compactMap { $0.payload?.id }).isSuperset(of: expected)
+                }
+                let replies = try await cluster[1].client.allEvents(session: session).filter(\.isReply)
+                #expect(replies.compactMap { $0.payload?.id } == expected, "session \(session): each reply once, in order")
+            }
+            let metrics = try await cluster[1].client.request("GET", "/metrics").text + (try await cluster[2].client.request("GET", "/metrics").text)
+            #expect(metrics.contains("baton_leases_taken_over_total"))
+        }
+    }
+
+    @Test("PostgreSQL stopped mid-traffic: POSTs get a clear 503, readiness drops, service resumes by itself")
+    func outageIsRefusedAndOutlived() async throws {
+        try await withBatonCluster(2, { $0.agentDelay = 0.1 }) { cluster in
+            _ = try await cluster[0].startServer()
+            _ = try await cluster[1].startServer()
+            var acknowledged: [SentMessage] = []
+            for round in 0..<4 { acknowledged.append(try await cluster[round % 2].client.send(session: "o\(round % 2)", text: "before \(round)")) }
+            try await PostgresTestServer.whileStopped {
+                let refused = try await cluster[0].client.post(session: "o0", text: "during")
+                #expect(refused.status == 503, "\(refused.status) \(refused.text)")
+                #expect(refused.text.contains("Nothing was accepted"), "\(refused.text)")
+                try await withTimeout(.seconds(30), waitingFor: "/readyz to say 503") {
+                    while try await cluster[1].client.request("GET", "/readyz").status != 503 {
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+            }
+            let after = try await withTimeout(.seconds(60), waitingFor: "a POST to be taken again") {
+                while true {
+                    let response = try await cluster[0].client.post(session: "o0", text: "after")
+                    if response.status == 202, let ack = try? response.decode(MessageAcknowledgement.self) {
+                        return SentMessage(text: "after", acknowledgement: ack, instance: response.instance)
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            acknowledged.append(after)
+            try await withTimeout(.seconds(30), waitingFor: "/readyz to say 200 again") {
+                while try await cluster[1].client.request("GET", "/readyz").status != 200 {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            acknowledged.append(try await cluster[1].client.send(session: "o1", text: "after on the other"))
+            for session in ["o0", "o1"] {
+                let mine = acknowledged.filter { $0.session == session }.map(\.id)
+                _ = try await cluster[0].client.events(session: session, timeout: .seconds(30)) { Set($0.replyTargets).isSuperset(of: mine) }
+                let events = try await cluster[1].client.allEvents(session: session)
+                #expect(events.replyTargets.sorted() == mine.sorted(), "session \(session): every acknowledged message answered once")
+            }
+        }
+    }
+}
