@@ -45,6 +45,15 @@ struct StatusReport {
             lines.append("drain:     for \(drain.reason.rawValue), \(Int(drain.secondsLeft.rounded(.up))) s left (deadline \(drain.deadline.formatted(.iso8601)))")
         }
         lines.append("supervisor: \(status.supervisor ?? "none")")
+        if let reachable = status.storeReachable {
+            lines.append("store:     PostgreSQL, \(reachable ? "reachable" : "unreachable")")
+        }
+        if let cluster = status.cluster {
+            lines.append("cluster:   \(cluster.processes.count) processes alive, \(cluster.queued) messages waiting")
+            for process in cluster.processes {
+                lines.append("  \(process.instance) \(process.state) on \(process.host) (pid \(process.pid), \(process.listen)): \(process.sessions) sessions")
+            }
+        }
         return lines.joined(separator: "\n")
     }
 
