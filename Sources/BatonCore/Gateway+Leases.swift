@@ -20,7 +20,11 @@ extension Gateway {
                 return
             }
             logger.debug("Lease taken", metadata: ["baton.session": "\(session)", "baton.generation": "\(grant.generation)"])
-            if held[session] == nil {
+            if let generation = held[session] {
+                // Two takes raced (a POST and a beat): the newest generation is the row's,
+                // and the one a release must name.
+                held[session] = max(generation, grant.generation)
+            } else {
                 held[session] = grant.generation
                 loadedThrough[session] = 0
                 metrics.leaseAcquired(takenOver: grant.takenFrom != nil)

@@ -50,7 +50,8 @@ struct ClusterTests {
 
     @Test("A draining process lets its queued sessions go at once: a peer answers them before it comes back")
     func drainHandsQueuedSessionsToAPeer() async throws {
-        try await withBatonCluster(2, lease: 30, { $0.agentDelay = 2; $0.drainTimeout = 30 }) { cluster in
+        try await withBatonCluster(2, lease: 60, { $0.agentDelay = 2; $0.drainTimeout = 30 }) { cluster in
+            // Debug logs say who took and let go of which lease, should this fail.
             let first = try await cluster[0].startServer(environment: ["BATON_LOG_LEVEL": "debug"])
             var sent: [SentMessage] = []
             // Accepted (and so run) by the first process: one running turn, three queued behind it.
@@ -59,9 +60,9 @@ struct ClusterTests {
             _ = second
             first.send(SIGUSR1)
             #expect(try await first.exit(within: .seconds(60)) == .exited(75))
-            // The leases are 30 s: only a prompt release lets the peer answer these now.
+            // The leases last 60 s: only a prompt release lets the peer answer these within 30 s.
             let ids = sent.map(\.id)
-            let events = try await cluster[1].client.events(session: "queue", timeout: .seconds(20)) { events in
+            let events = try await cluster[1].client.events(session: "queue", timeout: .seconds(30)) { events in
                 Set(events.replyTargets).isSuperset(of: ids)
             }
             #expect(events.answeredMessages == sent.map(\.id))
