@@ -162,9 +162,14 @@ async def echo_bot(port, token, user_id):
     pending_invites = list(first.get("rooms", {}).get("invite", {}))
     print("ready", flush=True)
     while True:
-        for room in pending_invites:
-            await sender.call("POST", f"/_matrix/client/v3/join/{quote(room)}", {})
-        response = await client.sync(since)
+        try:
+            for room in pending_invites:
+                await sender.call("POST", f"/_matrix/client/v3/join/{quote(room)}", {})
+            response = await client.sync(since)
+        except (MatrixError, OSError, asyncio.TimeoutError, common.ConnectionClosed) as error:
+            print(f"echo bot: {error}", file=sys.stderr, flush=True)
+            await asyncio.sleep(0.5)
+            continue
         since = response["next_batch"]
         pending_invites = list(response.get("rooms", {}).get("invite", {}))
         for room, event in timeline_messages(response):
@@ -176,7 +181,15 @@ async def echo_bot(port, token, user_id):
                 "body": f"echo: {content.get('body', '')}",
                 "m.relates_to": {"m.in_reply_to": {"event_id": event["event_id"]}},
             }
-            await sender.send(room, reply, "echo-" + hashlib.sha1(event["event_id"].encode()).hexdigest())
+            # A transaction id from the event: sent again after an error, it is one message.
+            txn = "echo-" + hashlib.sha1(event["event_id"].encode()).hexdigest()
+            while True:
+                try:
+                    await sender.send(room, reply, txn)
+                    break
+                except (MatrixError, OSError, asyncio.TimeoutError, common.ConnectionClosed) as error:
+                    print(f"echo bot: {error}", file=sys.stderr, flush=True)
+                    await asyncio.sleep(0.5)
 
 
 # ---------------------------------------------------------------- Synapse
@@ -358,7 +371,12 @@ class Person:
 
     async def follow(self, since):
         while True:
-            response = await self.sync_client.sync(since)
+            try:
+                response = await self.sync_client.sync(since)
+            except (MatrixError, OSError, asyncio.TimeoutError, common.ConnectionClosed) as error:
+                print(f"matrix: alice's sync: {error}", file=sys.stderr, flush=True)
+                await asyncio.sleep(0.5)
+                continue
             arrival = common.now_ns()
             since = response["next_batch"]
             for _, event in timeline_messages(response):
