@@ -7,7 +7,7 @@
 # Installs what it needs, release-builds `baton` and `bare-server`, prints a table of
 # figures and writes it under bench/results/ (git-ignored).
 #
-#   scripts/bench.sh                      # everything (about 15 minutes on 2 cores)
+#   scripts/bench.sh                      # everything (about 7 minutes on 2 cores, and the build)
 #   scripts/bench.sh throughput startup   # some of them
 #   scripts/bench.sh --quick              # fewer runs, to try things out
 #   scripts/bench.sh --smoke              # every benchmark once, tiny loads, debug build (CI)
