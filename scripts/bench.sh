@@ -34,10 +34,11 @@ done
 if [ -n "${BENCH_BATON:-}" ] && [ -n "${BENCH_BARE:-}" ]; then
     echo "bench: using BENCH_BATON=$BENCH_BATON and BENCH_BARE=$BENCH_BARE (no build)" >&2
 elif [ "$smoke" = yes ]; then
-    # Correctness only: the debug build the tests use is enough (and already built in CI).
-    echo "bench: debug build of baton and bare-server (SwiftPM may wait for a lock)" >&2
-    swift build --product baton
-    swift build --product bare-server
+    # Correctness only: the debug build the tests use is enough. The same command as
+    # scripts/test.sh, so that after the tests (CI) it builds nothing: `--product baton`
+    # would build the dependencies again without testability.
+    echo "bench: debug build, as scripts/test.sh does (SwiftPM may wait for a lock)" >&2
+    swift build --build-tests
     export BENCH_BATON="$PWD/.build/debug/baton" BENCH_BARE="$PWD/.build/debug/bare-server"
 else
     echo "bench: release build of baton and bare-server (SwiftPM may wait for a lock)" >&2
