@@ -77,9 +77,10 @@ public func buildApplication(
     let controlSocketPath = (configuration.runtimeDirectory as NSString).appendingPathComponent("control.sock")
     let controlSocket = try ListeningSocket.unix(path: controlSocketPath, mode: 0o600)
 
+    let connections = ConnectionRegistry.make(configuration: configuration, logger: logger, metricsFactory: metricsFactory)
     let http = HTTPListener(
         name: "http", socket: httpSocket, router: APIRouter.chat(gateway: gateway, store: store, bus: bus, metrics: metrics),
-        logger: logger,
+        logger: logger, connections: connections,
         onStarted: { await gateway.listenerStarted() })
     // Only this user (and root) may steer the gateway, whatever the socket's mode.
     let ownUID = getuid()

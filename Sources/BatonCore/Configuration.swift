@@ -135,15 +135,31 @@ public struct AgentConfiguration: Sendable, Equatable {
     }
 }
 
-/// Bounds on what clients may send.
+/// Bounds on what clients may send and hold.
 public struct LimitsConfiguration: Sendable, Equatable {
     /// Largest accepted request body, in bytes.
     public var maxMessageBytes: Int
     /// Messages a session may have waiting before new ones get 429.
     public var maxQueuePerSession: Int
+    /// Open connections to the chat API beyond which the longest idle ones are closed to
+    /// make room; 0 derives it from the descriptor limit (see `ConnectionBudget`).
+    public var maxConnections: Int
+    /// Seconds a client has to send a whole request (head and body) from its first byte.
+    public var requestTimeout: Double
+    /// Seconds a connection may wait for its next request before it is closed.
+    public var idleTimeout: Double
 
-    public init(maxMessageBytes: Int = 65536, maxQueuePerSession: Int = 100) {
+    public init(
+        maxMessageBytes: Int = 65536,
+        maxQueuePerSession: Int = 100,
+        maxConnections: Int = 0,
+        requestTimeout: Double = 30,
+        idleTimeout: Double = 75
+    ) {
         self.maxMessageBytes = maxMessageBytes
         self.maxQueuePerSession = maxQueuePerSession
+        self.maxConnections = maxConnections
+        self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
     }
 }

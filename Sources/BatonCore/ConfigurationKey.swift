@@ -85,6 +85,15 @@ struct ConfigurationKey: Sendable {
         ConfigurationKey(path: "limits.max_queue_per_session") { raw, c throws(Problem) in
             c.limits.maxQueuePerSession = try integer(raw, in: 1...1_000_000)
         },
+        ConfigurationKey(path: "limits.max_connections") { raw, c throws(Problem) in
+            c.limits.maxConnections = try integer(raw, in: 0...10_000_000)
+        },
+        ConfigurationKey(path: "limits.request_timeout") { raw, c throws(Problem) in
+            c.limits.requestTimeout = try seconds(raw, allowZero: false)
+        },
+        ConfigurationKey(path: "limits.idle_timeout") { raw, c throws(Problem) in
+            c.limits.idleTimeout = try seconds(raw, allowZero: false)
+        },
     ]
 
     // MARK: Value parsers

@@ -16,6 +16,10 @@ public struct BatonTestConfiguration: Sendable {
     /// Seconds a demo-agent turn takes.
     public var agentDelay = 0.5
     public var maxQueuePerSession = 100
+    /// `limits.max_connections`, `limits.request_timeout` and `limits.idle_timeout`; nil: Baton's defaults.
+    public var maxConnections: Int?
+    public var requestTimeout: Double?
+    public var idleTimeout: Double?
 
     public init(port: Int, stateDirectory: String?, runtimeDirectory: String) {
         self.port = port
@@ -43,6 +47,9 @@ public struct BatonTestConfiguration: Sendable {
             "limits:",
             "  max_queue_per_session: \(maxQueuePerSession)",
         ]
+        if let maxConnections { lines.append("  max_connections: \(maxConnections)") }
+        if let requestTimeout { lines.append("  request_timeout: \(requestTimeout)") }
+        if let idleTimeout { lines.append("  idle_timeout: \(idleTimeout)") }
         return lines.joined(separator: "\n") + "\n"
     }
 }
