@@ -43,6 +43,7 @@ public func buildApplication(
 ) throws -> BatonApplication {
     let notifier = SystemdNotifier(environment: environment)
     let agentBackEnd = try AgentFactory.make(configuration, logger: logger)
+    try PrivateStateDirectory.prepare(configuration.stateDirectory, logger: logger)
     let store = try Store(directory: configuration.stateDirectory)
     let bus = EventBus()
     let writer = StoreWriter(store: store, bus: bus, logger: logger)
