@@ -172,6 +172,17 @@ def install_unit(manager, args, port):
             f"Environment=BATON_CONFIG={config} BATON_LOG_LEVEL=notice\n"
             f"StandardOutput=append:{log}\n"
             f"StandardError=append:{log}\n"
+            # The hardened unit's settings that a root user manager in a private mount
+            # namespace cannot apply, lifted as the tests' drop-in lifts them
+            # (Tests/BatonTestSupport/SystemdUserManager+Baton.swift); the rest stays.
+            "DynamicUser=no\n"
+            "PrivateUsers=no\n"
+            "CapabilityBoundingSet=~\n"
+            "ProtectHome=no\n"
+            "PrivateTmp=no\n"
+            "ProtectKernelTunables=no\n"
+            "ProtectKernelLogs=no\n"
+            "IPAddressDeny=\n"
         )
     manager.systemctl("daemon-reload")
 
