@@ -39,9 +39,11 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "needs root to connect as another user"))
     func theControlSocketRefusesAnotherUserEvenWhenItsModeAllowsIt() async throws {
         try await InProcessBaton().run { app, _ in
-            // Open the socket and its directory to everyone: only the peer check is left.
+            // Open the socket and its directories (the runtime directory is inside the
+            // private state directory here) to everyone: only the peer check is left.
             chmod(app.controlSocketPath, 0o666)
             chmod((app.controlSocketPath as NSString).deletingLastPathComponent, 0o755)
+            chmod(app.configuration.stateDirectory, 0o755)
             let script = """
                 import socket, sys
                 s = socket.socket(socket.AF_UNIX)
