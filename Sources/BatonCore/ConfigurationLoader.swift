@@ -19,7 +19,11 @@ public struct ConfigurationLoader: Sendable {
     }
 
     /// Loads the file at `path` (nil: defaults only) and applies environment overrides.
-    public func load(path: String?) throws(ConfigurationError) -> Configuration {
+    ///
+    /// `readingTokenFiles` false leaves out `api_tokens_file` and the `api-tokens`
+    /// credential: commands that only talk to the control socket need neither, and must
+    /// work for a user who may not read them.
+    public func load(path: String?, readingTokenFiles: Bool = true) throws(ConfigurationError) -> Configuration {
         var configuration = defaults()
         if let path {
             let text: String
@@ -31,6 +35,7 @@ public struct ConfigurationLoader: Sendable {
             try apply(yaml: text, source: path, to: &configuration)
         }
         try applyEnvironment(to: &configuration)
+        if readingTokenFiles { try addTokenFiles(to: &configuration, source: path ?? "configuration") }
         try checkConsistency(configuration, source: path ?? "configuration")
         return configuration
     }

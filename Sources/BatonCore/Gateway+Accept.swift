@@ -36,13 +36,12 @@ extension Gateway {
     /// Takes a message: runs a chat command, or stores the message (on disk before this
     /// returns) and schedules its turn.
     public func accept(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
-        let command = incoming.text.trimmingCharacters(in: .whitespacesAndNewlines)
-        switch command {
-        case "/restart", "/restart now":
-            return try restartCommand(from: incoming, immediate: command == "/restart now")
-        case "/status":
+        switch ChatCommand(text: incoming.text) {
+        case .restart(let immediate):
+            return try restartCommand(from: incoming, immediate: immediate)
+        case .status:
             return try await statusCommand(from: incoming)
-        default:
+        case nil:
             return try await store(incoming)
         }
     }
