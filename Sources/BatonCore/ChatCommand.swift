@@ -1,17 +1,15 @@
-import Foundation
-
-/// A chat message that steers Baton instead of going to the agent.
+/// A chat command: a message that steers the gateway instead of going to the agent.
 public enum ChatCommand: Sendable, Equatable {
-    /// `/restart` (drain first) or `/restart now` (interrupt at once).
-    case restart(immediate: Bool)
-    /// `/status`: the gateway's state, answered as a notice on the session's stream.
+    /// `/restart` (drain first) or `/restart now` (interrupt in-flight turns).
+    case restart(now: Bool)
+    /// `/status`: answered with a `status` notice.
     case status
 
-    /// The command `text` is, surrounding white space ignored; nil for an ordinary message.
+    /// The command `text` is, or nil for an ordinary message.
     public init?(text: String) {
         switch text.trimmingCharacters(in: .whitespacesAndNewlines) {
-        case "/restart": self = .restart(immediate: false)
-        case "/restart now": self = .restart(immediate: true)
+        case "/restart": self = .restart(now: false)
+        case "/restart now": self = .restart(now: true)
         case "/status": self = .status
         default: return nil
         }

@@ -26,6 +26,8 @@ public struct Configuration: Sendable, Equatable {
     public var drain: DrainConfiguration
     public var agent: AgentConfiguration
     public var limits: LimitsConfiguration
+    /// Baton as a Matrix bot; nil when the configuration has no `matrix:` section.
+    public var matrix: MatrixConfiguration?
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),
@@ -38,7 +40,8 @@ public struct Configuration: Sendable, Equatable {
         busyInput: BusyInput = .queue,
         drain: DrainConfiguration = .init(),
         agent: AgentConfiguration = .init(),
-        limits: LimitsConfiguration = .init()
+        limits: LimitsConfiguration = .init(),
+        matrix: MatrixConfiguration? = nil
     ) {
         self.listen = listen
         self.stateDirectory = stateDirectory
@@ -51,6 +54,7 @@ public struct Configuration: Sendable, Equatable {
         self.drain = drain
         self.agent = agent
         self.limits = limits
+        self.matrix = matrix
     }
 }
 

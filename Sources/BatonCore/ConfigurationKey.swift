@@ -23,7 +23,7 @@ struct ConfigurationKey: Sendable {
     static func named(_ path: String) -> ConfigurationKey? { all.first { $0.path == path } }
 
     /// Keys that hold other keys.
-    static let sections = ["drain", "agent", "limits"]
+    static let sections = ["drain", "agent", "limits", "matrix"]
 
     static func isSection(_ path: String) -> Bool { sections.contains(path) }
 
@@ -85,6 +85,32 @@ struct ConfigurationKey: Sendable {
         },
         ConfigurationKey(path: "limits.max_queue_per_session") { raw, c throws(Problem) in
             c.limits.maxQueuePerSession = try integer(raw, in: 1...1_000_000)
+        },
+        ConfigurationKey(path: "matrix.homeserver") { raw, c throws(Problem) in
+            c.matrixSection.homeserver = try httpURL(raw)
+        },
+        ConfigurationKey(path: "matrix.user_id") { raw, c throws(Problem) in
+            let text = try string(raw)
+            guard MatrixIdentifier.isUserID(text) else {
+                throw Problem("must be a Matrix user id like @baton:example.org, got \"\(text)\"")
+            }
+            c.matrixSection.userID = text
+        },
+        ConfigurationKey(path: "matrix.access_token") { raw, c throws(Problem) in
+            c.matrixSection.accessToken = try string(raw).trimmingCharacters(in: .whitespacesAndNewlines)
+        },
+        ConfigurationKey(path: "matrix.device_id") { raw, c throws(Problem) in
+            c.matrixSection.deviceID = try string(raw)
+        },
+        ConfigurationKey(path: "matrix.auto_join") { raw, c throws(Problem) in
+            c.matrixSection.autoJoin = try choice(raw)
+        },
+        ConfigurationKey(path: "matrix.rooms") { raw, c throws(Problem) in
+            let rooms = try list(raw)
+            if let bad = rooms.first(where: { !MatrixIdentifier.isRoomIDOrAlias($0) }) {
+                throw Problem("must list room ids (!id:server) or aliases (#name:server), got \"\(bad)\"")
+            }
+            c.matrixSection.rooms = rooms
         },
     ]
 
@@ -191,5 +217,13 @@ struct ConfigurationKey: Sendable {
         case is Int, is Double: return "a number"
         default: return "\"\(value)\""
         }
+    }
+}
+
+extension Configuration {
+    /// The `matrix:` section, created by the first Matrix key that sets it.
+    fileprivate var matrixSection: MatrixConfiguration {
+        get { matrix ?? MatrixConfiguration() }
+        set { matrix = newValue }
     }
 }

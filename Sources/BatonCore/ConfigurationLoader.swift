@@ -36,6 +36,7 @@ public struct ConfigurationLoader: Sendable {
         }
         try applyEnvironment(to: &configuration)
         if readingTokenFiles { try addTokenFiles(to: &configuration, source: path ?? "configuration") }
+        try applyCredentials(to: &configuration)
         try checkConsistency(configuration, source: path ?? "configuration")
         return configuration
     }
@@ -75,6 +76,22 @@ public struct ConfigurationLoader: Sendable {
         }
     }
 
+    /// Secrets systemd hands over with `LoadCredential=`, used when neither the file nor
+    /// the environment gave them.
+    private func applyCredentials(to configuration: inout Configuration) throws(ConfigurationError) {
+        guard var matrix = configuration.matrix, matrix.accessToken.isEmpty,
+            let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty
+        else { return }
+        let path = (directory as NSString).appendingPathComponent(MatrixConfiguration.accessTokenCredential)
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        do {
+            matrix.accessToken = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw ConfigurationError(source: path, key: "matrix.access_token", problem: "cannot be read from the credential: \(error.localizedDescription)")
+        }
+        configuration.matrix = matrix
+    }
+
     private func defaults() -> Configuration {
         // systemd may pass several colon-separated directories; the first is Baton's.
         let stateDirectory = environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? ".baton"
@@ -90,6 +107,17 @@ public struct ConfigurationLoader: Sendable {
             throw ConfigurationError(source: source, key: "agent.url", problem: "is required when agent.kind is http")
         default:
             break
+        }
+        if let matrix = configuration.matrix {
+            let missing = [("matrix.homeserver", matrix.homeserver), ("matrix.user_id", matrix.userID)].first { $0.1.isEmpty }
+            if let (key, _) = missing {
+                throw ConfigurationError(source: source, key: key, problem: "is required when a matrix section is present")
+            }
+            if matrix.accessToken.isEmpty {
+                throw ConfigurationError(
+                    source: source, key: "matrix.access_token",
+                    problem: "is required: set it, BATON_MATRIX_ACCESS_TOKEN, or the systemd credential \(MatrixConfiguration.accessTokenCredential)")
+            }
         }
     }
 

@@ -37,12 +37,22 @@ extension Gateway {
     /// returns) and schedules its turn.
     public func accept(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
         switch ChatCommand(text: incoming.text) {
-        case .restart(let immediate):
-            return try restartCommand(from: incoming, immediate: immediate)
+        case .restart(let now):
+            return try restartCommand(from: incoming, immediate: now)
         case .status:
             return try await statusCommand(from: incoming)
         case nil:
             return try await store(incoming)
+        }
+    }
+
+    /// Appends a notice to a session's stream, on disk before this returns: how a chat
+    /// network tells a room about input the gateway refused (nothing else records it).
+    public func notify(session: String, kind: NoticeKind, text: String, message: String? = nil) async throws(GatewayError) {
+        do {
+            try await writer.write([notice(session, kind, text, message: message)])
+        } catch {
+            throw .storeUnavailable("The notice could not be stored: \(error)")
         }
     }
 

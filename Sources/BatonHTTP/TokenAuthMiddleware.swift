@@ -13,12 +13,13 @@ import NIOCore
 /// to trust: a client can add them but cannot remove what a proxy adds.
 ///
 /// `/healthz` and `/readyz` stay open for load balancers and probes: they say nothing
-/// but whether the process serves. Tokens are compared in constant time.
+/// but whether the process serves; so do the web page's static files, which ask for a
+/// token for their API calls. Tokens are compared in constant time.
 struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
     let tokens: [(secret: [UInt8], caller: Caller)]
     let allowUnauthenticated: Bool
     let metrics: AccessMetrics?
-    static var openPaths: Set<String> { ["/healthz", "/readyz"] }
+    static var openPaths: Set<String> { PageController.paths.union(["/healthz", "/readyz"]) }
     /// Headers a reverse proxy adds: their presence means the peer is not the client.
     static var proxyHeaders: [HTTPField.Name] { [.init("Forwarded")!, .init("X-Forwarded-For")!, .init("X-Real-IP")!] }
 

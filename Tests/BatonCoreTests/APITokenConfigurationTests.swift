@@ -153,7 +153,7 @@ import Testing
     }
 
     @Test func onlyAdminCommandsNeedAnAdmin() {
-        #expect(ChatCommand(text: " /restart\n") == .restart(immediate: false))
+        #expect(ChatCommand(text: " /restart\n") == .restart(now: false))
         #expect(ChatCommand(text: "/restart now")?.needsAdmin == true)
         #expect(ChatCommand(text: "/status")?.needsAdmin == false)
         #expect(ChatCommand(text: "please /restart") == nil)
