@@ -27,9 +27,19 @@ public struct Caller: Sendable, Equatable {
         Caller(name: unauthenticatedName, users: nil, vouchesForUser: fromThisMachine)
     }
 
+    /// Whether the caller may post messages as `user`.
+    public func maySpeak(for user: String) -> Bool {
+        users?.contains(user) ?? true
+    }
+
+    /// Whether an admin command the caller sends as `user` is taken (if `user` is an admin).
+    public func mayCommand(as user: String) -> Bool {
+        maySpeak(for: user) && vouchesForUser
+    }
+
     /// Why this caller may not send `message`, in words for the client; nil when it may.
     public func refusal(of message: IncomingMessage) -> String? {
-        if let users, !users.contains(message.user) {
+        if let users, !maySpeak(for: message.user) {
             return "token \(name) may not speak for user \(message.user); it speaks only for \(users.sorted().joined(separator: ", "))"
         }
         if !vouchesForUser, ChatCommand(text: message.text)?.needsAdmin == true {

@@ -100,6 +100,23 @@ import Testing
         }
     }
 
+    @Test func theUserEndpointSaysAdminOnlyWhereTheCallersRestartWouldBeTaken() async throws {
+        let alice = APIToken("alice-token-0123456789", users: ["alice"], name: "alice-laptop")
+        try await InProcessBaton { $0.apiTokens = Self.tokens + [alice] }.run { _, client in
+            var admin: [String: Bool] = [:]
+            for (user, token, name) in [("alice", Self.bob, "bob"), ("alice", alice.secret, "alice"), ("alice", Self.frontEnd, "front"), ("bob", Self.bob, "bob")] {
+                admin["\(user) by \(name)"] = try await client.get("/v1/users/\(user)", token: token).json["admin"] as? Bool
+            }
+            #expect(admin == ["alice by bob": false, "alice by alice": true, "alice by front": true, "bob by bob": false])
+        }
+        try await InProcessBaton { $0.allowUnauthenticated = true }.run { _, client in
+            let proxied = try await client.request("GET", "/v1/users/alice", headers: [("X-Forwarded-For", "203.0.113.9")])
+            #expect(proxied.status == 200 && proxied.json["admin"] as? Bool == false, "\(proxied.text)")
+            let local = try await client.get("/v1/users/alice", token: nil)
+            #expect(local.json["admin"] as? Bool == true, "\(local.text)")
+        }
+    }
+
     @Test(.enabled(if: Self.nonLoopbackAddress != nil, "needs an address other than loopback"))
     func anotherMachinesPeerIsNotBelievedAboutAdminsWithoutTokens() async throws {
         let host = try #require(Self.nonLoopbackAddress)
