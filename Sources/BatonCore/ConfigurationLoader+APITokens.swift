@@ -17,27 +17,19 @@ extension ConfigurationLoader {
             configuration.apiTokens += tokens
             origins += Array(repeating: "api_tokens_file", count: tokens.count)
         }
-        if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
-            let path = (directory as NSString).appendingPathComponent(Self.tokenCredential)
-            if FileManager.default.fileExists(atPath: path) {
-                let key = "credential \(Self.tokenCredential)"
-                let tokens = try readTokens(at: path, key: key)
-                configuration.apiTokens += tokens
-                origins += Array(repeating: key, count: tokens.count)
-            }
+        if let path = credentialPath(Self.tokenCredential) {
+            let key = "credential \(Self.tokenCredential)"
+            let tokens = try readTokens(at: path, key: key)
+            configuration.apiTokens += tokens
+            origins += Array(repeating: key, count: tokens.count)
         }
         try checkUnique(configuration.apiTokens, origins: origins, source: source)
     }
 
     private func readTokens(at path: String, key: String) throws(ConfigurationError) -> [APIToken] {
-        let text: String
+        let contents = try text(of: path, key: key)
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigurationError(source: path, key: key, problem: "cannot be read: \(error.localizedDescription)")
-        }
-        do {
-            return try APITokenParser.parse(file: text)
+            return try APITokenParser.parse(file: contents)
         } catch {
             throw ConfigurationError(source: path, key: key, problem: error.problem)
         }
