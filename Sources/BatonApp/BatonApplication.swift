@@ -67,6 +67,7 @@ public func buildApplication(
     } else {
         httpSocket = try .tcp(host: configuration.listen.host, port: configuration.listen.port)
     }
+    try APIAccess.check(configuration, socket: httpSocket, logger: logger)
     // systemd keeps a copy: the next process takes this very socket, so no connection
     // is refused while no process is accepting.
     if notifier.storeDescriptor(httpSocket.descriptor, name: "http") {
