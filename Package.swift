@@ -63,7 +63,21 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // The chat API and the control API over Hummingbird.
+        // Baton as a Matrix bot: the client-server API over AsyncHTTPClient.
+        .target(
+            name: "BatonMatrix",
+            dependencies: [
+                "BatonCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // The chat API and the control API over Hummingbird, and the web page at `/`.
         .target(
             name: "BatonHTTP",
             dependencies: [
@@ -77,7 +91,9 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            // The page's sources; the binary holds them (scripts/embed-page.py).
+            exclude: ["Page"]
         ),
         // Wiring: builds the whole application.
         .target(
@@ -86,6 +102,7 @@ let package = Package(
                 "BatonCore",
                 "BatonAgents",
                 "BatonHTTP",
+                "BatonMatrix",
                 "BatonSystemd",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -120,6 +137,18 @@ let package = Package(
             name: "BatonCoreTests",
             dependencies: ["BatonCore"]
         ),
+        // The Matrix adapter: its rules in-process, and the real binary against a real Synapse.
+        .testTarget(
+            name: "BatonMatrixTests",
+            dependencies: [
+                "BatonMatrix",
+                "BatonCore",
+                "BatonTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "BatonHTTPTests",
             dependencies: [
@@ -127,6 +156,7 @@ let package = Package(
                 "BatonTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,5 +1,6 @@
 import BatonCore
 import BatonHTTP
+import BatonMatrix
 import BatonSystemd
 import Foundation
 import Logging
@@ -67,6 +68,7 @@ public func buildApplication(
     } else {
         httpSocket = try .tcp(host: configuration.listen.host, port: configuration.listen.port)
     }
+    try APIAccess.check(configuration, socket: httpSocket, logger: logger)
     // systemd keeps a copy: the next process takes this very socket, so no connection
     // is refused while no process is accepting.
     if notifier.storeDescriptor(httpSocket.descriptor, name: "http") {
@@ -91,11 +93,22 @@ public func buildApplication(
     let supervisor = SystemdSupervisor(
         notifier: notifier, gateway: gateway, stopMargin: configuration.drain.interruptGrace + 10, logger: logger)
 
+    // Chat networks shut down just before the writer, so their last delivered positions
+    // are committed.
+    let networks: [ServiceGroupConfiguration.ServiceConfiguration] = configuration.matrix.map { matrix in
+        [
+            .init(
+                service: MatrixNetwork(
+                    configuration: matrix, gateway: gateway, store: store, writer: writer, bus: bus, metricsFactory: metricsFactory,
+                    logger: logger),
+                successTerminationBehavior: .ignore)
+        ]
+    } ?? []
+
     // Graceful shutdown runs from the last service to the first: the gateway has already
     // finished, then listeners close, then the writer commits what is left.
     var groupConfiguration = ServiceGroupConfiguration(
-        services: [
-            .init(service: writer),
+        services: [.init(service: writer)] + networks + [
             .init(service: supervisor, successTerminationBehavior: .ignore),
             .init(service: control),
             .init(service: http),

@@ -7,13 +7,25 @@ public struct TurnRequest: Sendable, Codable, Equatable {
     public var text: String
     /// The gateway process running the turn.
     public var instance: String
+    /// The turn ran before and was cut short (a restart's deadline, a crash): it runs again.
+    public var rerun: Bool
+    /// Replies of this message already delivered by earlier runs; the gateway drops the
+    /// first this many replies of a re-run, so an agent may simply answer again.
+    public var repliesDelivered: Int
 
-    public init(id: String, session: String, user: String, text: String, instance: String) {
+    enum CodingKeys: String, CodingKey {
+        case id, session, user, text, instance, rerun
+        case repliesDelivered = "replies_delivered"
+    }
+
+    public init(id: String, session: String, user: String, text: String, instance: String, rerun: Bool = false, repliesDelivered: Int = 0) {
         self.id = id
         self.session = session
         self.user = user
         self.text = text
         self.instance = instance
+        self.rerun = rerun
+        self.repliesDelivered = repliesDelivered
     }
 }
 

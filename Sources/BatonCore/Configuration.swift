@@ -13,34 +13,48 @@ public struct Configuration: Sendable, Equatable {
     public var runtimeDirectory: String
     /// Chat users allowed to send `/restart`.
     public var admins: [String]
-    /// When non-empty, the HTTP API requires one of these as a bearer token.
-    public var apiTokens: [String]
+    /// When non-empty, the HTTP API requires one of these as a bearer token; each says
+    /// whom its holder may speak for. Those of `api_tokens`, then `api_tokens_file`,
+    /// then the systemd credential `api-tokens`.
+    public var apiTokens: [APIToken]
+    /// A file of more tokens (a YAML list like `api_tokens`, or one token per line).
+    public var apiTokensFile: String?
+    /// Serve the API without tokens on an address other machines can reach.
+    public var allowUnauthenticated: Bool
     /// What a message for a busy session gets.
     public var busyInput: BusyInput
     public var drain: DrainConfiguration
     public var agent: AgentConfiguration
     public var limits: LimitsConfiguration
+    /// Baton as a Matrix bot; nil when the configuration has no `matrix:` section.
+    public var matrix: MatrixConfiguration?
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),
         stateDirectory: String = ".baton",
         runtimeDirectory: String? = nil,
         admins: [String] = [],
-        apiTokens: [String] = [],
+        apiTokens: [APIToken] = [],
+        apiTokensFile: String? = nil,
+        allowUnauthenticated: Bool = false,
         busyInput: BusyInput = .queue,
         drain: DrainConfiguration = .init(),
         agent: AgentConfiguration = .init(),
-        limits: LimitsConfiguration = .init()
+        limits: LimitsConfiguration = .init(),
+        matrix: MatrixConfiguration? = nil
     ) {
         self.listen = listen
         self.stateDirectory = stateDirectory
         self.runtimeDirectory = runtimeDirectory ?? (stateDirectory as NSString).appendingPathComponent("run")
         self.admins = admins
         self.apiTokens = apiTokens
+        self.apiTokensFile = apiTokensFile
+        self.allowUnauthenticated = allowUnauthenticated
         self.busyInput = busyInput
         self.drain = drain
         self.agent = agent
         self.limits = limits
+        self.matrix = matrix
     }
 }
 

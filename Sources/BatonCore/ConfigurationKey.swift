@@ -23,7 +23,7 @@ struct ConfigurationKey: Sendable {
     static func named(_ path: String) -> ConfigurationKey? { all.first { $0.path == path } }
 
     /// Keys that hold other keys.
-    static let sections = ["drain", "agent", "limits"]
+    static let sections = ["drain", "agent", "limits", "matrix"]
 
     static func isSection(_ path: String) -> Bool { sections.contains(path) }
 
@@ -43,12 +43,13 @@ struct ConfigurationKey: Sendable {
         },
         ConfigurationKey(path: "admins") { raw, c throws(Problem) in c.admins = try list(raw) },
         ConfigurationKey(path: "api_tokens") { raw, c throws(Problem) in
-            let tokens = try list(raw)
-            if tokens.contains(where: { $0.count < 16 }) {
-                throw Problem("each token must be at least 16 characters long")
+            switch raw {
+            case .environment(let text): c.apiTokens = try APITokenParser.parse(environment: text)
+            case .yaml(let value): c.apiTokens = try APITokenParser.parse(yaml: value)
             }
-            c.apiTokens = tokens
         },
+        ConfigurationKey(path: "api_tokens_file") { raw, c throws(Problem) in c.apiTokensFile = try nonEmptyString(raw) },
+        ConfigurationKey(path: "allow_unauthenticated") { raw, c throws(Problem) in c.allowUnauthenticated = try boolean(raw) },
         ConfigurationKey(path: "busy_input") { raw, c throws(Problem) in c.busyInput = try choice(raw) },
         ConfigurationKey(path: "drain.timeout") { raw, c throws(Problem) in
             c.drain.timeout = try seconds(raw, allowZero: true)
@@ -94,6 +95,32 @@ struct ConfigurationKey: Sendable {
         ConfigurationKey(path: "limits.idle_timeout") { raw, c throws(Problem) in
             c.limits.idleTimeout = try seconds(raw, allowZero: false)
         },
+        ConfigurationKey(path: "matrix.homeserver") { raw, c throws(Problem) in
+            c.matrixSection.homeserver = try httpURL(raw)
+        },
+        ConfigurationKey(path: "matrix.user_id") { raw, c throws(Problem) in
+            let text = try string(raw)
+            guard MatrixIdentifier.isUserID(text) else {
+                throw Problem("must be a Matrix user id like @baton:example.org, got \"\(text)\"")
+            }
+            c.matrixSection.userID = text
+        },
+        ConfigurationKey(path: "matrix.access_token") { raw, c throws(Problem) in
+            c.matrixSection.accessToken = try string(raw).trimmingCharacters(in: .whitespacesAndNewlines)
+        },
+        ConfigurationKey(path: "matrix.device_id") { raw, c throws(Problem) in
+            c.matrixSection.deviceID = try string(raw)
+        },
+        ConfigurationKey(path: "matrix.auto_join") { raw, c throws(Problem) in
+            c.matrixSection.autoJoin = try choice(raw)
+        },
+        ConfigurationKey(path: "matrix.rooms") { raw, c throws(Problem) in
+            let rooms = try list(raw)
+            if let bad = rooms.first(where: { !MatrixIdentifier.isRoomIDOrAlias($0) }) {
+                throw Problem("must list room ids (!id:server) or aliases (#name:server), got \"\(bad)\"")
+            }
+            c.matrixSection.rooms = rooms
+        },
     ]
 
     // MARK: Value parsers
@@ -128,6 +155,19 @@ struct ConfigurationKey: Sendable {
             return strings
         case .yaml(let value):
             throw Problem("must be a list of strings, got \(describe(value))")
+        }
+    }
+
+    private static func boolean(_ raw: RawValue) throws(Problem) -> Bool {
+        switch raw {
+        case .yaml(let value as Bool): return value
+        case .environment(let text):
+            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "yes", "1": return true
+            case "false", "no", "0": return false
+            default: throw Problem("must be true or false, got \"\(text)\"")
+            }
+        case .yaml(let value): throw Problem("must be true or false, got \(describe(value))")
         }
     }
 
@@ -186,5 +226,13 @@ struct ConfigurationKey: Sendable {
         case is Int, is Double: return "a number"
         default: return "\"\(value)\""
         }
+    }
+}
+
+extension Configuration {
+    /// The `matrix:` section, created by the first Matrix key that sets it.
+    fileprivate var matrixSection: MatrixConfiguration {
+        get { matrix ?? MatrixConfiguration() }
+        set { matrix = newValue }
     }
 }

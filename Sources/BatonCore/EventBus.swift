@@ -21,6 +21,8 @@ public final class EventBus: Sendable {
     private struct State {
         var nextID: UInt64 = 0
         var subscribers: [String: [UInt64: AsyncStream<Item>.Continuation]] = [:]
+        /// Feeds of every session's events, by subscription id.
+        var everything: [UInt64: AsyncStream<Item>.Continuation] = [:]
         var goodbye: Goodbye?
     }
 
@@ -33,14 +35,31 @@ public final class EventBus: Sendable {
 
     /// Starts a feed of the session's events published from now on.
     public func subscribe(session: String) -> Subscription {
-        let (stream, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(bufferLimit))
+        makeSubscription(session: session) { state, id, continuation in
+            state.subscribers[session, default: [:]][id] = continuation
+        }
+    }
+
+    /// Starts a feed of every session's events published from now on (a chat network's
+    /// outbox follows all of its rooms through one). Its ``Subscription/session`` is empty.
+    public func subscribeToAll() -> Subscription {
+        makeSubscription(session: "") { state, id, continuation in state.everything[id] = continuation }
+    }
+
+    private func makeSubscription(
+        session: String, register: (inout State, UInt64, AsyncStream<Item>.Continuation) -> Void
+    ) -> Subscription {
+        // A feed of everything wakes a chat network's outbox, which reads the events from the
+        // store; it must not lose the wake-up of a session's last event, and its items are small.
+        let buffering: AsyncStream<Item>.Continuation.BufferingPolicy = session.isEmpty ? .unbounded : .bufferingNewest(bufferLimit)
+        let (stream, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: buffering)
         let id = state.withLock { state -> UInt64 in
             state.nextID += 1
             if let goodbye = state.goodbye {
                 continuation.yield(.goodbye(goodbye))
                 continuation.finish()
             } else {
-                state.subscribers[session, default: [:]][state.nextID] = continuation
+                register(&state, state.nextID, continuation)
             }
             return state.nextID
         }
@@ -48,6 +67,10 @@ public final class EventBus: Sendable {
     }
 
     public func unsubscribe(_ subscription: Subscription) {
+        if subscription.session.isEmpty {
+            state.withLock { $0.everything.removeValue(forKey: subscription.id) }?.finish()
+            return
+        }
         let continuation = state.withLock { state in
             let continuation = state.subscribers[subscription.session]?.removeValue(forKey: subscription.id)
             if state.subscribers[subscription.session]?.isEmpty == true {
@@ -65,6 +88,7 @@ public final class EventBus: Sendable {
                 for continuation in state.subscribers[event.session]?.values ?? [:].values {
                     continuation.yield(.event(event))
                 }
+                for continuation in state.everything.values { continuation.yield(.event(event)) }
             }
         }
     }
@@ -73,8 +97,11 @@ public final class EventBus: Sendable {
     public func close(with goodbye: Goodbye) {
         let continuations = state.withLock { state in
             state.goodbye = goodbye
-            defer { state.subscribers = [:] }
-            return state.subscribers.values.flatMap(\.values)
+            defer {
+                state.subscribers = [:]
+                state.everything = [:]
+            }
+            return state.subscribers.values.flatMap(\.values) + state.everything.values
         }
         for continuation in continuations {
             continuation.yield(.goodbye(goodbye))

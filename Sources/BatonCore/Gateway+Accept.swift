@@ -36,14 +36,23 @@ extension Gateway {
     /// Takes a message: runs a chat command, or stores the message (on disk before this
     /// returns) and schedules its turn.
     public func accept(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
-        let command = incoming.text.trimmingCharacters(in: .whitespacesAndNewlines)
-        switch command {
-        case "/restart", "/restart now":
-            return try restartCommand(from: incoming, immediate: command == "/restart now")
-        case "/status":
+        switch ChatCommand(text: incoming.text) {
+        case .restart(let now):
+            return try restartCommand(from: incoming, immediate: now)
+        case .status:
             return try await statusCommand(from: incoming)
-        default:
+        case nil:
             return try await store(incoming)
+        }
+    }
+
+    /// Appends a notice to a session's stream, on disk before this returns: how a chat
+    /// network tells a room about input the gateway refused (nothing else records it).
+    public func notify(session: String, kind: NoticeKind, text: String, message: String? = nil) async throws(GatewayError) {
+        do {
+            try await writer.write([notice(session, kind, text, message: message)])
+        } catch {
+            throw .storeUnavailable("The notice could not be stored: \(error)")
         }
     }
 
@@ -124,12 +133,7 @@ extension Gateway {
     }
 
     private func statusCommand(from incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
-        let summary = status().summary
-        do {
-            try await writer.write([notice(incoming.session, .status, "\(summary) (instance \(instance))")])
-        } catch {
-            throw .storeUnavailable("The status could not be stored: \(error)")
-        }
+        try await notify(session: incoming.session, kind: .status, text: "\(status().summary) (instance \(instance))")
         return .answered(session: incoming.session)
     }
 }

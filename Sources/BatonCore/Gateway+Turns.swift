@@ -27,7 +27,9 @@ extension Gateway {
     /// Runs one turn to its end and lets the session move on.
     func runTurn(_ start: TurnScheduler.Start) async {
         guard let message = messages[start.message], let turn = turns[start.message] else { return }
-        let request = TurnRequest(id: message.id, session: message.session, user: message.user, text: message.text, instance: instance)
+        let request = TurnRequest(
+            id: message.id, session: message.session, user: message.user, text: message.text, instance: instance,
+            rerun: reruns.remove(message.id) != nil, repliesDelivered: message.replies)
         var turnLogger = logger
         turnLogger[metadataKey: "baton.session"] = "\(message.session)"
         turnLogger[metadataKey: "baton.message"] = "\(message.id)"
@@ -84,11 +86,16 @@ extension Gateway {
         }
     }
 
+    /// Stores the agent's next reply, unless an earlier run of the turn already stored the
+    /// reply of that ordinal (it was cut short after it): then the reply is dropped, and the
+    /// session sees each reply once however often the turn runs.
     func emitReply(to message: Message, text: String) {
         guard turns[message.id] != nil else { return }
         turns[message.id]?.replies += 1
-        let count = turns[message.id]?.replies ?? 1
-        writer.enqueue([event(message.session, .reply, ReplyPayload(id: "\(message.id).\(count)", inReplyTo: message.id, text: text))])
+        let ordinal = turns[message.id]?.replies ?? 1
+        guard ordinal > message.replies else { return }
+        let reply = ReplyPayload(id: "\(message.id).\(ordinal)", inReplyTo: message.id, text: text)
+        writer.enqueue([.appendReply(nextEvent(message.session, .reply, reply), message: message.id, ordinal: ordinal)])
     }
 
     func finishTurn(_ message: Message, outcome: TurnOutcome) {

@@ -21,7 +21,10 @@ public actor Gateway: Service {
     nonisolated let logger: Logger
     /// Counters, gauges and histograms of what this gateway does, for `GET /metrics`.
     public nonisolated let metrics: GatewayMetrics
-    nonisolated let startedAt = Date()
+    /// When this process's gateway was made; chat commands sent before it are already served.
+    public nonisolated let startedAt = Date()
+    /// The chat network adapters' statuses, reported in ``status()``.
+    public nonisolated let networks: ChatNetworkBoard
 
     var lifecycle = LifecycleState.starting
     var scheduler: TurnScheduler
@@ -44,6 +47,8 @@ public actor Gateway: Service {
     private var recoveredStarts: [TurnScheduler.Start] = []
     /// Pending messages per session found at start.
     private var recoveredSessions: [String: Int] = [:]
+    /// Messages whose turn an earlier process began: their next run is a re-run.
+    var reruns: Set<String> = []
 
     private let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
@@ -61,6 +66,7 @@ public actor Gateway: Service {
         var startedAt = ContinuousClock.now
         var interrupt: AsyncStream<InterruptCause>.Continuation
         var interrupts: AsyncStream<InterruptCause>
+        /// Replies the agent gave in this run.
         var replies = 0
     }
 
@@ -86,9 +92,11 @@ public actor Gateway: Service {
         supervisor: String?,
         logger: Logger,
         metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+        networks: ChatNetworkBoard = ChatNetworkBoard(),
         instance: String = Gateway.makeInstanceID()
     ) throws {
         self.instance = instance
+        self.networks = networks
         self.configuration = configuration
         self.store = store
         self.writer = writer
@@ -111,7 +119,10 @@ public actor Gateway: Service {
         for message in try store.pendingMessages() {
             messages[message.id] = message
             recoveredSessions[message.session, default: 0] += 1
-            if message.state != .queued { recoveredTurns += 1 }
+            if message.state != .queued {
+                recoveredTurns += 1
+                reruns.insert(message.id)
+            }
             recoveredStarts += scheduler.enqueue(message.id, session: message.session, durable: true)
         }
         self.scheduler = scheduler
@@ -179,7 +190,8 @@ public actor Gateway: Service {
                     secondsLeft: max(0, (drainDeadline ?? now).timeIntervalSince(now)))
             },
             agent: .init(kind: agent.kind.rawValue, health: agentHealth.health),
-            supervisor: supervisor
+            supervisor: supervisor,
+            networks: networks.snapshot.nilIfEmpty
         )
     }
 
@@ -206,6 +218,11 @@ public actor Gateway: Service {
         statusListeners[id] = nil
     }
 
+    /// Changes a chat network's status; status listeners (and so systemd) hear of it.
+    public func updateNetwork(_ name: String, _ change: @Sendable (inout ChatNetworkStatus) -> Void) {
+        if networks.update(name, change) { publishStatus() }
+    }
+
     func publishStatus() {
         metrics.observe(inFlight: scheduler.runningCount, queued: scheduler.waitingCount, health: agentHealth.health)
         guard !statusListeners.isEmpty else { return }
@@ -221,10 +238,15 @@ public actor Gateway: Service {
 
     /// A store write appending the next event of `session`.
     func event(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> StoreWrite {
+        .appendEvent(nextEvent(session, kind, payload))
+    }
+
+    /// The session's next event, its id taken.
+    func nextEvent(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> SessionEvent {
         let id = (lastEventIDs[session] ?? 0) + 1
         lastEventIDs[session] = id
         let data = (try? WireFormat.encoder().encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return .appendEvent(SessionEvent(session: session, id: id, kind: kind, data: data))
+        return SessionEvent(session: session, id: id, kind: kind, data: data)
     }
 
     func notice(_ session: String, _ kind: NoticeKind, _ text: String, message: String? = nil, position: Int? = nil) -> StoreWrite {
@@ -278,6 +300,10 @@ struct ReplyPayload: Encodable {
         case inReplyTo = "in_reply_to"
         case text
     }
+}
+
+extension Dictionary {
+    fileprivate var nilIfEmpty: Self? { isEmpty ? nil : self }
 }
 
 /// Facts about the build.

@@ -44,12 +44,21 @@ public struct GatewayStatus: Sendable, Codable, Equatable {
     public var agent: AgentStatus
     /// `systemd` when a supervisor will start the next process after a restart.
     public var supervisor: String?
+    /// Chat network adapters by name (`matrix`); nil when none is configured.
+    public var networks: [String: ChatNetworkStatus]?
 
     enum CodingKeys: String, CodingKey {
         case instance, pid, version, state
         case startedAt = "started_at"
         case inFlight = "in_flight"
-        case queued, sessions, drain, agent, supervisor
+        case queued, sessions, drain, agent, supervisor, networks
+    }
+
+    /// `; matrix connected` and the like, for the one-line summary.
+    private var networkSummary: String {
+        (networks ?? [:]).sorted { $0.key < $1.key }.map { name, status in
+            "; \(name) \(status.state.rawValue.replacingOccurrences(of: "_", with: " "))"
+        }.joined()
     }
 
     /// The one-line summary systemd shows as the unit's status.
@@ -58,7 +67,7 @@ public struct GatewayStatus: Sendable, Codable, Equatable {
         case .starting:
             return "Starting: \(queued) queued"
         case .ready:
-            return "Ready: \(sessions) sessions, \(inFlight) in flight, \(queued) queued; agent \(agent.health.rawValue)"
+            return "Ready: \(sessions) sessions, \(inFlight) in flight, \(queued) queued; agent \(agent.health.rawValue)\(networkSummary)"
         case .draining:
             let reason = drain?.reason.rawValue ?? "stop"
             let left = Int((drain?.secondsLeft ?? 0).rounded(.up))

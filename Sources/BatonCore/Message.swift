@@ -46,10 +46,12 @@ public struct Message: Sendable, Equatable {
     public var state: MessageState
     public var acknowledgement: Acknowledgement
     public var acceptedAt: Date
+    /// Replies stored for it so far, by earlier runs of its turn included.
+    public var replies: Int
 
     public init(
         id: String, sequence: Int64, session: String, user: String, text: String,
-        state: MessageState, acknowledgement: Acknowledgement, acceptedAt: Date
+        state: MessageState, acknowledgement: Acknowledgement, acceptedAt: Date, replies: Int = 0
     ) {
         self.id = id
         self.sequence = sequence
@@ -59,5 +61,6 @@ public struct Message: Sendable, Equatable {
         self.state = state
         self.acknowledgement = acknowledgement
         self.acceptedAt = acceptedAt
+        self.replies = replies
     }
 }

@@ -52,6 +52,30 @@ public final class Store: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2-chat-networks") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE network_cursors (
+                        network TEXT PRIMARY KEY NOT NULL,
+                        cursor TEXT NOT NULL
+                    );
+                    CREATE TABLE deliveries (
+                        network TEXT NOT NULL,
+                        session TEXT NOT NULL,
+                        event_id INTEGER NOT NULL,
+                        PRIMARY KEY (network, session)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE network_marks (
+                        network TEXT NOT NULL,
+                        mark TEXT NOT NULL,
+                        PRIMARY KEY (network, mark)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        migrator.registerMigration("v3-reply-ordinals") { db in
+            // Replies stored per message: a turn run again skips the ones already there.
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN replies INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -112,6 +136,33 @@ public final class Store: Sendable {
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages") ?? 0 }
     }
 
+    // MARK: Chat networks
+
+    /// The position a chat network reads its input from (a Matrix sync token), if stored.
+    public func cursor(network: String) throws -> String? {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT cursor FROM network_cursors WHERE network = ?", arguments: [network])
+        }
+    }
+
+    /// The id of the last event delivered to each session of a chat network.
+    public func deliveryPositions(network: String) throws -> [String: Int64] {
+        try pool.read { db in
+            var positions: [String: Int64] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT session, event_id FROM deliveries WHERE network = ?", arguments: [network])
+            while let row = try rows.next() { positions[row["session"]] = row["event_id"] }
+            return positions
+        }
+    }
+
+    /// Whether a chat network recorded `mark` (a one-time notice it has given, say).
+    public func hasMark(network: String, mark: String) throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM network_marks WHERE network = ? AND mark = ?)", arguments: [network, mark]) ?? false
+        }
+    }
+
     // MARK: Writes (called by StoreWriter inside its transaction)
 
     static func apply(_ write: StoreWrite, in db: Database) throws {
@@ -132,6 +183,22 @@ public final class Store: Sendable {
         case .appendEvent(let e):
             try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)").execute(
                 arguments: [e.session, e.id, e.kind.rawValue, e.data, Date().timeIntervalSince1970])
+        case .appendReply(let e, let message, let ordinal):
+            try apply(.appendEvent(e), in: db)
+            try db.cachedStatement(sql: "UPDATE messages SET replies = MAX(replies, ?) WHERE id = ?").execute(arguments: [ordinal, message])
+        case .saveCursor(let network, let cursor):
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO network_cursors (network, cursor) VALUES (?, ?)").execute(
+                arguments: [network, cursor])
+        case .markDelivered(let network, let session, let eventID):
+            // Positions only move forward, whatever order two writes commit in.
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO deliveries (network, session, event_id) VALUES (?, ?, ?)
+                    ON CONFLICT (network, session) DO UPDATE SET event_id = MAX(event_id, excluded.event_id)
+                    """
+            ).execute(arguments: [network, session, eventID])
+        case .addMark(let network, let mark):
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO network_marks (network, mark) VALUES (?, ?)").execute(arguments: [network, mark])
         }
     }
 
@@ -149,7 +216,8 @@ public final class Store: Sendable {
                 id: id, session: session,
                 status: Acknowledgement.Status(rawValue: row["ack_status"]) ?? .queued,
                 position: row["ack_position"]),
-            acceptedAt: Date(timeIntervalSince1970: row["accepted_at"])
+            acceptedAt: Date(timeIntervalSince1970: row["accepted_at"]),
+            replies: row["replies"]
         )
     }
 }
@@ -159,4 +227,12 @@ public enum StoreWrite: Sendable {
     case insertMessage(Message)
     case setState(id: String, state: MessageState)
     case appendEvent(SessionEvent)
+    /// A reply event and its ordinal among its message's replies, in one write.
+    case appendReply(SessionEvent, message: String, ordinal: Int)
+    /// A chat network's input position: stored only once everything before it is.
+    case saveCursor(network: String, cursor: String)
+    /// A chat network delivered the session's events up to `eventID`.
+    case markDelivered(network: String, session: String, eventID: Int64)
+    /// A chat network's one-time fact about itself.
+    case addMark(network: String, mark: String)
 }

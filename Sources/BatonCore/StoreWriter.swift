@@ -116,7 +116,12 @@ public final class StoreWriter: Service, Sendable {
         }
         var committed: [SessionEvent] = []
         for (index, batch) in batches.enumerated() where failures[index] == nil {
-            for case .appendEvent(let event) in batch.writes { committed.append(event) }
+            for write in batch.writes {
+                switch write {
+                case .appendEvent(let event), .appendReply(let event, _, _): committed.append(event)
+                default: break
+                }
+            }
         }
         bus.publish(committed)
         for (index, batch) in batches.enumerated() {

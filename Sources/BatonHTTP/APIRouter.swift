@@ -4,17 +4,21 @@ import Prometheus
 
 /// Builds the routers of Baton's two HTTP faces.
 public enum APIRouter {
-    /// The chat API served on `listen`; `GET /metrics` serves `metrics`.
+    /// The chat API served on `listen`; `GET /metrics` serves `metrics`; `GET /` the web page.
     public static func chat(
         gateway: Gateway, store: Store, bus: EventBus, metrics: PrometheusCollectorRegistry
     ) -> Router<BatonRequestContext> {
         let router = Router(context: BatonRequestContext.self)
         router.add(middleware: APIMiddleware(instance: gateway.instance))
-        router.add(middleware: TokenAuthMiddleware(tokens: gateway.configuration.apiTokens))
+        let access = AccessMetrics(registry: metrics, configuration: gateway.configuration)
+        router.add(middleware: TokenAuthMiddleware(configuration: gateway.configuration, metrics: access))
         let parser = MessageRequestParser(maxBodyBytes: gateway.configuration.limits.maxMessageBytes)
-        MessagesController(gateway: gateway, parser: parser).register(on: router)
+        MessagesController(gateway: gateway, parser: parser, access: access).register(on: router)
         EventStreamController(store: store, bus: bus).register(on: router)
         StatusController(gateway: gateway).register(on: router)
+        StatusStreamController(gateway: gateway).register(on: router)
+        UserController(admins: Set(gateway.configuration.admins)).register(on: router)
+        PageController().register(on: router)
         MetricsController(registry: metrics).register(on: router)
         return router
     }

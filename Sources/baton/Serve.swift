@@ -31,8 +31,7 @@ struct Serve: AsyncParsableCommand {
         do {
             application = try buildApplication(configuration: configuration, logger: logger)
         } catch let error as ConfigurationError {
-            printError("invalid configuration: \(error)")
-            throw ExitCode(ExitStatus.invalidConfiguration.rawValue)
+            throw invalidConfiguration(error)
         } catch {
             printError("cannot start: \(error)")
             throw ExitCode(ExitStatus.failure.rawValue)

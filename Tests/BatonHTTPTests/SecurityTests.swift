@@ -1,5 +1,6 @@
 @testable import BatonApp
 @testable import BatonHTTP
+import BatonCore
 import BatonTestSupport
 import Foundation
 import Testing
@@ -8,7 +9,7 @@ import Testing
     static let token = "s3cret-token-0123456789"
 
     @Test func withTokensEveryAPICallNeedsAValidBearerToken() async throws {
-        try await InProcessBaton { $0.apiTokens = ["another-token-abcdefgh", Self.token] }.run { app, client in
+        try await InProcessBaton { $0.apiTokens = ["another-token-abcdefgh", APIToken(Self.token)] }.run { app, client in
             let body = Array(#"{"session":"s","user":"u","text":"hi"}"#.utf8)
             let missing = try await client.request("POST", "/v1/messages", body: body)
             #expect(missing.status == 401)

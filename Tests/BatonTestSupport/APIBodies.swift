@@ -18,6 +18,16 @@ public struct GatewayStatusBody: Decodable, Sendable, Equatable {
     public var inFlight: Int
     public var queued: Int
     public var supervisor: String?
+    public var networks: [String: NetworkStatusBody]?
+}
+
+/// A chat network adapter in `GET /v1/status`.
+public struct NetworkStatusBody: Decodable, Sendable, Equatable {
+    /// `starting`, `connected`, `backing_off`, `unauthorized` or `stopped`.
+    public var state: String
+    public var reason: String?
+    public var rooms: [String]
+    public var backlog: Int
 }
 
 /// The JSON of a `reply`, `notice` or `goodbye` event; fields a kind lacks are nil.

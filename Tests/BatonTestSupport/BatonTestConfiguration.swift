@@ -15,11 +15,15 @@ public struct BatonTestConfiguration: Sendable {
     public var interruptGrace = 1.0
     /// Seconds a demo-agent turn takes.
     public var agentDelay = 0.5
+    /// When set, an exec agent running this command instead of the demo agent.
+    public var agentCommand: [String]?
     public var maxQueuePerSession = 100
     /// `limits.max_connections`, `limits.request_timeout` and `limits.idle_timeout`; nil: Baton's defaults.
     public var maxConnections: Int?
     public var requestTimeout: Double?
     public var idleTimeout: Double?
+    /// More YAML appended as it is (a `matrix:` section, say).
+    public var extraYAML = ""
 
     public init(port: Int, stateDirectory: String?, runtimeDirectory: String) {
         self.port = port
@@ -36,21 +40,26 @@ public struct BatonTestConfiguration: Sendable {
         if let stateDirectory { lines.append("state_directory: \(stateDirectory)") }
         lines += [
             "runtime_directory: \(runtimeDirectory)",
-            "admins: [\(admins.joined(separator: ", "))]",
+            "admins: [\(admins.map { "\"\($0)\"" }.joined(separator: ", "))]",
             "busy_input: \(busyInput)",
             "drain:",
             "  timeout: \(drainTimeout)",
             "  interrupt_grace: \(interruptGrace)",
             "agent:",
-            "  kind: demo",
-            "  delay: \(agentDelay)",
+        ]
+        if let agentCommand {
+            lines += ["  kind: exec", "  command: [\(agentCommand.map { "\"\($0)\"" }.joined(separator: ", "))]"]
+        } else {
+            lines += ["  kind: demo", "  delay: \(agentDelay)"]
+        }
+        lines += [
             "limits:",
             "  max_queue_per_session: \(maxQueuePerSession)",
         ]
         if let maxConnections { lines.append("  max_connections: \(maxConnections)") }
         if let requestTimeout { lines.append("  request_timeout: \(requestTimeout)") }
         if let idleTimeout { lines.append("  idle_timeout: \(idleTimeout)") }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.joined(separator: "\n") + "\n" + extraYAML
     }
 }
 

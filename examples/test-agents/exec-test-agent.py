@@ -3,9 +3,10 @@
 
     echo        one reply: the turn it was given, as JSON
     lines N     N replies, one JSON line each
+    stream N MS N replies "part i of N", MS milliseconds apart
     plain       plain text of two lines: one reply
     fail N      a line on standard error, then exit status N
-    slow        a "working" reply, then ten minutes of sleep
+    slow        a "working" reply (a re-run adds "re-run after N delivered"), then ten minutes of sleep
     stubborn    ignores SIGTERM, as does a child it starts; a "stubborn" reply, then sleep
     orphan      starts a child that sleeps on with its output open, replies, and exits
 
@@ -57,6 +58,11 @@ def main(arguments):
     if command == "lines":
         for number in range(1, int(words[1]) + 1):
             reply(f"line {number}")
+    elif command == "stream":
+        count, pause = int(words[1]), float(words[2]) / 1000
+        for number in range(1, count + 1):
+            reply(f"part {number} of {count}")
+            time.sleep(pause)
     elif command == "plain":
         print("first line\nsecond line", flush=True)
     elif command == "fail":
@@ -65,6 +71,8 @@ def main(arguments):
     elif command == "slow":
         write_pids(pids, turn, [os.getpid()])
         reply("working")
+        if turn.get("rerun"):
+            reply(f"re-run after {turn.get('replies_delivered')} delivered")
         time.sleep(600)
     elif command == "stubborn":
         # An ignored signal stays ignored in the child: both shrug SIGTERM off.

@@ -1,0 +1,25 @@
+/// A chat command: a message that steers the gateway instead of going to the agent.
+public enum ChatCommand: Sendable, Equatable {
+    /// `/restart` (drain first) or `/restart now` (interrupt in-flight turns).
+    case restart(now: Bool)
+    /// `/status`: answered with a `status` notice.
+    case status
+
+    /// The command `text` is, or nil for an ordinary message.
+    public init?(text: String) {
+        switch text.trimmingCharacters(in: .whitespacesAndNewlines) {
+        case "/restart": self = .restart(now: false)
+        case "/restart now": self = .restart(now: true)
+        case "/status": self = .status
+        default: return nil
+        }
+    }
+
+    /// Whether only users in `admins` may send it.
+    public var needsAdmin: Bool {
+        switch self {
+        case .restart: true
+        case .status: false
+        }
+    }
+}

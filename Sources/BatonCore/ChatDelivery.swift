@@ -1,0 +1,136 @@
+import Logging
+
+/// Delivers the stored events of a chat network's sessions to their rooms, each once and
+/// in order, from a durable per-session position.
+///
+/// The store is the truth and the ``EventBus`` only a wake-up: on start every owned
+/// session's events after its stored position are sent, then each published event sends
+/// whatever its session has not had yet. A position is stored after its event was sent,
+/// so a crash in between sends that event again, and the outbox's idempotency key makes
+/// the repeat harmless. Ends when the bus says goodbye or the task is cancelled; what is
+/// left is the next process's to deliver.
+public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
+    let outbox: Outbox
+    let store: Store
+    let writer: StoreWriter
+    let bus: EventBus
+    let logger: Logger
+    /// Told the number of stored events not yet delivered, whenever it changes.
+    let backlogChanged: @Sendable (Int) async -> Void
+
+    public init(
+        outbox: Outbox, store: Store, writer: StoreWriter, bus: EventBus, logger: Logger,
+        backlogChanged: @escaping @Sendable (Int) async -> Void
+    ) {
+        self.outbox = outbox
+        self.store = store
+        self.writer = writer
+        self.bus = bus
+        self.logger = logger
+        self.backlogChanged = backlogChanged
+    }
+
+    /// Events read from the store at a time.
+    static var pageSize: Int { 200 }
+
+    public func run() async {
+        // Subscribe first: nothing committed while the backlog is read goes unnoticed.
+        let subscription = bus.subscribeToAll()
+        defer { bus.unsubscribe(subscription) }
+        var progress: Progress
+        do {
+            progress = Progress(
+                delivered: try store.deliveryPositions(network: outbox.network),
+                latest: try store.lastEventIDs().filter { outbox.owns(session: $0.key) })
+        } catch {
+            logger.error("Delivery positions could not be read; nothing is delivered until restart", metadata: ["baton.error": "\(error)"])
+            return
+        }
+        await deliverPending(&progress)
+        for await item in subscription.items {
+            guard case .event(let event) = item else { break }
+            guard outbox.owns(session: event.session), progress.note(event) else { continue }
+            await deliverPending(&progress)
+            if Task.isCancelled { return }
+        }
+    }
+
+    private func deliverPending(_ progress: inout Progress) async {
+        await backlogChanged(progress.backlog)
+        while let session = progress.nextPendingSession, !Task.isCancelled {
+            do {
+                let events = try store.events(session: session, after: progress.delivered[session] ?? 0, limit: Self.pageSize)
+                for event in events {
+                    guard await deliver(event) else { return }
+                    progress.delivered[session] = event.id
+                    writer.enqueue([.markDelivered(network: outbox.network, session: session, eventID: event.id)])
+                    await backlogChanged(progress.backlog)
+                }
+                if events.count < Self.pageSize {
+                    progress.caughtUp(session)
+                    await outbox.caughtUp(session: session)
+                }
+            } catch {
+                logger.error("Events could not be read for delivery", metadata: ["baton.session": "\(session)", "baton.error": "\(error)"])
+                return
+            }
+        }
+    }
+
+    /// Sends one event, retrying until it is sent or skipped; false when cancelled.
+    private func deliver(_ event: SessionEvent) async -> Bool {
+        var backoff = RetryBackoff()
+        while !Task.isCancelled {
+            do {
+                try await outbox.deliver(event)
+                return true
+            } catch {
+                switch error.disposition {
+                case .skip:
+                    logger.error(
+                        "Event cannot be delivered; skipped",
+                        metadata: ["baton.session": "\(event.session)", "baton.event": "\(event.id)", "baton.error": "\(error)"])
+                    return true
+                case .retry(let hint):
+                    let delay = backoff.failed(hint: hint)
+                    logger.warning(
+                        "Delivery failed; retrying",
+                        metadata: [
+                            "baton.session": "\(event.session)", "baton.event": "\(event.id)", "baton.error": "\(error)",
+                            "baton.retry_in": "\(delay)",
+                        ])
+                    do { try await Task.sleep(for: delay) } catch { return false }
+                }
+            }
+        }
+        return false
+    }
+
+    /// What has been stored and delivered, per session.
+    struct Progress {
+        var delivered: [String: Int64]
+        var latest: [String: Int64]
+
+        /// Sessions with events not yet delivered, oldest name first for a stable order.
+        var nextPendingSession: String? {
+            latest.filter { $0.value > (delivered[$0.key] ?? 0) }.keys.min()
+        }
+
+        var backlog: Int {
+            latest.reduce(0) { $0 + Int(max(0, $1.value - (delivered[$1.key] ?? 0))) }
+        }
+
+        /// Records a published event; true when it is news.
+        mutating func note(_ event: SessionEvent) -> Bool {
+            guard event.id > (delivered[event.session] ?? 0) else { return false }
+            latest[event.session] = max(latest[event.session] ?? 0, event.id)
+            return true
+        }
+
+        /// Everything stored was read and delivered: nothing is pending until the next
+        /// published event says otherwise.
+        mutating func caughtUp(_ session: String) {
+            latest[session] = delivered[session] ?? 0
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import BatonCore
+import Foundation
+import Hummingbird
+
+/// `GET /v1/status/events`: `/v1/status` as Server-Sent Events, so that a page can watch
+/// the gateway without polling.
+///
+/// One `status` event at once, then one on every change (a reader that lags gets the
+/// newest only). The seconds a drain has left are counted down by the reader from the
+/// last event. The stream ends when the process stops; the next process's stream
+/// starts again with its own status, which tells the reader the instance changed.
+struct StatusStreamController {
+    let gateway: Gateway
+
+    func register(on router: Router<BatonRequestContext>) {
+        router.get("/v1/status/events", use: stream)
+    }
+
+    @Sendable func stream(_ request: Request, context: BatonRequestContext) async throws -> Response {
+        let updates = await gateway.statusUpdates()
+        let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+            for await status in updates {
+                try await writer.write(Self.frame(status))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: body)
+    }
+
+    static func frame(_ status: GatewayStatus) -> ByteBuffer {
+        let data = (try? WireFormat.encoder().encode(status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return ByteBuffer(string: "event: status\ndata: \(data)\n\n")
+    }
+}

@@ -1,0 +1,216 @@
+import BatonCore
+import Foundation
+import Logging
+
+/// The inbound half of the Matrix adapter: a `/sync` loop that hands every person's text
+/// message to the gateway and stores the sync position only after all it covers is on disk.
+///
+/// A process that dies anywhere syncs again from the stored position; the gateway knows
+/// each message by its Matrix event id, so a repeat starts no second turn. On its very
+/// first start (nothing stored) it begins from now, not from the rooms' history.
+struct MatrixSync: Sendable {
+    let client: MatrixClient
+    let gateway: Gateway
+    let store: Store
+    let writer: StoreWriter
+    let configuration: MatrixConfiguration
+    let typing: MatrixTyping
+    let metrics: MatrixMetrics
+    let logger: Logger
+
+    /// How long one `/sync` waits for news.
+    static let pollTimeout = Duration.seconds(30)
+    /// How long the loop waits after the homeserver refused the token before trying again.
+    static let unauthorizedPause = Duration.seconds(60)
+
+    /// Room events Baton reads: messages, encryption, and membership (to see its own join).
+    private static let eventTypes = #"["m.room.message","m.room.encrypted","m.room.encryption","m.room.member"]"#
+    static let filter =
+        #"{"room":{"timeline":{"limit":100,"types":\#(eventTypes)},"state":{"types":["m.room.encryption"]},"#
+        + #""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}},"#
+        + #""presence":{"not_types":["*"]},"account_data":{"not_types":["*"]}}"#
+    static let historyFilter = #"{"types":\#(eventTypes)}"#
+
+    /// Runs until cancelled.
+    func run() async {
+        var backoff = RetryBackoff(initial: .seconds(1), maximum: .seconds(60))
+        var prepared = false
+        while !Task.isCancelled {
+            do {
+                if !prepared {
+                    try await prepare()
+                    prepared = true
+                }
+                try await syncOnce()
+                backoff.succeeded()
+                await report(.connected, reason: nil)
+            } catch {
+                if Task.isCancelled { return }
+                let pause: Duration
+                if let error = error as? MatrixError, error.isUnauthorized {
+                    pause = Self.unauthorizedPause
+                    prepared = false
+                    await report(.unauthorized, reason: error.description)
+                    logger.error(
+                        "The homeserver refused Baton's Matrix access token; check matrix.access_token and restart",
+                        metadata: ["baton.error": "\(error)", "baton.retry_in": "\(pause)"])
+                } else {
+                    pause = backoff.failed(hint: (error as? MatrixError)?.retryAfter)
+                    metrics.retried(.sync)
+                    await report(.backingOff, reason: "\(error)")
+                    logger.warning("Matrix sync failed; retrying", metadata: ["baton.error": "\(error)", "baton.retry_in": "\(pause)"])
+                }
+                do { try await Task.sleep(for: pause) } catch { return }
+            }
+        }
+    }
+
+    /// Checks the token, joins the configured rooms and learns which rooms are joined.
+    private func prepare() async throws {
+        let me = try await client.whoAmI()
+        guard me.userID == configuration.userID else {
+            throw MatrixError(.http(status: 401), errcode: "M_UNKNOWN_TOKEN", message: "the token belongs to \(me.userID), not matrix.user_id \(configuration.userID)")
+        }
+        for room in configuration.rooms {
+            do {
+                let id = try await client.join(room)
+                logger.info("Joined room", metadata: ["baton.room": "\(id)", "baton.alias": "\(room)"])
+            } catch {
+                guard error.isPermanent else { throw error }
+                logger.error("Cannot join a room of matrix.rooms", metadata: ["baton.room": "\(room)", "baton.error": "\(error)"])
+            }
+        }
+        let rooms = try await client.joinedRooms()
+        await gateway.updateNetwork(MatrixNetwork.name) { $0.rooms = rooms.sorted() }
+    }
+
+    private func syncOnce() async throws {
+        guard let since = try store.cursor(network: MatrixNetwork.name) else {
+            // First start: the position now, without the rooms' history.
+            let response = try await client.sync(since: nil, filter: Self.filter, timeout: .zero)
+            try await handleInvites(response)
+            try await writer.write([.saveCursor(network: MatrixNetwork.name, cursor: response.nextBatch)])
+            logger.info("First Matrix sync: answering messages from now on")
+            return
+        }
+        let response = try await client.sync(since: since, filter: Self.filter, timeout: Self.pollTimeout)
+        try await handleInvites(response)
+        for (room, joined) in (response.rooms?.join ?? [:]).sorted(by: { $0.key < $1.key }) {
+            try await handle(joined, of: room, since: since)
+        }
+        let left = Set((response.rooms?.leave ?? [:]).keys)
+        let joined = Set((response.rooms?.join ?? [:]).keys)
+        if !left.isEmpty || !joined.isEmpty {
+            await gateway.updateNetwork(MatrixNetwork.name) { $0.rooms = Set($0.rooms).union(joined).subtracting(left).sorted() }
+        }
+        // Everything this position covers is on disk: only now may it be stored.
+        if response.nextBatch != since {
+            try await writer.write([.saveCursor(network: MatrixNetwork.name, cursor: response.nextBatch)])
+        }
+    }
+
+    private func handle(_ room: MatrixSyncResponse.JoinedRoom, of id: String, since: String) async throws {
+        var events = room.timeline?.events ?? []
+        if room.timeline?.limited == true, let previous = room.timeline?.previousBatch {
+            events = try await history(of: id, from: previous, to: since) + events
+        }
+        let reading = MatrixTimeline.read(events, room: id, bot: configuration.userID)
+        if reading.encrypted || (room.state?.events ?? []).contains(where: { $0.type == "m.room.encryption" }) {
+            try await noticeEncryption(in: id)
+        }
+        for message in reading.messages {
+            metrics.received(age: Date().timeIntervalSince(message.sentAt))
+            if case .restart = ChatCommand(text: message.incoming.text), message.sentAt < gateway.startedAt {
+                // Sent to an earlier process, which restarted for it (this process is the
+                // restart) or died before it could: either way it is served.
+                logger.info("Skipped a /restart sent before this process started", metadata: ["baton.room": "\(id)"])
+                continue
+            }
+            try await accept(message.incoming)
+        }
+    }
+
+    /// The events between the last sync and this one's timeline, oldest first, when the
+    /// timeline was cut short (many messages while Baton was away).
+    private func history(of room: String, from start: String, to since: String) async throws -> [MatrixRoomEvent] {
+        var collected: [MatrixRoomEvent] = []
+        var from = start
+        for _ in 0..<100 {
+            let page = try await client.messages(in: room, from: from, to: since, filter: Self.historyFilter, limit: 100)
+            collected += page.chunk
+            guard let end = page.end, !page.chunk.isEmpty, end != from else { break }
+            from = end
+        }
+        logger.info("Read a room's history missed by the last sync", metadata: ["baton.room": "\(room)", "baton.events": "\(collected.count)"])
+        return collected.reversed()
+    }
+
+    /// Hands one message to the gateway; what the gateway refuses is told to the room.
+    private func accept(_ message: IncomingMessage) async throws {
+        let room = message.session
+        do {
+            switch try await gateway.accept(message) {
+            case .acknowledged:
+                await typing.started(in: room)
+            case .rejected(let reason):
+                let text =
+                    reason == .draining
+                    ? "Baton is restarting and not taking messages now; send yours again in a moment."
+                    : "Baton is still answering an earlier message; send yours again once it is done."
+                try await gateway.notify(session: room, kind: .rejected, text: text, message: message.id)
+            case .restarting, .answered:
+                break
+            }
+        } catch {
+            guard error.code == .forbidden || error.code == .queueFull else { throw error }
+            try await gateway.notify(session: room, kind: .error, text: error.description, message: message.id)
+        }
+    }
+
+    private func handleInvites(_ response: MatrixSyncResponse) async throws {
+        for (room, invite) in (response.rooms?.invite ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let inviter = invite.inviteState?.events?.last {
+                $0.type == "m.room.member" && $0.stateKey == configuration.userID && $0.membership == "invite"
+            }?.sender
+            let accepted: Bool
+            switch configuration.autoJoin {
+            case .anyone: accepted = true
+            case .admins: accepted = inviter.map(gateway.configuration.admins.contains) ?? false
+            case .none: accepted = false
+            }
+            var metadata: Logger.Metadata = ["baton.room": "\(room)", "baton.inviter": "\(inviter ?? "unknown")"]
+            do {
+                if accepted {
+                    _ = try await client.join(room)
+                    await gateway.updateNetwork(MatrixNetwork.name) { $0.rooms = Set($0.rooms).union([room]).sorted() }
+                    logger.info("Accepted a room invite", metadata: metadata)
+                } else {
+                    try await client.leave(room)
+                    logger.notice("Declined a room invite (matrix.auto_join: \(configuration.autoJoin.rawValue))", metadata: metadata)
+                }
+            } catch {
+                guard error.isPermanent else { throw error }
+                metadata["baton.error"] = "\(error)"
+                logger.warning("Could not answer a room invite", metadata: metadata)
+            }
+        }
+    }
+
+    /// Tells an encrypted room, once, that Baton cannot read it.
+    private func noticeEncryption(in room: String) async throws {
+        let mark = "encrypted:\(room)"
+        guard try !store.hasMark(network: MatrixNetwork.name, mark: mark) else { return }
+        try await gateway.notify(
+            session: room, kind: .error,
+            text: "This room is end-to-end encrypted, and Baton cannot read encrypted messages. Talk to it in a room without encryption.")
+        try await writer.write([.addMark(network: MatrixNetwork.name, mark: mark)])
+        logger.warning("Room is encrypted; its messages cannot be read", metadata: ["baton.room": "\(room)"])
+    }
+
+    private func report(_ state: ChatNetworkStatus.State, reason: String?) async {
+        await gateway.updateNetwork(MatrixNetwork.name) {
+            $0.state = state
+            $0.reason = reason
+        }
+    }
+}

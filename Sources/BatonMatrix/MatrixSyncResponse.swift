@@ -1,0 +1,132 @@
+/// The parts of a `/sync` answer Baton reads.
+struct MatrixSyncResponse: Decodable, Sendable {
+    struct Rooms: Decodable, Sendable {
+        var join: [String: JoinedRoom]?
+        var invite: [String: InvitedRoom]?
+        var leave: [String: LeftRoom]?
+    }
+
+    struct JoinedRoom: Decodable, Sendable {
+        var timeline: Timeline?
+        var state: Events?
+    }
+
+    struct InvitedRoom: Decodable, Sendable {
+        var inviteState: Events?
+        enum CodingKeys: String, CodingKey { case inviteState = "invite_state" }
+    }
+
+    struct LeftRoom: Decodable, Sendable {}
+
+    struct Timeline: Decodable, Sendable {
+        var events: [MatrixRoomEvent]?
+        /// More events happened than the answer holds: fetch the gap from `prev_batch`.
+        var limited: Bool?
+        var previousBatch: String?
+        enum CodingKeys: String, CodingKey {
+            case events, limited
+            case previousBatch = "prev_batch"
+        }
+    }
+
+    struct Events: Decodable, Sendable {
+        var events: [MatrixRoomEvent]?
+    }
+
+    var nextBatch: String
+    var rooms: Rooms?
+
+    enum CodingKeys: String, CodingKey {
+        case nextBatch = "next_batch"
+        case rooms
+    }
+}
+
+/// A room event, read leniently: a field of an unexpected type is left out rather than
+/// failing the whole sync (rooms hold whatever other clients sent).
+struct MatrixRoomEvent: Decodable, Sendable, Equatable {
+    var type: String
+    var eventID: String?
+    var sender: String?
+    var originServerTimestamp: Int64?
+    var stateKey: String?
+    var msgtype: String?
+    var body: String?
+    var membership: String?
+    /// `m.relates_to.rel_type`: `m.replace` marks an edit.
+    var relation: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, sender, content
+        case eventID = "event_id"
+        case originServerTimestamp = "origin_server_ts"
+        case stateKey = "state_key"
+    }
+
+    private enum ContentKeys: String, CodingKey {
+        case msgtype, body, membership
+        case relatesTo = "m.relates_to"
+    }
+
+    private enum RelationKeys: String, CodingKey {
+        case relType = "rel_type"
+    }
+
+    init(
+        type: String, eventID: String? = nil, sender: String? = nil, originServerTimestamp: Int64? = nil, stateKey: String? = nil,
+        msgtype: String? = nil, body: String? = nil, membership: String? = nil, relation: String? = nil
+    ) {
+        self.type = type
+        self.eventID = eventID
+        self.sender = sender
+        self.originServerTimestamp = originServerTimestamp
+        self.stateKey = stateKey
+        self.msgtype = msgtype
+        self.body = body
+        self.membership = membership
+        self.relation = relation
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = (try? container.decode(String.self, forKey: .type)) ?? ""
+        eventID = try? container.decode(String.self, forKey: .eventID)
+        sender = try? container.decode(String.self, forKey: .sender)
+        originServerTimestamp = try? container.decode(Int64.self, forKey: .originServerTimestamp)
+        stateKey = try? container.decode(String.self, forKey: .stateKey)
+        let content = try? container.nestedContainer(keyedBy: ContentKeys.self, forKey: .content)
+        msgtype = try? content?.decode(String.self, forKey: .msgtype)
+        body = try? content?.decode(String.self, forKey: .body)
+        membership = try? content?.decode(String.self, forKey: .membership)
+        let relatesTo = try? content?.nestedContainer(keyedBy: RelationKeys.self, forKey: .relatesTo)
+        relation = try? relatesTo?.decode(String.self, forKey: .relType)
+    }
+}
+
+/// The content of an `m.room.message` Baton sends: text or notice, optionally a reply.
+struct MatrixMessageContent: Encodable, Equatable {
+    struct Relation: Encodable, Equatable {
+        struct InReplyTo: Encodable, Equatable {
+            var eventID: String
+            enum CodingKeys: String, CodingKey { case eventID = "event_id" }
+        }
+
+        var inReplyTo: InReplyTo
+        enum CodingKeys: String, CodingKey { case inReplyTo = "m.in_reply_to" }
+    }
+
+    var msgtype: String
+    var body: String
+    var relatesTo: Relation?
+
+    enum CodingKeys: String, CodingKey {
+        case msgtype, body
+        case relatesTo = "m.relates_to"
+    }
+
+    init(msgtype: String, body: String, inReplyTo eventID: String?) {
+        self.msgtype = msgtype
+        self.body = body
+        self.relatesTo = eventID.map { Relation(inReplyTo: .init(eventID: $0)) }
+    }
+}

@@ -1,0 +1,137 @@
+import BatonTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// The real `baton` binary as a bot on a real Synapse: people talk to it in a room.
+@Suite("Matrix rooms against a real Synapse", .serialized)
+struct MatrixRoomTests {
+    @Test("A person's message is answered in the room, as a reply to it, once")
+    func replyInRoom() async throws {
+        try await withMatrixConversation { chat in
+            let message = try await chat.bob.send("hello", to: chat.room)
+            let replies = try await chat.waitForReplies(to: [message])
+            let reply = try #require(replies.first { $0.sender == chat.bot.userID && $0.inReplyTo == message })
+            #expect(reply.body == "Demo agent heard \(chat.bob.userID): hello")
+            #expect(try await chat.replyCounts() == [message: 1])
+            #expect(try await chat.adapterStatus()?.state == "connected")
+        }
+    }
+
+    @Test("/status answers with a notice; a non-admin's /restart gets a notice, not a restart")
+    func commands() async throws {
+        try await withMatrixConversation { chat in
+            try await chat.bob.send("/status", to: chat.room)
+            try await chat.waitForNotice(containing: "Ready:")
+            try await chat.bob.send("/restart", to: chat.room)
+            let refusal = try await chat.waitForNotice(containing: "Only admins may /restart")
+            #expect(refusal.body.contains(chat.bob.userID))
+            #expect(try await chat.fixture.client.status().state == "ready")
+        }
+    }
+
+    @Test("/restart from an admin mid-turn: the turn finishes, a message sent in the drain is queued and answered by the next process, each once")
+    func restartMidTurn() async throws {
+        try await withMatrixConversation(agentDelay: 3) { chat in
+            let slow = try await chat.bob.send("slow one", to: chat.room)
+            _ = try await eventually("the turn to start", timeout: .seconds(30)) {
+                try await chat.fixture.client.status().inFlight == 1 ? true : nil
+            }
+            try await chat.alice.send("/restart", to: chat.room)
+            try await chat.waitForNotice(containing: "Restart requested by \(chat.alice.userID)")
+            let during = try await chat.bob.send("are you there?", to: chat.room)
+            try await chat.waitForNotice(containing: "queued for the next process")
+            #expect(try await chat.server.exit(within: .seconds(60)) == .exited(75), "\(chat.fixture.serverLogs)")
+            _ = try await chat.fixture.startServer()
+            let replies = try await chat.waitForReplies(to: [slow, during])
+            let order = replies.filter { $0.sender == chat.bot.userID && $0.msgtype == "m.text" }.compactMap(\.inReplyTo)
+            #expect(order == [slow, during])
+            #expect(try await chat.replyCounts() == [slow: 1, during: 1])
+        }
+    }
+
+    @Test("Messages sent while Baton is stopped are answered when it is back; the first start does not answer history")
+    func answeredAfterStop() async throws {
+        try await withMatrixConversation { chat in
+            let first = try await chat.bob.send("before the stop", to: chat.room)
+            try await chat.waitForReplies(to: [first])
+            chat.server.send(SIGTERM)
+            #expect(try await chat.server.exit(within: .seconds(30)) == .exited(0))
+            var whileDown: [String] = []
+            for number in 1...3 { whileDown.append(try await chat.bob.send("while down \(number)", to: chat.room)) }
+            _ = try await chat.fixture.startServer()
+            try await chat.waitForReplies(to: whileDown)
+            #expect(try await chat.replyCounts() == Dictionary(uniqueKeysWithValues: ([first] + whileDown).map { ($0, 1) }))
+        }
+    }
+
+    @Test("SIGKILL at many points while turns run and replies are delivered: every message answered exactly once")
+    func sigkill() async throws {
+        try await withMatrixConversation(agentDelay: 0.3) { chat in
+            var sent: [String] = []
+            var server = chat.server
+            // The kill points spread over sending, syncing, running and delivering.
+            let pauses: [Duration] = [.zero, .milliseconds(150), .milliseconds(400), .milliseconds(700), .milliseconds(1200), .milliseconds(50)]
+            for (round, pause) in pauses.enumerated() {
+                for number in 1...2 { sent.append(try await chat.bob.send("round \(round) message \(number)", to: chat.room)) }
+                try await Task.sleep(for: pause)
+                server.send(SIGKILL)
+                #expect(try await server.exit(within: .seconds(30)) == .signalled(SIGKILL))
+                server = try await chat.fixture.startServer()
+            }
+            try await chat.waitForReplies(to: sent, timeout: .seconds(120))
+            let counts = try await chat.replyCounts()
+            #expect(counts.filter { $0.value != 1 } == [:], "answered other than once")
+            #expect(Set(counts.keys) == Set(sent))
+        }
+    }
+
+    @Test("Synapse stopped mid-conversation and started again: Baton backs off, catches up, nothing lost or doubled")
+    func homeserverOutage() async throws {
+        try await withMatrixConversation(agentDelay: 2) { chat in
+            let message = try await chat.bob.send("answer me while the homeserver is away", to: chat.room)
+            _ = try await eventually("the turn to start", timeout: .seconds(30)) {
+                try await chat.fixture.client.status().inFlight == 1 ? true : nil
+            }
+            try await chat.synapse.stop()
+            _ = try await eventually("the adapter to back off", timeout: .seconds(60), interval: .milliseconds(200)) {
+                try await chat.adapterStatus()?.state == "backing_off" ? true : nil
+            }
+            // The reply is stored while the homeserver is away, and waits for it.
+            _ = try await eventually("the reply to wait in the backlog", timeout: .seconds(60), interval: .milliseconds(200)) {
+                (try await chat.adapterStatus()?.backlog ?? 0) > 0 ? true : nil
+            }
+            try await chat.synapse.start()
+            try await chat.waitForReplies(to: [message], timeout: .seconds(120))
+            let after = try await chat.bob.send("and after it is back", to: chat.room)
+            try await chat.waitForReplies(to: [message, after])
+            #expect(try await chat.replyCounts() == [message: 1, after: 1])
+            #expect(try await chat.adapterStatus()?.state == "connected")
+        }
+    }
+
+    @Test("An encrypted room gets one notice that Baton cannot read it")
+    func encryptedRoom() async throws {
+        try await withMatrixConversation { chat in
+            let secret = try await chat.alice.createRoom(inviting: [chat.bot.userID], encrypted: true)
+            let notice = try await chat.alice.waitForMessages(in: secret, "the encryption notice") { seen in
+                seen.contains { $0.msgtype == "m.notice" && $0.body.contains("cannot read encrypted messages") }
+            }
+            #expect(notice.filter { $0.msgtype == "m.notice" }.count == 1)
+        }
+    }
+
+    @Test("A revoked token is reported in status and the HTTP API keeps serving")
+    func badToken() async throws {
+        try await withMatrixConversation(botToken: "syt_not_a_real_token_0123456789") { chat in
+            let status = try await eventually("the adapter to report the token", timeout: .seconds(60), interval: .milliseconds(200)) {
+                let status = try await chat.adapterStatus()
+                return status?.state == "unauthorized" ? status : nil
+            }
+            #expect(status.reason?.contains("401") == true)
+            let posted = try await chat.fixture.client.post(session: "http-session", text: "still here")
+            #expect(posted.status == 202)
+            #expect(chat.server.process.terminated == nil)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import BatonCore
+import Testing
+
+@testable import BatonMatrix
+
+@Suite("Which room events become messages")
+struct MatrixTimelineTests {
+    let bot = "@baton:test"
+    let room = "!room:test"
+
+    func text(_ id: String, from sender: String, _ body: String, msgtype: String = "m.text", relation: String? = nil) -> MatrixRoomEvent {
+        MatrixRoomEvent(
+            type: "m.room.message", eventID: id, sender: sender, originServerTimestamp: 1_700_000_000_000, msgtype: msgtype, body: body,
+            relation: relation)
+    }
+
+    @Test("A person's text is a message of the room's session, keyed by its event id")
+    func textMessage() {
+        let reading = MatrixTimeline.read([text("$1", from: "@bob:test", "hello")], room: room, bot: bot)
+        #expect(reading.messages.map(\.incoming) == [IncomingMessage(id: "$1", session: room, user: "@bob:test", text: "hello")])
+        #expect(!reading.encrypted)
+    }
+
+    @Test("Notices, edits, the bot's own events and other types are skipped")
+    func skipped() {
+        let events = [
+            text("$1", from: "@other-bot:test", "beep", msgtype: "m.notice"),
+            text("$2", from: "@bob:test", "* hello", relation: "m.replace"),
+            text("$3", from: bot, "my own reply"),
+            text("$4", from: "@bob:test", "an image", msgtype: "m.image"),
+            MatrixRoomEvent(type: "m.reaction", eventID: "$5", sender: "@bob:test"),
+            text("$6", from: "@bob:test", "kept"),
+        ]
+        #expect(MatrixTimeline.read(events, room: room, bot: bot).messages.map(\.incoming.id) == ["$6"])
+    }
+
+    @Test("History before the bot's own join is not answered")
+    func beforeJoin() {
+        let events = [
+            text("$1", from: "@bob:test", "before"),
+            MatrixRoomEvent(type: "m.room.member", eventID: "$2", sender: bot, stateKey: bot, membership: "join"),
+            text("$3", from: "@bob:test", "after"),
+        ]
+        #expect(MatrixTimeline.read(events, room: room, bot: bot).messages.map(\.incoming.text) == ["after"])
+    }
+
+    @Test("Encrypted events mark the room encrypted")
+    func encrypted() {
+        let events = [MatrixRoomEvent(type: "m.room.encrypted", eventID: "$1", sender: "@bob:test")]
+        #expect(MatrixTimeline.read(events, room: room, bot: bot).encrypted)
+    }
+
+    @Test("A resent event has the same transaction id; another event or room does not")
+    func transactionIDs() {
+        let event = SessionEvent(session: room, id: 7, kind: .reply, data: #"{"text":"hi"}"#)
+        var other = event
+        other.session = "!elsewhere:test"
+        #expect(MatrixOutbox.transactionID(for: event) == MatrixOutbox.transactionID(for: event))
+        #expect(MatrixOutbox.transactionID(for: event) != MatrixOutbox.transactionID(for: other))
+        #expect(MatrixOutbox.transactionID(for: event).hasPrefix("baton-7-"))
+    }
+}
+
+extension MatrixTimelineTests {
+    @Test("Encryption turned on before the bot joined marks the room encrypted")
+    func encryptedBeforeJoin() {
+        let events = [
+            MatrixRoomEvent(type: "m.room.encryption", eventID: "$1", sender: "@alice:test", stateKey: ""),
+            MatrixRoomEvent(type: "m.room.member", eventID: "$2", sender: bot, stateKey: bot, membership: "join"),
+        ]
+        #expect(MatrixTimeline.read(events, room: room, bot: bot).encrypted)
+    }
+}
