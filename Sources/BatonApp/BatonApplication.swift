@@ -44,6 +44,7 @@ public func buildApplication(
 ) throws -> BatonApplication {
     let notifier = SystemdNotifier(environment: environment)
     let agentBackEnd = try AgentFactory.make(configuration, logger: logger)
+    try PrivateStateDirectory.prepare(configuration.stateDirectory, logger: logger)
     let store = try Store(directory: configuration.stateDirectory)
     let bus = EventBus()
     let writer = StoreWriter(store: store, bus: bus, logger: logger)
@@ -67,6 +68,7 @@ public func buildApplication(
     } else {
         httpSocket = try .tcp(host: configuration.listen.host, port: configuration.listen.port)
     }
+    try APIAccess.check(configuration, socket: httpSocket, logger: logger)
     // systemd keeps a copy: the next process takes this very socket, so no connection
     // is refused while no process is accepting.
     if notifier.storeDescriptor(httpSocket.descriptor, name: "http") {
@@ -78,9 +80,10 @@ public func buildApplication(
     let controlSocketPath = (configuration.runtimeDirectory as NSString).appendingPathComponent("control.sock")
     let controlSocket = try ListeningSocket.unix(path: controlSocketPath, mode: 0o600)
 
+    let connections = ConnectionRegistry.make(configuration: configuration, logger: logger, metricsFactory: metricsFactory)
     let http = HTTPListener(
         name: "http", socket: httpSocket, router: APIRouter.chat(gateway: gateway, store: store, bus: bus, metrics: metrics),
-        logger: logger,
+        logger: logger, connections: connections,
         onStarted: { await gateway.listenerStarted() })
     // Only this user (and root) may steer the gateway, whatever the socket's mode.
     let ownUID = getuid()
