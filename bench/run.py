@@ -102,6 +102,8 @@ def correctness(name, r):
         must("no message acknowledged", r["acknowledged"] > 0)
     elif name == "drain":
         must(f"exit statuses {m['exit_statuses']}", m["exit_statuses"] == [75])
+        untold = sum(1 for run in r["all"] if run.get("drain_told_after_signal_ms") is None)
+        must(f"{untold} drains never told systemd (no STATUS=Draining… nor STOPPING=1)", untold == 0)
         must(f"exit statuses without NOTIFY_SOCKET {r['unsupervised']['exit_statuses']}",
              r["unsupervised"]["exit_statuses"] == [75])
     elif name == "throughput":
@@ -217,7 +219,8 @@ def table(results):
         row(name, "diagnostic: the same without NOTIFY_SOCKET, median (min – max)",
             f"{fmt(u['exit_after_goodbye_ms'], ' ms')} ({fmt(u['exit_after_goodbye_min_ms'], ' ms')} – "
             f"{fmt(u['exit_after_goodbye_max_ms'], ' ms')})")
-        row(name, "SIGUSR1 → STOPPING=1", fmt(m["stopping_after_signal_ms"], " ms"))
+        row(name, "SIGUSR1 → systemd told of the drain (`STATUS=Draining…`; `STOPPING=1` only for a stop)",
+            fmt(m.get("drain_told_after_signal_ms"), " ms"))
         row(name, "exit status", ", ".join(map(str, m["exit_statuses"])), "75", m["exit_statuses"] == [75])
     if "throughput" in results:
         r = results["throughput"]
