@@ -10,7 +10,8 @@ keeps the posting connections open (idle keep-alive, as real clients do), starts
              that sees the last turn end (cross-check: last 202 + delay)
   exit       the pidfd of the process becoming readable (in the same event loop)
 
-and reports exit - turn end (goal < 10 ms), STOPPING=1 - SIGUSR1, and the exit status.
+and reports exit - turn end (goal < 10 ms), SIGUSR1 - the first notification telling
+systemd of the drain (STATUS=Draining…, or STOPPING=1), and the exit status.
 
 Run k waits k/runs of a second after READY=1 before it starts the turns, so the turns end
 at evenly spread points of any once-a-second timer in the process; a periodic task that
@@ -76,12 +77,22 @@ async def one_run(args, index, supervised):
         exit_ns = await asyncio.wait_for(exited, args.delay + 30)
         goodbye_ns = await asyncio.wait_for(goodbye, 1) if not goodbye.done() else goodbye.result()
         await asyncio.wait_for(follower, 5)
-        stopping = notify.first("STOPPING", since=signalled)
+        # systemd hears of the drain: a restart drain says so in STATUS= and keeps the unit
+        # active (no STOPPING=1, so that `systemctl reload` returns at once); a stop drain
+        # sends STOPPING=1. Whichever comes first.
+        told = next(
+            (
+                arrival for arrival, fields in notify.messages
+                if arrival >= signalled
+                and (fields.get("STOPPING") == "1" or fields.get("STATUS", "").startswith("Draining"))
+            ),
+            None,
+        )
         estimated_end = max(acked) + int(args.delay * 1e9)
         return {
             "exit_status": process.returncode,
             "ready_after_start_ms": common.ms(ready - process.start_ns),
-            "stopping_after_signal_ms": common.ms(stopping - signalled) if stopping else None,
+            "drain_told_after_signal_ms": common.ms(told - signalled) if told else None,
             "turns_end_after_ready_ms": common.ms(estimated_end - ready),
             "exit_after_goodbye_ms": common.ms(exit_ns - goodbye_ns),
             "exit_after_estimated_turn_end_ms": common.ms(exit_ns - estimated_end),

@@ -66,7 +66,10 @@ def control(posts):
 async def one_run(args, index):
     folder = common.state_root()
     port = common.free_port()
-    env = common.baton_env(port, os.path.join(folder, "state"), agent_delay=600, agent_max_concurrent_turns=10_000)
+    # drain.timeout 1: the stop afterwards interrupts the long turns instead of waiting them out.
+    env = common.baton_env(
+        port, os.path.join(folder, "state"), agent_delay=600, agent_max_concurrent_turns=10_000, drain_timeout=1
+    )
     process = common.Process([common.BATON, "serve"], env, os.path.join(folder, "baton.log"))
     tracer = None
     try:

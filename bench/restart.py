@@ -6,7 +6,8 @@ private mount namespace and starts `/lib/systemd/systemd --user` there (see
 /work/shared/SYSTEMD.md), with every XDG folder inside a scratch folder. It installs
 units/baton.service unchanged plus a drop-in that points ExecStart at the release binary
 and BATON_CONFIG at a bench configuration (demo agent with --delay, --clients x
---sessions-per-client sessions, loopback port), and starts the unit.
+--sessions-per-client sessions, loopback port) and lifts the sandbox settings such a user
+manager cannot apply (USER_MANAGER_LIMITS, as the tests' drop-in), and starts the unit.
 
 Each cycle (--cycles; the table reports medians over cycles):
   1. --clients clients post continuously, each over one keep-alive connection, round-robin
@@ -70,8 +71,14 @@ SHOW = [
 ]
 
 
+CGROUP_ROOTS = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup"]
+
+
 class Manager:
-    """A systemd user manager in this (private) mount namespace."""
+    """A systemd user manager in this (private) mount namespace, in a control group of its
+    own: managers sharing a group (tests or benchmarks running beside this one) would all
+    put baton.service in the same app.slice/baton.service, and stopping or killing one
+    would wait for, or kill, the others' processes."""
 
     def __init__(self, folder):
         self.folder = folder
@@ -87,14 +94,21 @@ class Manager:
             XDG_CACHE_HOME=os.path.join(folder, "xdg-cache"),
         )
         self.process = None
+        # The unified hierarchy and systemd's legacy one on a hybrid host (as the tests do).
+        name = "baton-bench-" + os.path.basename(folder)
+        self.cgroups = [
+            os.path.join(root, name) for root in CGROUP_ROOTS if os.path.exists(os.path.join(root, "cgroup.procs"))
+        ][:2]
 
     def start(self):
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
         os.makedirs("/run/systemd/system")
         os.makedirs("/run/user/0", mode=0o700)
         log = open(os.path.join(self.folder, "manager.log"), "ab")
+        join = "".join(f"mkdir -p {group} && echo $$ > {group}/cgroup.procs && " for group in self.cgroups)
         self.process = subprocess.Popen(
-            ["/lib/systemd/systemd", "--user"], env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            ["/bin/sh", "-c", join + "exec /lib/systemd/systemd --user"],
+            env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -145,22 +159,69 @@ class Manager:
                 os.kill(main_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        self.remove_cgroups()
+
+    def remove_cgroups(self):
+        """Kills whatever is left in the manager's control groups and removes them, deepest first."""
+        for _ in range(100):
+            groups = []
+            for root in self.cgroups:
+                for path, _, files in os.walk(root):
+                    if "cgroup.procs" in files:
+                        groups.append(path)
+            if not groups:
+                return
+            for group in groups:
+                try:
+                    with open(os.path.join(group, "cgroup.procs")) as f:
+                        for pid in f.read().split():
+                            try:
+                                os.kill(int(pid), signal.SIGKILL)
+                            except ProcessLookupError:
+                                pass
+                except OSError:
+                    pass
+            for group in sorted(groups, key=len, reverse=True):
+                try:
+                    os.rmdir(group)
+                except OSError:
+                    pass
+            time.sleep(0.02)
 
 
-def install_unit(manager, args, port):
+# The hardened unit's sandboxing that a root user manager in a private mount namespace
+# cannot set up (no dynamic users, no nested mount namespaces for these, no cgroup BPF for
+# the IP filter): the same settings the tests' drop-in lifts
+# (Tests/BatonTestSupport/SystemdUserManager+Baton.swift). Everything else of
+# units/baton.service stays in force.
+USER_MANAGER_LIMITS = [
+    "DynamicUser=no",
+    "PrivateUsers=no",
+    "CapabilityBoundingSet=~",
+    "ProtectHome=no",
+    "PrivateTmp=no",
+    "ProtectKernelTunables=no",
+    "ProtectKernelLogs=no",
+    "IPAddressDeny=",
+]
+
+
+def install_unit(manager, port, delay, sessions, log_level="notice"):
+    """Installs units/baton.service unchanged plus a drop-in: ExecStart at the binary under
+    test, a bench configuration (demo agent with `delay`, room for `sessions` turns at
+    once), the log in the scratch folder, and USER_MANAGER_LIMITS. Then daemon-reload."""
     folder = manager.folder
     unit_dir = os.path.join(folder, "config", "systemd", "user")
     os.makedirs(os.path.join(unit_dir, "baton.service.d"), exist_ok=True)
     shutil.copy(os.path.join(common.REPO, "units", "baton.service"), os.path.join(unit_dir, "baton.service"))
     config = os.path.join(folder, "baton.yaml")
-    sessions = args.clients * args.sessions_per_client
     with open(config, "w") as f:
         f.write(
             f"listen: {common.HOST}:{port}\n"
             "admins: [bench]\n"
             "busy_input: queue\n"
             "drain:\n  timeout: 60\n"
-            f"agent:\n  kind: demo\n  delay: {args.delay}\n  max_concurrent_turns: {max(64, sessions)}\n"
+            f"agent:\n  kind: demo\n  delay: {delay}\n  max_concurrent_turns: {max(64, sessions)}\n"
             "limits:\n  max_queue_per_session: 100000\n"
         )
     log = os.path.join(folder, "baton.log")
@@ -169,11 +230,13 @@ def install_unit(manager, args, port):
             "[Service]\n"
             "ExecStart=\n"
             f"ExecStart={common.BATON} serve\n"
-            f"Environment=BATON_CONFIG={config} BATON_LOG_LEVEL=notice\n"
+            f"Environment=BATON_CONFIG={config} BATON_LOG_LEVEL={log_level}\n"
             f"StandardOutput=append:{log}\n"
             f"StandardError=append:{log}\n"
+            + "".join(line + "\n" for line in USER_MANAGER_LIMITS)
         )
     manager.systemctl("daemon-reload")
+    return log
 
 
 class Load:
@@ -453,7 +516,7 @@ async def inside(args):
     try:
         manager.start()
         port = common.free_port()
-        install_unit(manager, args, port)
+        install_unit(manager, port, args.delay, args.clients * args.sessions_per_client)
         manager.systemctl("start", "baton.service")
         await common.wait_http_ready(port)
         for index in range(args.cycles):

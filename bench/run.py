@@ -6,6 +6,11 @@ keeps every JSON under bench/results/<timestamp>/ and writes the table there as
 results.md (and bench/results/latest.md). Figures are medians over the runs each
 benchmark states; comparisons (Baton against the bare endpoint, a 100,000-message store
 against an empty one) are measured in the same run and given as ratios or differences.
+
+It exits non-zero when a benchmark could not run or one of its correctness figures
+(unanswered, lost, duplicated, refused, failed, out of order, unexpected exit statuses…)
+is not what it must be; never because of a speed figure. --smoke runs every benchmark
+once with tiny counts and durations (for CI, on a debug build): that check is its point.
 """
 
 import argparse
@@ -15,9 +20,37 @@ import os
 import platform
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ALL = ["restart", "drain", "throughput", "durability", "scale", "startup"]
+ALL = ["restart", "killloop", "drain", "throughput", "durability", "scale", "startup", "matrix"]
+
+# Fewer runs and smaller loads, to try things out.
+QUICK = {
+    "restart": ["--cycles", "2", "--idle-cycles", "2"],
+    "killloop": ["--kills", "5", "--duration", "15"],
+    "drain": ["--runs", "3"],
+    "throughput": ["--runs", "2", "--duration", "3", "--latency-duration", "2"],
+    "durability": ["--runs", "1"],
+    "scale": ["--runs", "1", "--sessions", "2000", "--delay", "8"],
+    "startup": ["--runs", "3", "--messages", "20000"],
+    "matrix": ["--rounds", "20", "--duration", "20", "--kills", "3", "--restarts", "2"],
+}
+
+# Each benchmark once, as small as still exercises it: does it run, are its correctness
+# figures right. Speed means nothing here (a debug build, tiny loads).
+SMOKE = {
+    "restart": ["--cycles", "1", "--idle-cycles", "1", "--clients", "4", "--sessions-per-client", "2",
+                "--rate", "20", "--before", "1", "--after", "1"],
+    "killloop": ["--kills", "3", "--duration", "6", "--clients", "4", "--sessions-per-client", "2", "--rate", "20"],
+    "drain": ["--runs", "1", "--turns", "4", "--delay", "0.3"],
+    "throughput": ["--runs", "1", "--duration", "1", "--connections", "16", "--wrk-sessions", "100",
+                   "--latency-sessions", "4", "--latency-duration", "1"],
+    "durability": ["--runs", "1", "--posts", "20"],
+    "scale": ["--runs", "1", "--sessions", "200", "--delay", "4", "--connections", "16"],
+    "startup": ["--runs", "1", "--messages", "2000", "--sessions", "100"],
+    "matrix": ["--rounds", "5", "--warmup", "1", "--duration", "8", "--kills", "2", "--restarts", "2"],
+}
 
 
 def load_average():
@@ -26,18 +59,77 @@ def load_average():
 
 
 def run(name, extra, folder):
+    """Runs one benchmark; its JSON, or None when it could not run."""
     out = os.path.join(folder, f"{name}.json")
     command = [sys.executable, os.path.join(HERE, f"{name}.py"), "--json", out, *extra]
     print(f"bench: {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     before = load_average()
-    subprocess.run(command, check=True, env=dict(os.environ, BENCH_RESULTS=folder))
+    started = time.monotonic()
+    finished = subprocess.run(command, env=dict(os.environ, BENCH_RESULTS=folder))
+    if finished.returncode != 0 or not os.path.exists(out):
+        print(f"bench: {name} could not run (exit status {finished.returncode})", file=sys.stderr, flush=True)
+        return None
     with open(out) as f:
         result = json.load(f)
+    result["seconds"] = round(time.monotonic() - started, 1)
     result["load_average_before"] = before
     result["load_average_after"] = load_average()
     with open(out, "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)
     return result
+
+
+def correctness(name, r):
+    """What is wrong with a benchmark's correctness figures (its speed aside): a list of
+    failures, empty when every one is right."""
+    checks = []
+
+    def must(what, ok):
+        if not ok:
+            checks.append(what)
+
+    m = r.get("median", {})
+    if name == "restart":
+        for key in ("refused_total", "non_202_total", "unanswered_total", "duplicates_total",
+                    "out_of_order_sessions_total", "reload_failures"):
+            must(f"{key} = {m[key]}", m[key] == 0)
+        must("a cycle did not restart exactly once", m["all_restarted"])
+    elif name == "killloop":
+        for key in ("lost", "answered_twice", "out_of_order_sessions", "refused", "non_202", "timeouts",
+                    "kill_failures", "crash_lines_in_log"):
+            must(f"{key} = {r[key]}", r[key] == 0)
+        must(f"{r['restarts']} restarts for {r['kills']} kills", r["restarts"] == r["kills"])
+        must("no message acknowledged", r["acknowledged"] > 0)
+    elif name == "drain":
+        must(f"exit statuses {m['exit_statuses']}", m["exit_statuses"] == [75])
+        untold = sum(1 for run in r["all"] if run.get("drain_told_after_signal_ms") is None)
+        must(f"{untold} drains never told systemd (no STATUS=Draining… nor STOPPING=1)", untold == 0)
+        must(f"exit statuses without NOTIFY_SOCKET {r['unsupervised']['exit_statuses']}",
+             r["unsupervised"]["exit_statuses"] == [75])
+    elif name == "throughput":
+        must("a stored message was not answered", m["all_answered"])
+        must(f"wrk errors {m['baton.wrk.errors']}, {m['bare.wrk.errors']}",
+             m["baton.wrk.errors"] == 0 and m["bare.wrk.errors"] == 0)
+        failures = sum(run[side]["latency"]["failures"] for run in r["all"] for side in ("baton", "bare"))
+        must(f"{failures} POSTs not answered 202 in the closed loop", failures == 0)
+    elif name == "durability":
+        must(f"syncs per POST {m['syncs_per_post']}", m["syncs_per_post"] >= 1)
+        must(f"control syncs per commit {m['control_syncs_per_commit']}", m["control_syncs_per_commit"] >= 1)
+    elif name == "scale":
+        must("not every turn in flight at once", m["all_in_flight"])
+        must("not every message answered in the store", m["all_answered"])
+        must(f"exit statuses {m['exit_statuses']}", m["exit_statuses"] == [75])
+    elif name == "startup":
+        statuses = {run[f"{label}_exit_status"] for run in r["all"] for label in ("seeded", "empty")}
+        must(f"exit statuses {sorted(statuses)}", statuses == {0})
+    elif name == "matrix":
+        latency, k = r["latency"], r["kill_loop"]
+        must(f"{latency['baton']['unanswered']} round trips unanswered by Baton", latency["baton"]["unanswered"] == 0)
+        must(f"{latency['echo']['unanswered']} round trips unanswered by the echo bot", latency["echo"]["unanswered"] == 0)
+        for key in ("lost", "duplicated", "out_of_order", "unexpected_exits"):
+            must(f"kill loop {key} = {k[key]}", k[key] == 0)
+        must("no message sent in the kill loop", k["sent"] > 0)
+    return checks
 
 
 def verdict(ok):
@@ -101,6 +193,19 @@ def table(results):
                 "< 100 ms", i["exit_to_ready_ms"] < 100)
         row(name, "SIGUSR1 → drain over (first goodbye) → old process exit",
             f"{fmt(m['signal_to_goodbye_ms'], ' ms')} → +{fmt(m['goodbye_to_exit_ms'], ' ms')}")
+    if "killloop" in results:
+        r = results["killloop"]
+        name = f"SIGKILL loop ({r['kills']} kills, seed {r['seed']})"
+        row(name, f"load: {r['clients']} clients, {r['sessions']} sessions, ≤{fmt(r['rate_per_client'])} msg/s each, "
+            f"turns {r['delay_s']} s, {fmt(r['duration_s'])} s under a real user manager; messages acknowledged (202)",
+            fmt(r["acknowledged"]))
+        row(name, "lost (acknowledged, no reply) / answered twice / sessions out of order",
+            f"{r['lost']} / {r['answered_twice']} / {r['out_of_order_sessions']}", "0 / 0 / 0",
+            r["lost"] == 0 and r["answered_twice"] == 0 and r["out_of_order_sessions"] == 0)
+        row(name, "relaunched by `Restart=on-failure` (NRestarts) / refused connections / non-202",
+            f"{r['restarts']} of {r['kills']} / {r['refused']} / {r['non_202']}", f"{r['kills']} / 0 / 0",
+            r["restarts"] == r["kills"] and r["refused"] == 0 and r["non_202"] == 0)
+        row(name, "requests whose connection the kill closed, resent with the same id", fmt(r["dropped"]))
     if "drain" in results:
         r = results["drain"]
         m = r["median"]
@@ -114,7 +219,8 @@ def table(results):
         row(name, "diagnostic: the same without NOTIFY_SOCKET, median (min – max)",
             f"{fmt(u['exit_after_goodbye_ms'], ' ms')} ({fmt(u['exit_after_goodbye_min_ms'], ' ms')} – "
             f"{fmt(u['exit_after_goodbye_max_ms'], ' ms')})")
-        row(name, "SIGUSR1 → STOPPING=1", fmt(m["stopping_after_signal_ms"], " ms"))
+        row(name, "SIGUSR1 → systemd told of the drain (`STATUS=Draining…`; `STOPPING=1` only for a stop)",
+            fmt(m.get("drain_told_after_signal_ms"), " ms"))
         row(name, "exit status", ", ".join(map(str, m["exit_statuses"])), "75", m["exit_statuses"] == [75])
     if "throughput" in results:
         r = results["throughput"]
@@ -169,9 +275,25 @@ def table(results):
             fmt(m["seeded_ready_ms"], " ms"), "< 200 ms", m["seeded_ready_ms"] < 200)
         row(name, "… empty store, same run; difference", f"{fmt(m['empty_ready_ms'], ' ms')}; {fmt(m['difference_ms'], ' ms')}")
         row(name, "`baton check-config` (exec + runtime + configuration, no store)", fmt(m["check_config_ms"], " ms"))
+    if "matrix" in results:
+        r = results["matrix"]
+        lat, k = r["latency"], r["kill_loop"]
+        name = f"Matrix (Synapse {r.get('synapse_version') or '?'}, {r['rounds']} round trips each)"
+        row(name, "person's message → reply on their own /sync, p50 / p99: Baton (demo agent, delay 0)",
+            f"{fmt(lat['baton']['p50_ms'], ' ms')} / {fmt(lat['baton']['p99_ms'], ' ms')}")
+        row(name, "… bare Python echo bot on the same Synapse, same run (the homeserver's floor)",
+            f"{fmt(lat['echo']['p50_ms'], ' ms')} / {fmt(lat['echo']['p99_ms'], ' ms')}")
+        row(name, "Baton − echo bot at p50 (ratio)",
+            f"{fmt(lat.get('p50_difference_ms'), ' ms')} ({fmt(lat.get('p50_ratio'))})")
+        row(name, f"kill loop, seed {k['seed']}: a message every {k['interval_s']} s for {fmt(k['duration_s'])} s, "
+            f"{k['kills']} SIGKILLs, {k['restarts']} SIGUSR1, {k['stops']} SIGTERM; messages sent", fmt(k["sent"]))
+        row(name, "… lost (no reply) / duplicated (more than one) / out of order, from the room's /messages",
+            f"{k['lost']} / {k['duplicated']} / {k['out_of_order']}", "0 / 0 / 0",
+            k["lost"] == 0 and k["duplicated"] == 0 and k["out_of_order"] == 0)
     head = ["| benchmark | figure | value | goal | |", "|---|---|---|---|---|"]
     loads = ", ".join(
-        f"{name} {r['load_average_before']:.1f}→{r['load_average_after']:.1f}" for name, r in results.items()
+        f"{name} {r['load_average_before']:.1f}→{r['load_average_after']:.1f} ({r['seconds']:.0f} s)"
+        for name, r in results.items()
     )
     return "\n".join(head + rows) + f"\n\n1-minute load average before→after each benchmark: {loads}.\n"
 
@@ -179,41 +301,51 @@ def table(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("benchmarks", nargs="*", default=ALL, help=f"any of {', '.join(ALL)} (default: all)")
-    parser.add_argument("--quick", action="store_true", help="fewer runs and shorter loads, to try things out")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="fewer runs and shorter loads, to try things out")
+    mode.add_argument("--smoke", action="store_true",
+                      help="each benchmark once with tiny loads: checks they run and their correctness figures")
     args = parser.parse_args()
     unknown = set(args.benchmarks) - set(ALL)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    quick = {
-        "restart": ["--cycles", "2", "--idle-cycles", "2"],
-        "drain": ["--runs", "3"],
-        "throughput": ["--runs", "2", "--duration", "3", "--latency-duration", "2"],
-        "durability": ["--runs", "1"],
-        "scale": ["--runs", "1", "--sessions", "2000", "--delay", "8"],
-        "startup": ["--runs", "3", "--messages", "20000"],
-    }
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = os.path.join(HERE, "results", stamp)
     os.makedirs(folder, exist_ok=True)
-    results = {}
+    started = time.monotonic()
+    results, problems = {}, []
     for name in [n for n in ALL if n in args.benchmarks]:
-        results[name] = run(name, quick[name] if args.quick else [], folder)
+        extra = SMOKE[name] if args.smoke else QUICK[name] if args.quick else []
+        result = run(name, extra, folder)
+        if result is None:
+            problems.append(f"{name}: could not run")
+            continue
+        results[name] = result
+        problems += [f"{name}: {failure}" for failure in correctness(name, result)]
     commit = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(
         ["git", "-C", HERE, "status", "--porcelain", "--", "../Sources", "../Package.swift"], capture_output=True, text=True
     ).stdout.strip()
     if dirty:
         commit += " + uncommitted changes in Sources/ or Package.swift"
+    kind = " (smoke: tiny loads, figures mean nothing but correctness)" if args.smoke else " (quick)" if args.quick else ""
     header = (
-        f"Baton benchmarks, {stamp}, commit {commit}, {platform.node()}, {os.cpu_count()} CPUs"
-        f"{' (quick)' if args.quick else ''}. Values are medians over the runs named in each row.\n\n"
+        f"Baton benchmarks, {stamp}, commit {commit}, {platform.node()}, {os.cpu_count()} CPUs{kind}. "
+        "Values are medians over the runs named in each row.\n\n"
     )
-    text = header + table(results) + "\n"
+    text = header + (table(results) if results else "No benchmark ran.\n") + "\n"
+    if problems:
+        text += "Correctness failures:\n\n" + "".join(f"- {p}\n" for p in problems) + "\n"
     for path in (os.path.join(folder, "results.md"), os.path.join(HERE, "results", "latest.md")):
         with open(path, "w") as f:
             f.write(text)
     print(text)
-    print(f"bench: results in {folder}", file=sys.stderr)
+    took = time.monotonic() - started
+    print(f"bench: results in {folder}; {took:.0f} s", file=sys.stderr)
+    if problems:
+        print(f"bench: FAILED: {len(problems)} problem(s):\n  " + "\n  ".join(problems), file=sys.stderr)
+        sys.exit(1)
+    print("bench: every benchmark ran and its correctness figures are right", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ async def one_run(args, index):
         agent_delay=args.delay,
         agent_max_concurrent_turns=args.sessions,
         drain_timeout=args.delay * 4,
+        # The connections it holds (and a few for the stream and status reads), set
+        # explicitly: the default derived from the descriptor limit keeps descriptors for
+        # every possible turn's agent pipes, which leaves 16 connections under 10,000 turns.
+        limits_max_connections=args.connections + 16,
     )
     env["NOTIFY_SOCKET"] = notify.path
     env.update(dict(item.split("=", 1) for item in args.env))

@@ -46,6 +46,7 @@ public func buildApplication(
     let notifier = SystemdNotifier(environment: environment)
     let agentBackEnd = try AgentFactory.make(configuration, logger: logger)
     let instance = Gateway.makeInstanceID()
+    try PrivateStateDirectory.prepare(configuration.stateDirectory, logger: logger)
     let bus = EventBus()
     let backEnd = try await StoreBackEnd.open(configuration, instance: instance, logger: logger)
     let store = backEnd.store
@@ -57,6 +58,7 @@ public func buildApplication(
     } else {
         httpSocket = try .tcp(host: configuration.listen.host, port: configuration.listen.port)
     }
+    try APIAccess.check(configuration, socket: httpSocket, logger: logger)
     // systemd keeps a copy: the next process takes this very socket, so no connection
     // is refused while no process is accepting.
     if notifier.storeDescriptor(httpSocket.descriptor, name: "http") {
@@ -85,9 +87,10 @@ public func buildApplication(
     let controlSocketPath = (configuration.runtimeDirectory as NSString).appendingPathComponent("control.sock")
     let controlSocket = try ListeningSocket.unix(path: controlSocketPath, mode: 0o600)
 
+    let connections = ConnectionRegistry.make(configuration: configuration, logger: logger, metricsFactory: metricsFactory)
     let http = HTTPListener(
         name: "http", socket: httpSocket, router: APIRouter.chat(gateway: gateway, store: store, bus: bus, metrics: metrics),
-        logger: logger,
+        logger: logger, connections: connections,
         onStarted: { await gateway.listenerStarted() })
     // Only this user (and root) may steer the gateway, whatever the socket's mode.
     let ownUID = getuid()

@@ -4,8 +4,26 @@ import Logging
 import ServiceLifecycle
 
 /// Keeps systemd told: `READY=1`, `STATUS=` on every change (at most once a second while
-/// draining), `STOPPING=1` and `EXTEND_TIMEOUT_USEC` through a drain, and `WATCHDOG=1`
-/// while the gateway answers.
+/// draining), `STOPPING=1` once a drain is for a stop, `EXTEND_TIMEOUT_USEC` through a
+/// drain, and `WATCHDOG=1` while the gateway answers.
+///
+/// A drain for a restart never sends `STOPPING=1`: the unit stays `active (running)`, its
+/// status line saying "Draining for restart: …", until the process exits 75. That is what
+/// makes `systemctl reload` return as soon as the signal is delivered, every time.
+///
+/// Why (systemd 252): the reload job runs `ExecReload=/bin/kill -USR1 $MAINPID` with the
+/// unit `reloading`, and completes when systemd reads `kill`'s exit and puts the unit back
+/// to `running`. Baton reacts to SIGUSR1 within a millisecond, about when `kill` exits, and
+/// systemd reads notifications before child exits (its notify socket has the higher event
+/// priority). A `STOPPING=1` sent at the drain's start was therefore often read while the
+/// unit was still `reloading`: systemd moved it to `deactivating`, `kill`'s exit no longer
+/// completed the job, and the job waited for the unit to become active or inactive, which
+/// happened only when the drained process exited: after the whole drain, just before the
+/// next process started. Which of the two events systemd read first decided whether
+/// `systemctl reload` returned at once or after up to `drain.timeout`.
+///
+/// A stop still sends `STOPPING=1`, at the start of a stop drain or as soon as a stop
+/// overtakes a restart drain; under `systemctl stop` the unit is `deactivating` already.
 actor SystemdSupervisor: Service {
     private let notifier: SystemdNotifier
     private let gateway: Gateway
@@ -15,6 +33,8 @@ actor SystemdSupervisor: Service {
     private let logger: Logger
     private var sentReady = false
     private var sentStopping = false
+    /// Whether the drain's start has been reported.
+    private var reportedDrain = false
     private var lastDrainReport = ContinuousClock.Instant.now - .seconds(10)
     private var lastStatus: String?
 
@@ -73,11 +93,14 @@ actor SystemdSupervisor: Service {
                 send(summary)
             }
         case .draining, .stopping:
-            if !sentStopping {
+            let first = !reportedDrain
+            reportedDrain = true
+            if !sentStopping, status.drain?.reason == .stop {
+                // Only for a stop: see the type's comment for why a restart never sends it.
                 sentStopping = true
                 lastStatus = summary
                 notifier.stopping(status: summary)
-            } else if status.state == .stopping || tick || ContinuousClock.now - lastDrainReport >= .seconds(1) {
+            } else if first || status.state == .stopping || tick || ContinuousClock.now - lastDrainReport >= .seconds(1) {
                 send(summary)
             } else {
                 return

@@ -14,4 +14,12 @@ public enum ChatCommand: Sendable, Equatable {
         default: return nil
         }
     }
+
+    /// Whether only users in `admins` may send it.
+    public var needsAdmin: Bool {
+        switch self {
+        case .restart: true
+        case .status: false
+        }
+    }
 }

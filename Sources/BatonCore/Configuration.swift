@@ -13,8 +13,14 @@ public struct Configuration: Sendable, Equatable {
     public var runtimeDirectory: String
     /// Chat users allowed to send `/restart`.
     public var admins: [String]
-    /// When non-empty, the HTTP API requires one of these as a bearer token.
-    public var apiTokens: [String]
+    /// When non-empty, the HTTP API requires one of these as a bearer token; each says
+    /// whom its holder may speak for. Those of `api_tokens`, then `api_tokens_file`,
+    /// then the systemd credential `api-tokens`.
+    public var apiTokens: [APIToken]
+    /// A file of more tokens (a YAML list like `api_tokens`, or one token per line).
+    public var apiTokensFile: String?
+    /// Serve the API without tokens on an address other machines can reach.
+    public var allowUnauthenticated: Bool
     /// What a message for a busy session gets.
     public var busyInput: BusyInput
     public var drain: DrainConfiguration
@@ -30,7 +36,9 @@ public struct Configuration: Sendable, Equatable {
         stateDirectory: String = ".baton",
         runtimeDirectory: String? = nil,
         admins: [String] = [],
-        apiTokens: [String] = [],
+        apiTokens: [APIToken] = [],
+        apiTokensFile: String? = nil,
+        allowUnauthenticated: Bool = false,
         busyInput: BusyInput = .queue,
         drain: DrainConfiguration = .init(),
         agent: AgentConfiguration = .init(),
@@ -42,6 +50,8 @@ public struct Configuration: Sendable, Equatable {
         self.runtimeDirectory = runtimeDirectory ?? (stateDirectory as NSString).appendingPathComponent("run")
         self.admins = admins
         self.apiTokens = apiTokens
+        self.apiTokensFile = apiTokensFile
+        self.allowUnauthenticated = allowUnauthenticated
         self.busyInput = busyInput
         self.drain = drain
         self.agent = agent
@@ -141,15 +151,31 @@ public struct AgentConfiguration: Sendable, Equatable {
     }
 }
 
-/// Bounds on what clients may send.
+/// Bounds on what clients may send and hold.
 public struct LimitsConfiguration: Sendable, Equatable {
     /// Largest accepted request body, in bytes.
     public var maxMessageBytes: Int
     /// Messages a session may have waiting before new ones get 429.
     public var maxQueuePerSession: Int
+    /// Open connections to the chat API beyond which the longest idle ones are closed to
+    /// make room; 0 derives it from the descriptor limit (see `ConnectionBudget`).
+    public var maxConnections: Int
+    /// Seconds a client has to send a whole request (head and body) from its first byte.
+    public var requestTimeout: Double
+    /// Seconds a connection may wait for its next request before it is closed.
+    public var idleTimeout: Double
 
-    public init(maxMessageBytes: Int = 65536, maxQueuePerSession: Int = 100) {
+    public init(
+        maxMessageBytes: Int = 65536,
+        maxQueuePerSession: Int = 100,
+        maxConnections: Int = 0,
+        requestTimeout: Double = 30,
+        idleTimeout: Double = 75
+    ) {
         self.maxMessageBytes = maxMessageBytes
         self.maxQueuePerSession = maxQueuePerSession
+        self.maxConnections = maxConnections
+        self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
     }
 }

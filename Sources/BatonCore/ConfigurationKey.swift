@@ -43,12 +43,13 @@ struct ConfigurationKey: Sendable {
         },
         ConfigurationKey(path: "admins") { raw, c throws(Problem) in c.admins = try list(raw) },
         ConfigurationKey(path: "api_tokens") { raw, c throws(Problem) in
-            let tokens = try list(raw)
-            if tokens.contains(where: { $0.count < 16 }) {
-                throw Problem("each token must be at least 16 characters long")
+            switch raw {
+            case .environment(let text): c.apiTokens = try APITokenParser.parse(environment: text)
+            case .yaml(let value): c.apiTokens = try APITokenParser.parse(yaml: value)
             }
-            c.apiTokens = tokens
         },
+        ConfigurationKey(path: "api_tokens_file") { raw, c throws(Problem) in c.apiTokensFile = try nonEmptyString(raw) },
+        ConfigurationKey(path: "allow_unauthenticated") { raw, c throws(Problem) in c.allowUnauthenticated = try boolean(raw) },
         ConfigurationKey(path: "busy_input") { raw, c throws(Problem) in c.busyInput = try choice(raw) },
         ConfigurationKey(path: "drain.timeout") { raw, c throws(Problem) in
             c.drain.timeout = try seconds(raw, allowZero: true)
@@ -94,6 +95,15 @@ struct ConfigurationKey: Sendable {
         },
         ConfigurationKey(path: "store.lease") { raw, c throws(Problem) in
             c.store.lease = try seconds(raw, allowZero: false)
+        },
+        ConfigurationKey(path: "limits.max_connections") { raw, c throws(Problem) in
+            c.limits.maxConnections = try integer(raw, in: 0...10_000_000)
+        },
+        ConfigurationKey(path: "limits.request_timeout") { raw, c throws(Problem) in
+            c.limits.requestTimeout = try seconds(raw, allowZero: false)
+        },
+        ConfigurationKey(path: "limits.idle_timeout") { raw, c throws(Problem) in
+            c.limits.idleTimeout = try seconds(raw, allowZero: false)
         },
         ConfigurationKey(path: "matrix.homeserver") { raw, c throws(Problem) in
             c.matrixSection.homeserver = try httpURL(raw)
@@ -155,6 +165,19 @@ struct ConfigurationKey: Sendable {
             return strings
         case .yaml(let value):
             throw Problem("must be a list of strings, got \(describe(value))")
+        }
+    }
+
+    private static func boolean(_ raw: RawValue) throws(Problem) -> Bool {
+        switch raw {
+        case .yaml(let value as Bool): return value
+        case .environment(let text):
+            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "yes", "1": return true
+            case "false", "no", "0": return false
+            default: throw Problem("must be true or false, got \"\(text)\"")
+            }
+        case .yaml(let value): throw Problem("must be true or false, got \(describe(value))")
         }
     }
 

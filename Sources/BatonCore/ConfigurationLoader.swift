@@ -19,18 +19,17 @@ public struct ConfigurationLoader: Sendable {
     }
 
     /// Loads the file at `path` (nil: defaults only) and applies environment overrides.
-    public func load(path: String?) throws(ConfigurationError) -> Configuration {
+    ///
+    /// `readingTokenFiles` false leaves out `api_tokens_file` and the `api-tokens`
+    /// credential: commands that only talk to the control socket need neither, and must
+    /// work for a user who may not read them.
+    public func load(path: String?, readingTokenFiles: Bool = true) throws(ConfigurationError) -> Configuration {
         var configuration = defaults()
         if let path {
-            let text: String
-            do {
-                text = try String(contentsOfFile: path, encoding: .utf8)
-            } catch {
-                throw ConfigurationError(source: path, key: "(file)", problem: "cannot be read: \(error.localizedDescription)")
-            }
-            try apply(yaml: text, source: path, to: &configuration)
+            try apply(yaml: try text(of: path, key: "(file)"), source: path, to: &configuration)
         }
         try applyEnvironment(to: &configuration)
+        if readingTokenFiles { try addTokenFiles(to: &configuration, source: path ?? "configuration") }
         try applyCredentials(to: &configuration)
         try checkConsistency(configuration, source: path ?? "configuration")
         return configuration
@@ -75,16 +74,27 @@ public struct ConfigurationLoader: Sendable {
     /// the environment gave them.
     private func applyCredentials(to configuration: inout Configuration) throws(ConfigurationError) {
         guard var matrix = configuration.matrix, matrix.accessToken.isEmpty,
-            let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty
+            let path = credentialPath(MatrixConfiguration.accessTokenCredential)
         else { return }
-        let path = (directory as NSString).appendingPathComponent(MatrixConfiguration.accessTokenCredential)
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        do {
-            matrix.accessToken = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } catch {
-            throw ConfigurationError(source: path, key: "matrix.access_token", problem: "cannot be read from the credential: \(error.localizedDescription)")
-        }
+        matrix.accessToken = try text(of: path, key: "matrix.access_token").trimmingCharacters(in: .whitespacesAndNewlines)
         configuration.matrix = matrix
+    }
+
+    /// The file of the systemd credential `name` in `$CREDENTIALS_DIRECTORY`, if systemd
+    /// passed it (`LoadCredential=`); nil when the unit loads no such credential.
+    func credentialPath(_ name: String) -> String? {
+        guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else { return nil }
+        let path = (directory as NSString).appendingPathComponent(name)
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// The text of the file at `path`; one that cannot be read is an error of `key`.
+    func text(of path: String, key: String) throws(ConfigurationError) -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(source: path, key: key, problem: "cannot be read: \(error.localizedDescription)")
+        }
     }
 
     private func defaults() -> Configuration {

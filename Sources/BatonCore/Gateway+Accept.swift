@@ -187,12 +187,7 @@ extension Gateway {
     }
 
     private func statusCommand(from incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
-        let summary = status().summary
-        do {
-            try await writer.write([notice(incoming.session, .status, "\(summary) (instance \(instance))")])
-        } catch {
-            throw .storeUnavailable("The status could not be stored: \(error)")
-        }
+        try await notify(session: incoming.session, kind: .status, text: "\(status().summary) (instance \(instance))")
         return .answered(session: incoming.session)
     }
 }

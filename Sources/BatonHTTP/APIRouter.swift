@@ -10,9 +10,10 @@ public enum APIRouter {
     ) -> Router<BatonRequestContext> {
         let router = Router(context: BatonRequestContext.self)
         router.add(middleware: APIMiddleware(instance: gateway.instance))
-        router.add(middleware: TokenAuthMiddleware(tokens: gateway.configuration.apiTokens))
+        let access = AccessMetrics(registry: metrics, configuration: gateway.configuration)
+        router.add(middleware: TokenAuthMiddleware(configuration: gateway.configuration, metrics: access))
         let parser = MessageRequestParser(maxBodyBytes: gateway.configuration.limits.maxMessageBytes)
-        MessagesController(gateway: gateway, parser: parser).register(on: router)
+        MessagesController(gateway: gateway, parser: parser, access: access).register(on: router)
         EventStreamController(store: store, bus: bus).register(on: router)
         StatusController(gateway: gateway).register(on: router)
         StatusStreamController(gateway: gateway).register(on: router)

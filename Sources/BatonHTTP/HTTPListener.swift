@@ -20,6 +20,8 @@ public final class HTTPListener: Service, Sendable {
     private let logger: Logger
     private let onStarted: @Sendable () async -> Void
     private let admitPeer: (@Sendable (PeerCredentials) -> Bool)?
+    /// Bounds the connections and their deadlines; nil keeps Hummingbird's idle timeout only.
+    private let connections: ConnectionRegistry?
     /// How long a connection accepted just before shutdown has to send its request.
     private let lastRequestGrace: TimeAmount
     /// When the last connection was accepted (uptime nanoseconds); the grace is only
@@ -32,11 +34,13 @@ public final class HTTPListener: Service, Sendable {
         router: Router<BatonRequestContext>,
         logger: Logger,
         admitPeer: (@Sendable (PeerCredentials) -> Bool)? = nil,
+        connections: ConnectionRegistry? = nil,
         lastRequestGrace: TimeAmount = .milliseconds(200),
         onStarted: @escaping @Sendable () async -> Void = {}
     ) {
         self.lastRequestGrace = lastRequestGrace
         self.admitPeer = admitPeer
+        self.connections = connections
         self.name = name
         self.socket = socket
         self.logger = logger
@@ -64,7 +68,11 @@ public final class HTTPListener: Service, Sendable {
     public func run() async throws {
         let lastRequestGrace = self.lastRequestGrace
         let lastAccept = self.lastAccept
-        let childChannel = HandoffSafeHTTP1Channel(HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(75))))
+        // The registry's guard closes idle connections itself (and slow ones, which
+        // Hummingbird's idle timeout cannot tell from idle ones).
+        let idleTimeout: TimeAmount? = connections == nil ? .seconds(75) : nil
+        let childChannel = HandoffSafeHTTP1Channel(
+            HTTP1Channel(responder: responder, configuration: .init(idleTimeout: idleTimeout)), connections: connections)
         let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
         let logger = self.logger
         let serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

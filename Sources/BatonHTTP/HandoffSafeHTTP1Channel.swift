@@ -10,15 +10,34 @@ import NIOCore
 /// without `finish()`, a precondition failure that crashes the whole process, release
 /// builds included, in the middle of a handoff. Each accepted connection is wrapped so
 /// that one dropped that way finishes its writer and closes instead.
+///
+/// With a ``ConnectionRegistry``, each connection also gets a ``ConnectionGuard`` in front
+/// of the HTTP decoder and a ``RequestProgressHandler`` behind it.
 struct HandoffSafeHTTP1Channel: Sendable {
     let base: HTTP1Channel
+    let connections: ConnectionRegistry?
 
-    init(_ base: HTTP1Channel) {
+    init(_ base: HTTP1Channel, connections: ConnectionRegistry? = nil) {
         self.base = base
+        self.connections = connections
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<AcceptedConnection> {
-        base.setup(channel: channel, logger: logger).map(AcceptedConnection.init)
+        guard let connections else { return base.setup(channel: channel, logger: logger).map(AcceptedConnection.init) }
+        let connection = ConnectionGuard(registry: connections)
+        do {
+            try channel.pipeline.syncOperations.addHandler(connection, position: .first)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        // The child channel initializer runs on the connection's event loop.
+        return base.setup(channel: channel, logger: logger).assumeIsolated().flatMapThrowing { value in
+            // Behind the decoder and Hummingbird's extra handlers, before its connection state.
+            let pipeline = channel.pipeline.syncOperations
+            let state = try pipeline.handler(type: HTTPConnectionStateHandler.self)
+            try pipeline.addHandler(RequestProgressHandler(connection: connection), position: .before(state))
+            return AcceptedConnection(value)
+        }.nonisolated()
     }
 
     func handle(value: AcceptedConnection, logger: Logger) async {

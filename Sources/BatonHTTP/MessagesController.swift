@@ -1,12 +1,15 @@
 import BatonCore
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 
 /// `POST /v1/messages`: chat messages and chat commands.
 struct MessagesController {
     let gateway: Gateway
     let parser: MessageRequestParser
+    /// Counts messages refused because their caller may not speak for their user.
+    var access: AccessMetrics?
 
     func register(on router: Router<BatonRequestContext>) {
         router.post("/v1/messages", use: post)
@@ -20,6 +23,7 @@ struct MessagesController {
             gateway.metrics.messageRejected(error.status == .contentTooLarge ? .tooLarge : .invalid)
             throw error
         }
+        try vouch(for: incoming, caller: context.caller, logger: context.logger)
         let result: AcceptResult
         do {
             result = try await gateway.accept(incoming)
@@ -37,6 +41,21 @@ struct MessagesController {
             // A drain ends within drain.timeout; a busy turn is worth retrying sooner.
             let retryAfter = reason == .draining ? "5" : "1"
             return JSONBody.response(.serviceUnavailable, ["status": "rejected", "reason": reason.rawValue], headers: [.retryAfter: retryAfter])
+        }
+    }
+
+    /// Refuses with 403, storing nothing, a message whose caller may not speak for its
+    /// user; logs the admin commands it lets through with the token that sent them.
+    private func vouch(for incoming: IncomingMessage, caller: Caller, logger: Logger) throws(APIError) {
+        let metadata: Logger.Metadata = ["baton.session": "\(incoming.session)", "baton.user": "\(incoming.user)"]
+        if let refusal = caller.refusal(of: incoming) {
+            access?.impersonationRejected(caller)
+            logger.warning("Refused a message for a user its caller may not speak for", metadata: metadata)
+            throw APIError(.forbidden, refusal)
+        }
+        if ChatCommand(text: incoming.text)?.needsAdmin == true {
+            let command = incoming.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            logger.info("Admin command", metadata: metadata.merging(["baton.command": "\(command)"]) { $1 })
         }
     }
 

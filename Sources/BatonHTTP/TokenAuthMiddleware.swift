@@ -1,36 +1,93 @@
+import BatonCore
+import HTTPTypes
 import Hummingbird
+import NIOCore
 
-/// Requires `Authorization: Bearer <token>` with one of `api_tokens` on the API.
+/// Finds out who is calling the API and puts the ``Caller`` in the request's context.
+///
+/// With `api_tokens`, every call needs `Authorization: Bearer <token>` with one of them,
+/// and the caller is that token's holder. Without, nobody is proven, so the API serves
+/// only this machine: a request from another machine, or one that came through a reverse
+/// proxy (it carries `Forwarded`, `X-Forwarded-For` or `X-Real-IP`), gets 403 unless
+/// `allow_unauthenticated` is set. Those headers are only ever a reason to refuse, never
+/// to trust: a client can add them but cannot remove what a proxy adds.
 ///
 /// `/healthz` and `/readyz` stay open for load balancers and probes: they say nothing
 /// but whether the process serves; so do the web page's static files, which ask for a
 /// token for their API calls. Tokens are compared in constant time.
-struct TokenAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let tokens: [[UInt8]]
+struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
+    let tokens: [(secret: [UInt8], caller: Caller)]
+    let allowUnauthenticated: Bool
+    let metrics: AccessMetrics?
     static var openPaths: Set<String> { PageController.paths.union(["/healthz", "/readyz"]) }
+    /// Headers a reverse proxy adds: their presence means the peer is not the client.
+    static var proxyHeaders: [HTTPField.Name] { [.init("Forwarded")!, .init("X-Forwarded-For")!, .init("X-Real-IP")!] }
 
-    init(tokens: [String]) {
-        self.tokens = tokens.map { Array($0.utf8) }
+    init(tokens: [APIToken], allowUnauthenticated: Bool = false, metrics: AccessMetrics? = nil) {
+        self.tokens = zip(tokens, tokens.names).map { token, name in (Array(token.secret.utf8), Caller.token(token, name: name)) }
+        self.allowUnauthenticated = allowUnauthenticated
+        self.metrics = metrics
+    }
+
+    /// The check `configuration` asks for.
+    init(configuration: Configuration, metrics: AccessMetrics? = nil) {
+        self.init(tokens: configuration.apiTokens, allowUnauthenticated: configuration.allowUnauthenticated, metrics: metrics)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !tokens.isEmpty, !Self.openPaths.contains(request.uri.path) else {
+        guard !Self.openPaths.contains(request.uri.path) else {
             return try await next(request, context)
         }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw APIError(.unauthorized, "missing bearer token: send Authorization: Bearer <token>", headers: [.wwwAuthenticate: "Bearer"])
+        var context = context
+        do {
+            context.caller = try identify(request.headers, peer: context.remoteAddress)
+        } catch {
+            metrics?.refused(error.reason)
+            context.logger.log(
+                level: error.reason == .notLocal ? .notice : .debug, "Refused an API request",
+                metadata: ["baton.reason": "\(error.reason.rawValue)", "baton.peer": "\(context.remoteAddress?.ipAddress ?? "unknown")"])
+            throw error.answer
+        }
+        metrics?.identified(context.caller)
+        context.logger[metadataKey: "baton.token"] = "\(context.caller.name)"
+        return try await next(request, context)
+    }
+
+    /// The caller of a request with `headers` from `peer`, or why it is refused.
+    func identify(_ headers: HTTPFields, peer: SocketAddress?) throws(Refusal) -> Caller {
+        guard !tokens.isEmpty else { return try localCaller(headers, peer: peer) }
+        guard let header = headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw Refusal(.missingToken, APIError(.unauthorized, "missing bearer token: send Authorization: Bearer <token>", headers: [.wwwAuthenticate: "Bearer"]))
         }
         let presented = Array(header.utf8.dropFirst("Bearer ".utf8.count))
         // Check every token without stopping early, so timing says nothing about which
         // token (or how much of one) matched.
-        var matched = false
+        var matched: Caller?
         for token in tokens {
-            matched = Self.constantTimeEqual(token, presented) || matched
+            let equal = Self.constantTimeEqual(token.secret, presented)
+            matched = equal ? token.caller : matched
         }
-        guard matched else {
-            throw APIError(.unauthorized, "invalid bearer token", headers: [.wwwAuthenticate: "Bearer"])
+        guard let matched else {
+            throw Refusal(.invalidToken, APIError(.unauthorized, "invalid bearer token", headers: [.wwwAuthenticate: "Bearer"]))
         }
-        return try await next(request, context)
+        return matched
+    }
+
+    /// Without tokens: this machine's caller, or another machine's if that is allowed.
+    private func localCaller(_ headers: HTTPFields, peer: SocketAddress?) throws(Refusal) -> Caller {
+        let proxyHeader = Self.proxyHeaders.first { headers[$0] != nil }
+        let loopbackPeer = peer?.ipAddress.map(ListenAddress.isLoopback(ipAddress:)) ?? false
+        let fromThisMachine = proxyHeader == nil && loopbackPeer
+        guard fromThisMachine || allowUnauthenticated else {
+            let origin = proxyHeader.map { "through a proxy (it carries \($0))" } ?? "from \(peer?.ipAddress ?? "an unknown address")"
+            throw Refusal(
+                .notLocal,
+                APIError(
+                    .forbidden,
+                    "this API has no api_tokens, so it serves only this machine, and this request came \(origin); "
+                        + "set api_tokens, or allow_unauthenticated: true to serve without tokens deliberately"))
+        }
+        return .unauthenticated(fromThisMachine: fromThisMachine)
     }
 
     /// Equal bytes, in time that depends only on the lengths.
@@ -42,5 +99,16 @@ struct TokenAuthMiddleware<Context: RequestContext>: RouterMiddleware {
             difference |= x ^ y
         }
         return difference == 0 && a.count == b.count
+    }
+
+    /// A request turned away before its handler: why (for metrics) and its answer.
+    struct Refusal: Error {
+        let reason: AccessMetrics.Refusal
+        let answer: APIError
+
+        init(_ reason: AccessMetrics.Refusal, _ answer: APIError) {
+            self.reason = reason
+            self.answer = answer
+        }
     }
 }

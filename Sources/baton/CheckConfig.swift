@@ -16,11 +16,28 @@ struct CheckConfig: ParsableCommand {
 
     func run() throws {
         let configuration = try options.load()
+        if let problem = configuration.exposureProblem(listeningOn: configuration.listen) {
+            throw invalidConfiguration(problem)
+        }
         print("configuration OK: \(options.path ?? "built-in defaults")")
         print("listen \(configuration.listen), agent \(configuration.agent.kind.rawValue), drain.timeout \(configuration.drain.timeout) s")
+        print(Self.describeTokens(configuration))
         if let warning = InstalledUnitCheck(unit: unit, userManager: user).warning(for: configuration) {
             printError("warning: \(warning)")
         }
+    }
+}
+
+extension CheckConfig {
+    /// Who may use the API: each token by name and whom it speaks for, never the secret.
+    static func describeTokens(_ configuration: Configuration) -> String {
+        let tokens = configuration.apiTokens
+        guard !tokens.isEmpty else {
+            return configuration.allowUnauthenticated
+                ? "api_tokens: none; allow_unauthenticated: anyone reaching the API may post as any user"
+                : "api_tokens: none; the API serves this machine only"
+        }
+        return "api_tokens: " + tokens.summary
     }
 }
 

@@ -12,12 +12,14 @@ struct ConfigurationOptions: ParsableArguments {
     var path: String? { ConfigurationLoader().configurationPath(explicit: config) }
 
     /// Loads the configuration, or prints what is wrong and exits 78.
-    func load() throws -> Configuration {
+    ///
+    /// `readingTokenFiles` false skips the token file and credential (see
+    /// ``ConfigurationLoader/load(path:readingTokenFiles:)``).
+    func load(readingTokenFiles: Bool = true) throws -> Configuration {
         do {
-            return try ConfigurationLoader().load(path: path)
+            return try ConfigurationLoader().load(path: path, readingTokenFiles: readingTokenFiles)
         } catch {
-            printError("invalid configuration: \(error)")
-            throw ExitCode(ExitStatus.invalidConfiguration.rawValue)
+            throw invalidConfiguration(error)
         }
     }
 }
@@ -30,11 +32,18 @@ struct ControlOptions: ParsableArguments {
     var socket: String?
 
     func client() throws -> ControlClient {
-        let loaded = try configuration.load()
+        // The control socket needs no token: nor should finding it need the token files.
+        let loaded = try configuration.load(readingTokenFiles: false)
         let configured = configuration.path != nil || ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"] != nil
             || ProcessInfo.processInfo.environment["BATON_RUNTIME_DIRECTORY"] != nil
         return ControlClient(socketPath: ControlClient.socketPath(explicit: socket, configuration: loaded, configured: configured))
     }
+}
+
+/// Prints what is wrong with the configuration; the exit (78) to throw.
+func invalidConfiguration(_ error: ConfigurationError) -> ExitCode {
+    printError("invalid configuration: \(error)")
+    return ExitCode(ExitStatus.invalidConfiguration.rawValue)
 }
 
 func printError(_ message: String) {

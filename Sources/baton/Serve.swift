@@ -11,6 +11,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
+        // Everything Baton creates is its user's alone, as under the shipped unit
+        // (UMask=0077): the store holds every chat message. Exec agents inherit it.
+        umask(0o077)
         let configuration = try options.load()
         signal(SIGPIPE, SIG_IGN)
         // A reload that arrives before the signal router is up must not kill the process.
@@ -28,8 +31,7 @@ struct Serve: AsyncParsableCommand {
         do {
             application = try await buildApplication(configuration: configuration, logger: logger)
         } catch let error as ConfigurationError {
-            printError("invalid configuration: \(error)")
-            throw ExitCode(ExitStatus.invalidConfiguration.rawValue)
+            throw invalidConfiguration(error)
         } catch {
             printError("cannot start: \(error)")
             throw ExitCode(ExitStatus.failure.rawValue)

@@ -44,6 +44,11 @@ struct StatusReport {
         if let drain = status.drain {
             lines.append("drain:     for \(drain.reason.rawValue), \(Int(drain.secondsLeft.rounded(.up))) s left (deadline \(drain.deadline.formatted(.iso8601)))")
         }
+        for (name, network) in (status.networks ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let state = network.state.rawValue.replacingOccurrences(of: "_", with: " ") + (network.reason.map { " (\($0))" } ?? "")
+            let padding = String(repeating: " ", count: max(1, 10 - name.count))
+            lines.append("\(name):\(padding)\(state) as \(network.user), \(network.rooms.count) rooms, \(network.backlog) to deliver")
+        }
         lines.append("supervisor: \(status.supervisor ?? "none")")
         if let reachable = status.storeReachable {
             lines.append("store:     PostgreSQL, \(reachable ? "reachable" : "unreachable")")

@@ -42,6 +42,9 @@ import Testing
             limits:
               max_message_bytes: 1024
               max_queue_per_session: 5
+              max_connections: 500
+              request_timeout: 7.5
+              idle_timeout: 20
             """)
         let c = try ConfigurationLoader(environment: [:]).load(path: path)
         #expect(c.listen == ListenAddress(host: "0.0.0.0", port: 9090))
@@ -53,7 +56,10 @@ import Testing
         #expect(c.agent.url == "http://127.0.0.1:9000/turn" && c.agent.healthURL == "http://127.0.0.1:9000/health")
         #expect(c.agent.healthInterval == 3 && c.agent.healthFailureThreshold == 4)
         #expect(c.agent.turnTimeout == 60 && c.agent.maxConcurrentTurns == 8)
-        #expect(c.limits == LimitsConfiguration(maxMessageBytes: 1024, maxQueuePerSession: 5))
+        #expect(
+            c.limits
+                == LimitsConfiguration(
+                    maxMessageBytes: 1024, maxQueuePerSession: 5, maxConnections: 500, requestTimeout: 7.5, idleTimeout: 20))
     }
 
     @Test func environmentOverridesWinOverTheFile() throws {
@@ -80,6 +86,9 @@ import Testing
         ("agent:\n  kind: exec\n", "agent.command", "required when agent.kind is exec"),
         ("agent:\n  kind: http\n  url: ftp://x\n", "agent.url", "http:// or https://"),
         ("admins: alice\n", "admins", "list of strings"),
+        ("limits:\n  max_connections: -1\n", "limits.max_connections", "from 0"),
+        ("limits:\n  request_timeout: 0\n", "limits.request_timeout", "more than 0"),
+        ("limits:\n  idle_timeout: forever\n", "limits.idle_timeout", "number of seconds"),
         ("drian:\n  timeout: 5\n", "drian", "did you mean"),
         ("agent:\n  helth_url: http://x/health\n", "agent.helth_url", "did you mean agent.health_url"),
         ("- just\n- a list\n", "(file)", "mapping"),

@@ -34,10 +34,11 @@ struct InProcessBaton {
     @discardableResult
     func run(
         agent: (any Agent)? = nil,
+        logger: Logger = InProcessBaton.logger,
         _ body: @escaping @Sendable (BatonApplication, BatonHTTPClient) async throws -> Void
     ) async throws -> BatonApp.ExitStatus {
         let app = try await buildApplication(
-            configuration: configuration, environment: [:], logger: Self.logger,
+            configuration: configuration, environment: [:], logger: logger,
             agent: agent)
         let port = try #require(app.httpSocket.port)
         return try await withThrowingTaskGroup(of: BatonApp.ExitStatus?.self) { group in

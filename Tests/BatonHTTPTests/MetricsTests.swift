@@ -22,6 +22,10 @@ import Testing
         ("baton_agent_health", "gauge"),
         ("baton_recovered_turns_total", "counter"),
         ("baton_recovered_messages_total", "counter"),
+        ("baton_connections_open", "gauge"),
+        ("baton_connections_max", "gauge"),
+        ("baton_connections_accepted_total", "counter"),
+        ("baton_connections_closed_total", "counter"),
     ]
 
     @Test func everyMetricIsThereFromTheStartAndHealthFollowsTheAgent() async throws {
@@ -43,6 +47,11 @@ import Testing
             #expect(metrics["baton_turns_in_flight"] == 0 && metrics["baton_queue_depth"] == 0)
             #expect(metrics[#"baton_agent_health{health="ready"}"#] == 1)
             #expect(metrics[#"baton_agent_health{health="starting"}"#] == 0)
+            for reason in ["idle", "slow", "evicted", "refused"] {
+                #expect(metrics[#"baton_connections_closed_total{reason="\#(reason)"}"#] == 0)
+            }
+            // This request's connection.
+            #expect(metrics["baton_connections_open"] == 1 && metrics["baton_connections_accepted_total"] == 1)
 
             await app.gateway.recordAgentProbe(succeeded: false, startedAt: .now)
             let degraded = try await client.metrics()

@@ -12,7 +12,7 @@ import Testing
     static let pageDirectory = (BatonBinary.repositoryRoot as NSString).appendingPathComponent("Sources/BatonHTTP/Page")
 
     @Test func thePageIsServedWithoutATokenWithAStrictContentSecurityPolicy() async throws {
-        try await InProcessBaton { $0.apiTokens = [Self.token] }.run { _, client in
+        try await InProcessBaton { $0.apiTokens = [APIToken(Self.token)] }.run { _, client in
             let page = try await client.request("GET", "/")
             #expect(page.status == 200)
             #expect(page.header("Content-Type") == "text/html; charset=utf-8")
@@ -43,7 +43,7 @@ import Testing
     @Test func everyFileOfThePageIsServedAsItsSourceSays() async throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.pageDirectory).filter { !$0.hasPrefix(".") }.sorted()
         #expect(names.contains("index.html") && names.contains("app.js") && names.contains("style.css"))
-        try await InProcessBaton { $0.apiTokens = [Self.token] }.run { _, client in
+        try await InProcessBaton { $0.apiTokens = [APIToken(Self.token)] }.run { _, client in
             for name in names {
                 let source = try Data(contentsOf: URL(fileURLWithPath: (Self.pageDirectory as NSString).appendingPathComponent(name)))
                 let path = name == "index.html" ? "/" : "/\(name)"
@@ -90,7 +90,7 @@ import Testing
     }
 
     @Test func theStatusStreamSendsTheStatusThenEveryChangeAndEndsWhenTheProcessStops() async throws {
-        try await InProcessBaton { $0.apiTokens = [Self.token] }.run { app, client in
+        try await InProcessBaton { $0.apiTokens = [APIToken(Self.token)] }.run { app, client in
             let (opened, open) = AsyncStream.makeStream(of: Void.self)
             try await withThrowingTaskGroup(of: [GatewayStatus].self) { group in
                 group.addTask {

@@ -1,5 +1,6 @@
 @testable import BatonApp
 @testable import BatonHTTP
+import BatonCore
 import BatonTestSupport
 import Foundation
 import Testing
@@ -8,7 +9,7 @@ import Testing
     static let token = "s3cret-token-0123456789"
 
     @Test func withTokensEveryAPICallNeedsAValidBearerToken() async throws {
-        try await InProcessBaton { $0.apiTokens = ["another-token-abcdefgh", Self.token] }.run { app, client in
+        try await InProcessBaton { $0.apiTokens = ["another-token-abcdefgh", APIToken(Self.token)] }.run { app, client in
             let body = Array(#"{"session":"s","user":"u","text":"hi"}"#.utf8)
             let missing = try await client.request("POST", "/v1/messages", body: body)
             #expect(missing.status == 401)
@@ -39,9 +40,11 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "needs root to connect as another user"))
     func theControlSocketRefusesAnotherUserEvenWhenItsModeAllowsIt() async throws {
         try await InProcessBaton().run { app, _ in
-            // Open the socket and its directory to everyone: only the peer check is left.
+            // Open the socket and its directories (the runtime directory is inside the
+            // private state directory here) to everyone: only the peer check is left.
             chmod(app.controlSocketPath, 0o666)
             chmod((app.controlSocketPath as NSString).deletingLastPathComponent, 0o755)
+            chmod(app.configuration.stateDirectory, 0o755)
             let script = """
                 import socket, sys
                 s = socket.socket(socket.AF_UNIX)

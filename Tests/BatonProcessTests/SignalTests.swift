@@ -24,6 +24,8 @@ import Testing
 
                 let firstEnded = try await first.exit()
                 #expect(firstEnded == .exited(75), "\(baton.serverLogs)")
+                // A restart drain never tells systemd it is stopping (a reload job would wait for it).
+                #expect(first.notifications.received.allSatisfy { $0["STOPPING"] == nil }, "\(first.notifications.received)")
                 let drained = busy.events
                 let slowReply = try #require(drained.firstReply(to: slow.id), "the turn in flight was answered before the exit: \(drained)")
                 let goodbye = try #require(drained.firstGoodbye)
@@ -56,7 +58,7 @@ import Testing
                 try await logs["s"]!.waitUntilOpen()
                 let slow = try await client.send(session: "s", text: "finish me")
                 server.send(SIGTERM)
-                try await server.drainStarted()
+                try await server.notifications.wait(for: "STOPPING", value: "1", timeout: .seconds(10))
                 let serverEnded = try await server.exit()
                 #expect(serverEnded == .exited(0), "\(baton.serverLogs)")
                 let events = logs["s"]!.events
@@ -64,6 +66,26 @@ import Testing
                 let goodbye = try #require(events.firstGoodbye)
                 #expect(reply < goodbye)
                 #expect(events[goodbye].payload?.reason == "stop")
+            }
+        }
+    }
+
+    @Test func aStopDuringARestartDrainSendsStoppingAndExits0() async throws {
+        try await withBatonFixture({ $0.agentDelay = 2 }) { baton in
+            let server = try await baton.startServer()
+            try await withEventFollowers(baton.client, sessions: ["s"]) { logs in
+                try await logs["s"]!.waitUntilOpen()
+                let slow = try await baton.client.send(session: "s", text: "in flight through a restart and a stop")
+                server.send(SIGUSR1)
+                try await server.drainStarted()
+                #expect(server.notifications.received.allSatisfy { $0["STOPPING"] == nil })
+                server.send(SIGTERM)
+                let stopping = try await server.notifications.wait(for: "STOPPING", value: "1", timeout: .seconds(10))
+                #expect(stopping["STATUS"]?.contains("for stop") == true, "\(stopping)")
+                let ended = try await server.exit()
+                #expect(ended == .exited(0), "stop wins over restart: \(baton.serverLogs)")
+                let events = logs["s"]!.events
+                #expect(try #require(events.firstReply(to: slow.id)) < events.firstGoodbye ?? -1)
             }
         }
     }

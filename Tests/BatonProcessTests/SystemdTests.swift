@@ -25,9 +25,8 @@ struct SystemdTests {
                 let slow = try await client.send(session: "busy", text: "a turn of a few seconds")
                 #expect(slow.acknowledgement.status == "accepted")
 
-                // `systemctl reload` may return at once or only once the next process is
-                // ready (when STOPPING=1 overtakes the reload job), so it runs alongside.
-                async let reload = manager.systemctl("reload-or-restart", BatonUnit.service)
+                // Returns as soon as the signal is delivered, with the drain under way.
+                try await manager.systemctl("reload-or-restart", BatonUnit.service)
                 try await eventually("the drain to begin", timeout: .seconds(10)) {
                     try await client.status().state == "draining" ? true : nil
                 }
@@ -37,7 +36,6 @@ struct SystemdTests {
                     #expect(message.acknowledgement.status == "queued")
                     #expect(message.instance == before.instance)
                 }
-                try await reload
 
                 let busyEvents = try await busy.waitForReplies(to: [slow, behind])
                 let idleEvents = try await idle.waitForReplies(to: [waiting])

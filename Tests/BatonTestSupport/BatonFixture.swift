@@ -18,9 +18,13 @@ public struct BatonServer: Sendable {
         try await process.exit(within: timeout)
     }
 
-    /// Waits for `STOPPING=1`: the drain has begun.
+    /// Waits for the status that says a drain has begun ("Draining for restart: …", or
+    /// "Stopping…" when nothing was in flight); only a stop also sends `STOPPING=1`.
     public func drainStarted(timeout: Duration = .seconds(10)) async throws {
-        try await notifications.wait(for: "STOPPING", value: "1", timeout: timeout)
+        try await notifications.wait(for: "STATUS=Draining…", timeout: timeout) { message in
+            guard let status = message["STATUS"] else { return false }
+            return status.hasPrefix("Draining") || status.hasPrefix("Stopping")
+        }
     }
 }
 
@@ -52,13 +56,19 @@ public final class BatonFixture: Sendable {
     }
 
     /// Starts `baton serve --config <file>` with a notification socket and waits for `READY=1`.
-    public func startServer(environment extra: [String: String] = [:], waitUntilReady: Bool = true) async throws -> BatonServer {
+    ///
+    /// `launcher` runs before `baton` and execs it with the rest of the command line
+    /// (`prlimit --nofile=…`, or a shell that sets a umask), so the pid stays baton's.
+    public func startServer(
+        environment extra: [String: String] = [:], launcher: [String] = [], waitUntilReady: Bool = true
+    ) async throws -> BatonServer {
         let number = started.withLock { $0.processes.count + 1 }
         let notifications = try NotifySocket(path: directory.appending("notify-\(number).sock"))
         started.withLock { $0.sockets.append(notifications) }
         let log = directory.appending("serve-\(number).log")
+        let command = launcher + [binary, "serve", "--config", configurationPath]
         let process = try ChildProcess(
-            binary, arguments: ["serve", "--config", configurationPath],
+            command[0], arguments: Array(command.dropFirst()),
             environment: environment(["NOTIFY_SOCKET": notifications.path].merging(extra) { $1 }),
             directory: directory.path, outputPath: log, errorPath: log)
         started.withLock { $0.processes.append(process) }

@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-/// A test client for Baton's chat API on `127.0.0.1:port`.
+/// A test client for Baton's chat API on `127.0.0.1:port` (or another host of this machine).
 ///
 /// Every request uses a new connection and a refused connection is not retried, so a test
 /// sees each refusal: zero-downtime restarts are judged by exactly that.
@@ -31,10 +31,12 @@ public final class BatonHTTPClient: Sendable {
     }
 
     public let port: Int
+    public let host: String
     private let client: HTTPClient
 
-    public init(port: Int) {
+    public init(port: Int, host: String = "127.0.0.1") {
         self.port = port
+        self.host = host
         var configuration = HTTPClient.Configuration()
         configuration.maximumUsesPerConnection = 1
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -47,7 +49,7 @@ public final class BatonHTTPClient: Sendable {
         try await client.shutdown()
     }
 
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var baseURL: String { "http://\(host):\(port)" }
 
     /// Sends a request and collects the whole answer.
     public func request(

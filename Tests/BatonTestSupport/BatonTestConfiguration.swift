@@ -18,6 +18,10 @@ public struct BatonTestConfiguration: Sendable {
     /// When set, an exec agent running this command instead of the demo agent.
     public var agentCommand: [String]?
     public var maxQueuePerSession = 100
+    /// `limits.max_connections`, `limits.request_timeout` and `limits.idle_timeout`; nil: Baton's defaults.
+    public var maxConnections: Int?
+    public var requestTimeout: Double?
+    public var idleTimeout: Double?
     /// More YAML appended as it is (a `matrix:` section, say).
     public var extraYAML = ""
 
@@ -52,6 +56,9 @@ public struct BatonTestConfiguration: Sendable {
             "limits:",
             "  max_queue_per_session: \(maxQueuePerSession)",
         ]
+        if let maxConnections { lines.append("  max_connections: \(maxConnections)") }
+        if let requestTimeout { lines.append("  request_timeout: \(requestTimeout)") }
+        if let idleTimeout { lines.append("  idle_timeout: \(idleTimeout)") }
         return lines.joined(separator: "\n") + "\n" + extraYAML
     }
 }

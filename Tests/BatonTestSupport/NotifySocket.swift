@@ -73,6 +73,17 @@ public final class NotifySocket: Sendable {
         }
     }
 
+    /// Waits for a message that `matches`, including ones that already arrived.
+    @discardableResult
+    public func wait(
+        for description: String, timeout: Duration = .seconds(30), where matches: @escaping @Sendable (Message) -> Bool
+    ) async throws -> Message {
+        let messages = self.messages
+        return try await withTimeout(timeout, waitingFor: "\(description) on \(path)") {
+            try await messages.wait { received in received.first(where: matches) }
+        }
+    }
+
     /// Stops listening and removes the socket file.
     public func close() {
         unlink(path)

@@ -1,15 +1,12 @@
-import BatonTestSupport
-import Testing
-
 /// A `GET /metrics` body, read the way a person greps it: by series, as printed.
-struct PrometheusText: CustomStringConvertible {
-    let description: String
+public struct PrometheusText: Sendable, CustomStringConvertible {
+    public let description: String
     /// Sample values by series (`name` or `name{label="value",…}`).
-    let samples: [String: Double]
+    public let samples: [String: Double]
     /// `# TYPE` of each metric name.
-    let types: [String: String]
+    public let types: [String: String]
 
-    init(_ text: String) {
+    public init(_ text: String) {
         description = text
         var samples: [String: Double] = [:]
         var types: [String: String] = [:]
@@ -26,14 +23,16 @@ struct PrometheusText: CustomStringConvertible {
     }
 
     /// The value of one series; nil when it is not there.
-    subscript(_ series: String) -> Double? { samples[series] }
+    public subscript(_ series: String) -> Double? { samples[series] }
 }
 
 extension BatonHTTPClient {
     /// `GET /metrics`, parsed; throws unless it answered 200.
-    func metrics() async throws -> PrometheusText {
+    public func metrics() async throws -> PrometheusText {
         let response = try await request("GET", "/metrics")
-        try #require(response.status == 200, "GET /metrics: \(response.status) \(response.text)")
+        guard response.status == 200 else {
+            throw UnexpectedResponse(description: "GET /metrics: \(response.status) \(response.text)")
+        }
         return PrometheusText(response.text)
     }
 }

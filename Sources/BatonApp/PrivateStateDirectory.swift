@@ -1,0 +1,45 @@
+import Foundation
+import Glibc
+import Logging
+
+/// Keeps the state directory and the store's files private to Baton's user: the directory
+/// 0700, the SQLite database and its `-wal` and `-shm` files 0600. They hold every chat
+/// message.
+///
+/// `baton serve` runs with umask 0077 (as the shipped unit sets), so whatever it creates
+/// is private from the start; this also makes a directory and store created by an
+/// earlier version, or by a caller with a wider umask, private before the store opens.
+enum PrivateStateDirectory {
+    static let directoryMode: mode_t = 0o700
+    static let fileMode: mode_t = 0o600
+    /// The store's files, as SQLite names them beside `baton.sqlite`.
+    static let storeFiles = ["baton.sqlite", "baton.sqlite-wal", "baton.sqlite-shm"]
+
+    /// Creates `path` 0700 if it is missing, else narrows it and the store's files.
+    static func prepare(_ path: String, logger: Logger) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(directoryMode)])
+        }
+        narrow(path, to: directoryMode, logger: logger)
+        for name in storeFiles {
+            narrow((path as NSString).appendingPathComponent(name), to: fileMode, logger: logger)
+        }
+    }
+
+    /// Removes every permission beyond `mode` from `path`, if it exists and has any.
+    private static func narrow(_ path: String, to mode: mode_t, logger: Logger) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return }
+        let current = status.st_mode & 0o7777
+        guard current & ~mode != 0 else { return }
+        if chmod(path, current & mode) == 0 {
+            logger.notice(
+                "Made a state file private", metadata: ["baton.path": "\(path)", "baton.mode": "\(String(current & mode, radix: 8))"])
+        } else {
+            logger.warning(
+                "Cannot make a state file private",
+                metadata: ["baton.path": "\(path)", "baton.error": "\(String(cString: strerror(errno)))"])
+        }
+    }
+}

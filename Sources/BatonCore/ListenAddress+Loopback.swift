@@ -1,0 +1,59 @@
+import Foundation
+
+extension ListenAddress {
+    /// Whether only this machine can reach the address: a loopback address
+    /// (`127.0.0.0/8`, `::1`), `localhost`, or a name every address of which is loopback.
+    public var isLoopback: Bool {
+        if Self.isLoopback(ipAddress: host) { return true }
+        if host.lowercased() == "localhost" { return true }
+        guard !Self.isIPAddress(host) else { return false }
+        let addresses = Self.resolve(host)
+        return !addresses.isEmpty && addresses.allSatisfy(Self.isLoopback(ipAddress:))
+    }
+
+    /// Whether `text` is a loopback IP address, IPv4 in IPv6 (`::ffff:127.0.0.1`) included.
+    public static func isLoopback(ipAddress text: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, text, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        let loopback: [UInt8] = Array(repeating: 0, count: 15) + [1]
+        let mappedPrefix: [UInt8] = Array(repeating: 0, count: 10) + [0xff, 0xff]
+        return bytes == loopback || (Array(bytes[0..<12]) == mappedPrefix && bytes[12] == 127)
+    }
+
+    private static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
+    /// The numeric addresses a name resolves to for listening; empty when it does not.
+    private static func resolve(_ name: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var results: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &results) == 0, let first = results else { return [] }
+        defer { freeaddrinfo(results) }
+        return sequence(first: first, next: { $0.pointee.ai_next }).compactMap { info in
+            info.pointee.ai_addr.flatMap { ListenAddress(socketAddress: $0, length: info.pointee.ai_addrlen)?.host }
+        }
+    }
+
+    /// The numeric host and port of an IPv4 or IPv6 socket address; nil for any other.
+    public init?(socketAddress: UnsafePointer<sockaddr>, length: socklen_t) {
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let flags = NI_NUMERICHOST | NI_NUMERICSERV
+        guard [AF_INET, AF_INET6].contains(Int32(socketAddress.pointee.sa_family)),
+            getnameinfo(socketAddress, length, &host, socklen_t(host.count), &service, socklen_t(service.count), flags) == 0,
+            let port = Int(service.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        else { return nil }
+        self.init(host: host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, port: port)
+    }
+}

@@ -1,0 +1,121 @@
+import NIOCore
+
+/// First in a chat API connection's pipeline: registers the connection with the
+/// ``ConnectionRegistry``, follows what it is doing and closes it when it overstays.
+///
+/// It sees the raw bytes, so it knows when a request begins (its first byte, long before
+/// a slow client completes the head); ``RequestProgressHandler``, behind the HTTP decoder,
+/// tells it when a request has been read in full and when its response has ended.
+/// - idle (connected, or between requests): closed after `idleTimeout`;
+/// - reading a request (first byte in, end not yet): closed after `requestTimeout`;
+/// - answering (response or event stream under way): no deadline here.
+final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let registry: ConnectionRegistry
+    private var context: ChannelHandlerContext?
+    private var id: ConnectionTable.ID?
+    private var phase: ConnectionTable.Phase = .idle
+    /// Between a request's first byte and its end.
+    private var reading = false
+    /// Requests whose head was read and whose response has not ended.
+    private var requestsOpen = 0
+    private var deadline: Scheduled<Void>?
+
+    init(registry: ConnectionRegistry) {
+        self.registry = registry
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { register(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        register(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        if let id {
+            registry.closed(id)
+            self.id = nil
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !reading {
+            reading = true
+            settle()
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// A request's head has been decoded.
+    func requestHeadRead() {
+        requestsOpen += 1
+        settle()
+    }
+
+    /// A request has been read to its end: its deadline no longer applies.
+    func requestEndRead() {
+        reading = false
+        settle()
+    }
+
+    /// A response has been written to its end.
+    func responseEndWritten() {
+        requestsOpen = max(requestsOpen - 1, 0)
+        settle()
+    }
+
+    private func register(context: ChannelHandlerContext) {
+        guard id == nil else { return }
+        guard let id = registry.open(context.channel) else {
+            context.close(promise: nil)
+            return
+        }
+        self.id = id
+        arm(for: .idle)
+    }
+
+    /// Moves to the phase the counts say, arming that phase's deadline.
+    private func settle() {
+        let now: ConnectionTable.Phase = reading ? .reading : requestsOpen > 0 ? .answering : .idle
+        guard now != phase, let id else { return }
+        phase = now
+        registry.update(id, to: now)
+        arm(for: now)
+    }
+
+    private func arm(for phase: ConnectionTable.Phase) {
+        deadline?.cancel()
+        deadline = nil
+        guard let context else { return }
+        let (delay, reason): (TimeAmount, ConnectionRegistry.CloseReason)
+        switch phase {
+        case .idle: (delay, reason) = (registry.limits.idleTimeout, .idle)
+        case .reading: (delay, reason) = (registry.limits.requestTimeout, .slow)
+        case .answering: return
+        }
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+            deadline = nil
+            guard let id, let context = self.context else { return }
+            registry.closing(id, reason: reason)
+            context.close(promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionGuard: Sendable {}
