@@ -17,10 +17,14 @@ extension Gateway {
             let (interrupts, interrupt) = AsyncStream.makeStream(of: InterruptCause.self, bufferingPolicy: .bufferingNewest(1))
             turns[start.message] = RunningTurn(session: start.session, interrupt: interrupt, interrupts: interrupts)
             messages[start.message]?.state = .running
-            writes.append(.setState(id: start.message, state: .running))
+            if leases.isShared {
+                writer.enqueue(turnGroup(start.session, [.setState(id: start.message, state: .running)]))
+            } else {
+                writes.append(.setState(id: start.message, state: .running))
+            }
             jobQueue.yield(.turn(start))
         }
-        writer.enqueue(writes)
+        if !writes.isEmpty { writer.enqueue(writes) }
         publishStatus()
     }
 
@@ -95,7 +99,14 @@ extension Gateway {
         let ordinal = turns[message.id]?.replies ?? 1
         guard ordinal > message.replies else { return }
         let reply = ReplyPayload(id: "\(message.id).\(ordinal)", inReplyTo: message.id, text: text)
-        writer.enqueue([.appendReply(nextEvent(message.session, .reply, reply), message: message.id, ordinal: ordinal)])
+        writer.enqueue(turnGroup(message.session, [.appendReply(nextEvent(message.session, .reply, reply), message: message.id, ordinal: ordinal)]))
+    }
+
+    /// A turn's writes as one group: with a shared store, fenced by the session's lease, so
+    /// a process cut off longer than its lease cannot store what the peer now running the
+    /// turn stores too.
+    func turnGroup(_ session: String, _ writes: [StoreWrite]) -> [StoreWrite] {
+        leases.isShared ? [.fence(session: session)] + writes : writes
     }
 
     func finishTurn(_ message: Message, outcome: TurnOutcome) {
@@ -123,7 +134,7 @@ extension Gateway {
             writes.append(notice(message.session, .error, error.description, message: message.id))
             logger.warning("Turn failed", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)", "baton.error": "\(error.code.rawValue)"])
         }
-        writer.enqueue(writes)
+        writer.enqueue(turnGroup(message.session, writes))
         turns[message.id]?.interrupt.finish()
         turns[message.id] = nil
         messages[message.id] = nil

@@ -243,6 +243,8 @@ public final class SQLiteStore: Store {
             ).execute(arguments: [network, session, eventID])
         case .addMark(let network, let mark):
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO network_marks (network, mark) VALUES (?, ?)").execute(arguments: [network, mark])
+        case .fence:
+            break
         }
     }
 

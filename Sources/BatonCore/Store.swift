@@ -72,6 +72,22 @@ public enum StoreWrite: Sendable {
     case markDelivered(network: String, session: String, eventID: Int64)
     /// A chat network's one-time fact about itself.
     case addMark(network: String, mark: String)
+    /// The rest of the group commits only while this process holds the session's lease;
+    /// otherwise the group fails alone with ``LeaseLostError`` and nothing of it is stored.
+    /// First in its group. A store one process owns has no leases and ignores it.
+    case fence(session: String)
+}
+
+/// A turn's writes refused because a peer took its session: this process was cut off
+/// longer than its lease, and the peer runs the turn again.
+public struct LeaseLostError: Error, CustomStringConvertible {
+    public var session: String
+
+    public init(session: String) {
+        self.session = session
+    }
+
+    public var description: String { "the lease on session \(session) is another process's now; its turn's writes are dropped" }
 }
 
 extension StoreWrite {

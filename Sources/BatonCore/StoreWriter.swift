@@ -9,6 +9,12 @@ import Synchronization
 /// Writes commit in the order they were submitted; committed events then go to the
 /// ``EventBus`` in that order. On graceful shutdown everything submitted is committed
 /// before ``run()`` returns, so list this service before the ones that write.
+///
+/// When a transaction fails as a whole (the database is unreachable, the disk is full),
+/// writes someone waits for fail at once, and their callers answer for them (a POST gets
+/// `503`); writes queued without waiting (a turn's state, its replies) are kept, first in
+/// line, and committed again with backoff until the store takes them, so a turn's result
+/// is never dropped while the process lives.
 public final class StoreWriter: Service, Sendable {
     private struct Batch {
         var writes: [StoreWrite]
@@ -78,26 +84,57 @@ public final class StoreWriter: Service, Sendable {
         logger.info("Store closed")
     }
 
-    /// Commits everything submitted so far; returns once it is on disk or failed.
+    /// Commits everything submitted so far; returns once it is on disk, or, for writes
+    /// someone waits for, failed. Writes nobody waits for are retried until they commit,
+    /// for at most ``shutdownPatience`` once the process is shutting down.
     func commitPending() async {
+        var backoff = RetryBackoff(initial: .milliseconds(100), maximum: .seconds(2))
+        var giveUpAt: ContinuousClock.Instant?
         while true {
             let batches = pending.withLock { queue in
                 defer { queue.batches = [] }
                 return queue.batches
             }
             if batches.isEmpty { return }
-            await commit(batches)
+            if await commit(batches) {
+                if backoff.failures > 0 {
+                    logger.notice("Store commits again", metadata: ["baton.attempts": "\(backoff.failures + 1)"])
+                }
+                backoff.succeeded()
+                continue
+            }
+            let kept = batches.filter { $0.waiter == nil }
+            guard !kept.isEmpty else { continue }
+            if Task.isShuttingDownGracefully || Task.isCancelled {
+                giveUpAt = giveUpAt ?? .now + Self.shutdownPatience
+            }
+            if let giveUpAt, ContinuousClock.now >= giveUpAt || Task.isCancelled {
+                // The next process (or a peer) runs those turns again from the stored state.
+                logger.error(
+                    "Store writes dropped at shutdown: the store did not take them",
+                    metadata: ["baton.writes": "\(kept.reduce(0) { $0 + $1.writes.count })"])
+                continue
+            }
+            pending.withLock { $0.batches = kept + $0.batches }
+            try? await Task.sleep(for: backoff.failed())
         }
     }
 
-    private func commit(_ batches: [Batch]) async {
+    /// How long a shutdown keeps retrying writes the store refuses.
+    static let shutdownPatience: Duration = .seconds(5)
+
+    /// One transaction for `batches`; false when it failed as a whole (nothing committed).
+    private func commit(_ batches: [Batch]) async -> Bool {
         let results: [Result<[SessionEvent], any Error>]
         do {
             results = try await store.commit(batches.map(\.writes))
         } catch {
-            logger.error("Store commit failed", metadata: ["baton.error": "\(error)", "baton.writes": "\(batches.count)"])
+            let kept = batches.filter { $0.waiter == nil }.count
+            logger.error(
+                "Store commit failed",
+                metadata: ["baton.error": "\(error)", "baton.groups": "\(batches.count)", "baton.kept_for_retry": "\(kept)"])
             for batch in batches { batch.waiter?.resume(throwing: error) }
-            return
+            return false
         }
         var committed: [SessionEvent] = []
         for case .success(let events) in results { committed += events }
@@ -110,5 +147,6 @@ public final class StoreWriter: Service, Sendable {
                 batch.waiter?.resume(throwing: failure)
             }
         }
+        return true
     }
 }

@@ -119,7 +119,7 @@ public final class PostgresStore: Store {
                     var events: [SessionEvent] = []
                     var added = ClusterNotification.Batch(instance: instance)
                     for write in writes {
-                        if let event = try await Self.apply(write, on: connection, logger: logger, notifying: &added) {
+                        if let event = try await Self.apply(write, on: connection, instance: instance, logger: logger, notifying: &added) {
                             events.append(event)
                         }
                     }
@@ -129,6 +129,10 @@ public final class PostgresStore: Store {
                 } catch let error as PSQLError where error.code == .server && savepoints {
                     try await connection.query("ROLLBACK TO SAVEPOINT baton_group", logger: logger)
                     results.append(.failure(PostgresStoreError(error)))
+                } catch let error as LeaseLostError {
+                    // The fence comes first in its group: nothing of the group was written.
+                    if savepoints { try await connection.query("ROLLBACK TO SAVEPOINT baton_group", logger: logger) }
+                    results.append(.failure(error))
                 }
             }
             let payloads = notifications.payloads
@@ -142,7 +146,8 @@ public final class PostgresStore: Store {
 
     /// Runs one write; returns the event it appended, under the id the store gave it.
     static func apply(
-        _ write: StoreWrite, on connection: PostgresConnection, logger: Logger, notifying batch: inout ClusterNotification.Batch
+        _ write: StoreWrite, on connection: PostgresConnection, instance: String, logger: Logger,
+        notifying batch: inout ClusterNotification.Batch
     ) async throws -> SessionEvent? {
         switch write {
         case .insertMessage(let m):
@@ -181,10 +186,15 @@ public final class PostgresStore: Store {
             batch.eventAdded(stored)
             return stored
         case .appendReply(let e, let message, let ordinal):
-            let stored = try await apply(.appendEvent(e), on: connection, logger: logger, notifying: &batch)
-            try await connection.query(
-                "UPDATE messages SET replies = GREATEST(replies, \(ordinal)) WHERE id = \(message)", logger: logger)
-            return stored
+            // A reply whose ordinal is already stored is not stored again: a commit retried
+            // after its first attempt did commit (the answer was lost on the way back).
+            let rows = try await connection.query(
+                "UPDATE messages SET replies = \(ordinal) WHERE id = \(message) AND replies < \(ordinal) RETURNING 1::BIGINT",
+                logger: logger)
+            var fresh = false
+            for try await _ in rows.decode(Int64.self) { fresh = true }
+            guard fresh else { return nil }
+            return try await apply(.appendEvent(e), on: connection, instance: instance, logger: logger, notifying: &batch)
         case .saveCursor(let network, let cursor):
             try await connection.query(
                 """
@@ -203,6 +213,13 @@ public final class PostgresStore: Store {
             try await connection.query(
                 "INSERT INTO network_marks (network, mark) VALUES (\(network), \(mark)) ON CONFLICT DO NOTHING", logger: logger)
             return nil
+        case .fence(let session):
+            // FOR SHARE: a peer's takeover (an UPDATE of this row) waits for this commit,
+            // and this group sees any takeover that committed first.
+            let rows = try await connection.query(
+                "SELECT 1::BIGINT FROM leases WHERE session = \(session) AND holder = \(instance) FOR SHARE", logger: logger)
+            for try await _ in rows.decode(Int64.self) { return nil }
+            throw LeaseLostError(session: session)
         }
     }
 
