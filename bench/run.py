@@ -23,7 +23,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ALL = ["restart", "killloop", "drain", "throughput", "durability", "scale", "startup", "matrix"]
+ALL = ["restart", "killloop", "drain", "throughput", "durability", "scale", "startup", "matrix", "cluster"]
 
 # Fewer runs and smaller loads, to try things out.
 QUICK = {
@@ -35,6 +35,7 @@ QUICK = {
     "scale": ["--runs", "1", "--sessions", "2000", "--delay", "8"],
     "startup": ["--runs", "3", "--messages", "20000"],
     "matrix": ["--rounds", "20", "--duration", "20", "--kills", "3", "--restarts", "2"],
+    "cluster": ["--settle", "2", "--duration", "3"],
 }
 
 # Each benchmark once, as small as still exercises it: does it run, are its correctness
@@ -50,6 +51,8 @@ SMOKE = {
     "scale": ["--runs", "1", "--sessions", "200", "--delay", "4", "--connections", "16"],
     "startup": ["--runs", "1", "--messages", "2000", "--sessions", "100"],
     "matrix": ["--rounds", "5", "--warmup", "1", "--duration", "8", "--kills", "2", "--restarts", "2"],
+    "cluster": ["--clients", "3", "--rate", "10", "--settle", "1", "--lease", "2", "--duration", "1", "--connections", "16",
+                "--wrk-sessions", "100"],
 }
 
 
@@ -129,6 +132,15 @@ def correctness(name, r):
         for key in ("lost", "duplicated", "out_of_order", "unexpected_exits"):
             must(f"kill loop {key} = {k[key]}", k[key] == 0)
         must("no message sent in the kill loop", k["sent"] > 0)
+    elif name == "cluster":
+        c = r["cluster"]
+        for key in ("failed", "lost", "answered_twice", "sessions_out_of_order"):
+            must(f"cluster {key} = {c[key]}", c[key] == 0)
+        expected = [75] * c["processes"] + [-9]
+        must(f"exit statuses {c['exit_statuses']}, not {expected}", c["exit_statuses"] == expected)
+        must("no message acknowledged", c["acknowledged"] > 0)
+        t = r["throughput"]
+        must(f"wrk errors {t['sqlite']['errors']}, {t['postgres']['errors']}", t["sqlite"]["errors"] == 0 and t["postgres"]["errors"] == 0)
     return checks
 
 
@@ -290,6 +302,23 @@ def table(results):
         row(name, "… lost (no reply) / duplicated (more than one) / out of order, from the room's /messages",
             f"{k['lost']} / {k['duplicated']} / {k['out_of_order']}", "0 / 0 / 0",
             k["lost"] == 0 and k["duplicated"] == 0 and k["out_of_order"] == 0)
+    if "cluster" in results:
+        r = results["cluster"]
+        c, t = r["cluster"], r["throughput"]
+        name = f"cluster ({c['processes']} processes on PostgreSQL behind HAProxy, seed {r['seed']})"
+        row(name, "each restarted in turn (SIGUSR1, exit 75, started again), then one SIGKILLed; messages acknowledged",
+            fmt(c["acknowledged"]))
+        row(name, "failed requests (anything but 202 through HAProxy)", fmt(c["failed"]), "0", c["failed"] == 0)
+        row(name, "acknowledged but unanswered / answered twice / sessions out of order",
+            f"{c['lost']} / {c['answered_twice']} / {c['sessions_out_of_order']}", "0 / 0 / 0",
+            c["lost"] == 0 and c["answered_twice"] == 0 and c["sessions_out_of_order"] == 0)
+        row(name, "202 → reply committed, p50 / p99 / longest (the longest: a message waiting for a peer)",
+            f"{fmt(c['wait_p50_ms'], ' ms')} / {fmt(c['wait_p99_ms'], ' ms')} / {fmt(c['longest_wait_ms'], ' ms')}")
+        row(name, "one process, POST req/s: PostgreSQL (fsync on) / SQLite, same run; ratio",
+            f"{fmt(t['postgres']['rps'])} / {fmt(t['sqlite']['rps'])}; {fmt(t['postgres_to_sqlite'])}")
+        row(name, "… POST p50 / p99: PostgreSQL; SQLite",
+            f"{fmt(t['postgres']['p50_ms'], ' ms')} / {fmt(t['postgres']['p99_ms'], ' ms')}; "
+            f"{fmt(t['sqlite']['p50_ms'], ' ms')} / {fmt(t['sqlite']['p99_ms'], ' ms')}")
     head = ["| benchmark | figure | value | goal | |", "|---|---|---|---|---|"]
     loads = ", ".join(
         f"{name} {r['load_average_before']:.1f}→{r['load_average_after']:.1f} ({r['seconds']:.0f} s)"

@@ -3,7 +3,8 @@
 # real systemd user manager, drain exit latency, throughput and latency against a bare
 # Hummingbird endpoint, 10,000 sessions in flight, startup with a 100,000-message store,
 # and Matrix (a person's message to the reply in their room, against a bare echo bot on a
-# real Synapse; nothing lost or doubled over restarts and SIGKILLs).
+# real Synapse; nothing lost or doubled over restarts and SIGKILLs), and three processes on
+# PostgreSQL behind HAProxy, each restarted in turn and one SIGKILLed.
 # Installs what it needs, release-builds `baton` and `bare-server`, prints a table of
 # figures and writes it under bench/results/ (git-ignored).
 #
@@ -21,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh wrk python3 util-linux procps systemd strace
+scripts/setup.sh wrk python3 util-linux procps systemd strace haproxy postgresql
 if [ "$(id -u)" -ne 0 ]; then
     echo "bench: needs root (a private mount namespace for the systemd user manager)" >&2
     exit 1

@@ -7,6 +7,9 @@
 #   eval "$(scripts/postgres.sh up)"   # starts one; exports BATON_TEST_POSTGRES_URL and _DIR
 #   scripts/postgres.sh stop|start     # stops/starts it again (BATON_TEST_POSTGRES_DIR)
 #   scripts/postgres.sh down           # stops it and removes the folder
+#
+# The tests' cluster runs with fsync=off; BATON_POSTGRES_DURABLE=yes at `up` keeps
+# fsync on (the benchmarks: a commit then costs what it costs in production).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +26,7 @@ up)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_owner "$(bin)/initdb" --pgdata="$dir/data" --username=baton --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log"
     echo "$port" >"$dir/port"
+    if [ "${BATON_POSTGRES_DURABLE:-no}" = yes ]; then echo "" >"$dir/options"; else echo "-c fsync=off" >"$dir/options"; fi
     export BATON_TEST_POSTGRES_DIR="$dir"
     "$0" start >&2
     echo "export BATON_TEST_POSTGRES_DIR=$dir"
@@ -31,7 +35,7 @@ up)
 start)
     dir=${BATON_TEST_POSTGRES_DIR:?}
     as_owner "$(bin)/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait \
-        --options="-p $(cat "$dir/port") -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+        --options="-p $(cat "$dir/port") -k $dir -c listen_addresses=127.0.0.1 $(cat "$dir/options") -c max_connections=300" start >/dev/null
     ;;
 stop)
     dir=${BATON_TEST_POSTGRES_DIR:?}
