@@ -252,10 +252,26 @@ async def one_process(env, folder, name, args):
     try:
         port = int(env["BATON_LISTEN"].rsplit(":", 1)[1])
         await common.wait_http_ready(port)
-        return await asyncio.to_thread(throughput.wrk, port, args, name)
+        result = await asyncio.to_thread(throughput.wrk, port, args, name)
+        # Until every message is answered, so the database's counters cover whole messages.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            _, _, status = await common.get_json(port, "/v1/status")
+            if status["in_flight"] == 0 and status["queued"] == 0:
+                break
+            await asyncio.sleep(0.2)
+        return result
     finally:
         process.signal(signal.SIGTERM)
         process.popen.wait()
+
+
+def database_work(pg, database):
+    """PostgreSQL's own counters for `database`: transactions and rows written."""
+    row = pg.psql("postgres", "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database "
+                  f"WHERE datname = '{database}'")
+    commits, rows = (int(v) for v in row.strip().split("\t"))
+    return commits, rows
 
 
 async def throughput_run(pg, folder, args):
@@ -267,7 +283,18 @@ async def throughput_run(pg, folder, args):
         if name == "postgres":
             settings["store_url"] = database
         env = common.baton_env(port, os.path.join(folder, f"single-{name}"), **settings)
+        if name == "postgres":
+            # Statistics reach pg_stat_database within a second or so of each commit.
+            await asyncio.sleep(1)
+            before = database_work(pg, "single")
         results[name] = await one_process(env, folder, name, args)
+    await asyncio.sleep(1.5)
+    after = database_work(pg, "single")
+    messages = int(pg.psql("single", "SELECT COUNT(*) FROM messages").strip())
+    results["postgres"].update(
+        messages=messages,
+        transactions_per_message=round((after[0] - before[0]) / messages, 2),
+        rows_written_per_message=round((after[1] - before[1]) / messages, 2))
     results["postgres_to_sqlite"] = round(results["postgres"]["rps"] / results["sqlite"]["rps"], 3)
     return results
 

@@ -316,6 +316,8 @@ def table(results):
             f"{fmt(c['wait_p50_ms'], ' ms')} / {fmt(c['wait_p99_ms'], ' ms')} / {fmt(c['longest_wait_ms'], ' ms')}")
         row(name, "one process, POST req/s: PostgreSQL (fsync on) / SQLite, same run; ratio",
             f"{fmt(t['postgres']['rps'])} / {fmt(t['sqlite']['rps'])}; {fmt(t['postgres_to_sqlite'])}")
+        row(name, "… PostgreSQL's work per message accepted and answered (pg_stat_database): transactions; rows written",
+            f"{fmt(t['postgres'].get('transactions_per_message'))}; {fmt(t['postgres'].get('rows_written_per_message'))}")
         row(name, "… POST p50 / p99: PostgreSQL; SQLite",
             f"{fmt(t['postgres']['p50_ms'], ' ms')} / {fmt(t['postgres']['p99_ms'], ' ms')}; "
             f"{fmt(t['sqlite']['p50_ms'], ' ms')} / {fmt(t['sqlite']['p99_ms'], ' ms')}")

@@ -150,6 +150,12 @@ extension Gateway {
         do {
             try await writer.write(writes)
         } catch {
+            // The same id committed meanwhile, by a peer or by an earlier try of this
+            // request (its answer lost on the way): answered as that one was.
+            if let id = incoming.id, let earlier = try? await store.message(id: id) {
+                storeReachable(true)
+                return .acknowledged(earlier.acknowledgement)
+            }
             storeReachable(false)
             throw .storeUnavailable("The message could not be stored: \(error). Nothing was accepted; try again.")
         }

@@ -1,7 +1,8 @@
 import BatonCore
 
 /// What one process tells the others on the `baton` channel (PostgreSQL `NOTIFY`), sent
-/// with the commit that caused it.
+/// with the commit that caused it (by `baton_commit`, see ``PostgresBatch``, and by a
+/// lease's release).
 ///
 /// Payloads are short text: `e <instance> <first> <last> <session>` (the session has new
 /// events with these ids), `m <instance> <session>` (a message for the session was
@@ -28,35 +29,4 @@ enum ClusterNotification: Equatable, Sendable {
     }
 
     static func releasedPayload(instance: String, session: String) -> String { "r \(instance) \(session)" }
-
-    /// What one commit added, gathered into its notifications.
-    struct Batch {
-        let instance: String
-        private var eventRanges: [String: (first: Int64, last: Int64)] = [:]
-        private var messageSessions: Set<String> = []
-
-        init(instance: String) { self.instance = instance }
-
-        mutating func eventAdded(_ event: SessionEvent) {
-            let range = eventRanges[event.session]
-            eventRanges[event.session] = (min(range?.first ?? event.id, event.id), max(range?.last ?? event.id, event.id))
-        }
-
-        mutating func messageAdded(in session: String) { messageSessions.insert(session) }
-
-        mutating func merge(_ other: Batch) {
-            for (session, range) in other.eventRanges {
-                eventRanges[session] = (
-                    min(eventRanges[session]?.first ?? range.first, range.first), max(eventRanges[session]?.last ?? range.last, range.last)
-                )
-            }
-            messageSessions.formUnion(other.messageSessions)
-        }
-
-        /// Events first: a process that hears of a message may read the session's events.
-        var payloads: [String] {
-            eventRanges.sorted { $0.key < $1.key }.map { "e \(instance) \($0.value.first) \($0.value.last) \($0.key)" }
-                + messageSessions.sorted().map { "m \(instance) \($0)" }
-        }
-    }
 }

@@ -16,7 +16,18 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendab
             return nil
         }
         defer { group.cancelAll() }
-        guard let first = try await group.next() else { throw CancellationError() }
+        let first: T??
+        do {
+            first = try await group.next()
+        } catch let error as PostgresTimeoutError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // postgres-nio's own description hides the server's message.
+            throw PostgresStoreError(error)
+        }
+        guard let first else { throw CancellationError() }
         guard let value = first else { throw PostgresTimeoutError(seconds: limit.components.seconds) }
         return value
     }

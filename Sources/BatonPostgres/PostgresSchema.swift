@@ -10,7 +10,7 @@ import PostgresNIO
 /// tables it does not understand.
 public enum PostgresSchema {
     /// The newest version this build knows.
-    public static let version = 1
+    public static let version = 2
 
     /// The steps, `steps[n]` taking version n to n + 1.
     static let steps: [[String]] = [
@@ -70,7 +70,9 @@ public enum PostgresSchema {
                 expires_at TIMESTAMPTZ NOT NULL
             )
             """,
-        ]
+        ],
+        // A group-commit batch in one round trip.
+        [PostgresBatch.function],
     ]
 
     /// A database Baton must not use.

@@ -5,11 +5,12 @@ import PostgresNIO
 
 /// Baton's durable state in PostgreSQL, shared by every process of a cluster.
 ///
-/// Writes come grouped from ``StoreWriter`` as today; the store assigns each event its id
-/// inside the transaction (a per-session counter row, locked until the commit), so two
-/// processes never use one id twice, and a session's messages and events commit in the
-/// order their ids say. Every commit notifies the cluster (`NOTIFY baton`) of the events and
-/// messages it added: see ``ClusterNotification``.
+/// Writes come grouped from ``StoreWriter``; a whole batch goes to the server in one round
+/// trip (``PostgresBatch``), which assigns each event its id inside the transaction (a
+/// per-session counter row, locked until the commit), so two processes never use one id
+/// twice, and a session's messages and events commit in the order their ids say. Every
+/// commit notifies the cluster (`NOTIFY baton`) of the events and messages it added: see
+/// ``ClusterNotification``.
 public final class PostgresStore: Store {
     let client: PostgresClient
     let logger: Logger
@@ -97,7 +98,7 @@ public final class PostgresStore: Store {
         let logger = self.logger
         let instance = self.instance
         do {
-            return try await withDeadline(timeout) { try await self.transaction(groups, instance: instance, logger: logger) }
+            return try await withDeadline(timeout) { try await self.commitBatch(groups, instance: instance, logger: logger) }
         } catch let error as PostgresStoreError {
             throw error
         } catch {
@@ -105,122 +106,18 @@ public final class PostgresStore: Store {
         }
     }
 
-    private func transaction(
+    /// One round trip: the whole batch goes to `baton_commit` (see ``PostgresBatch``), a
+    /// statement of its own, so it commits or fails as a whole, groups failing alone inside.
+    private func commitBatch(
         _ groups: [[StoreWrite]], instance: String, logger: Logger
     ) async throws -> [Result<[SessionEvent], any Error>] {
-        try await client.withTransaction(logger: logger) { connection in
-            var results: [Result<[SessionEvent], any Error>] = []
-            var notifications = ClusterNotification.Batch(instance: instance)
-            // One group needs no savepoint: its failure is the transaction's.
-            let savepoints = groups.count > 1
-            for writes in groups {
-                if savepoints { try await connection.query("SAVEPOINT baton_group", logger: logger) }
-                do {
-                    var events: [SessionEvent] = []
-                    var added = ClusterNotification.Batch(instance: instance)
-                    for write in writes {
-                        if let event = try await Self.apply(write, on: connection, instance: instance, logger: logger, notifying: &added) {
-                            events.append(event)
-                        }
-                    }
-                    if savepoints { try await connection.query("RELEASE SAVEPOINT baton_group", logger: logger) }
-                    notifications.merge(added)
-                    results.append(.success(events))
-                } catch let error as PSQLError where error.code == .server && savepoints {
-                    try await connection.query("ROLLBACK TO SAVEPOINT baton_group", logger: logger)
-                    results.append(.failure(PostgresStoreError(error)))
-                } catch let error as LeaseLostError {
-                    // The fence comes first in its group: nothing of the group was written.
-                    if savepoints { try await connection.query("ROLLBACK TO SAVEPOINT baton_group", logger: logger) }
-                    results.append(.failure(error))
-                }
-            }
-            let payloads = notifications.payloads
-            if !payloads.isEmpty {
-                // Delivered at the commit, and only if it commits.
-                try await connection.query("SELECT pg_notify('baton', p) FROM unnest(\(payloads)::text[]) AS p", logger: logger)
-            }
-            return results
+        let batch = PostgresBatch(groups: groups)
+        let json = try batch.json()
+        let rows = try await client.query("SELECT baton_commit(\(json)::jsonb, \(instance))::text", logger: logger)
+        for try await text in rows.decode(String.self) {
+            return try batch.results(from: text)
         }
-    }
-
-    /// Runs one write; returns the event it appended, under the id the store gave it.
-    static func apply(
-        _ write: StoreWrite, on connection: PostgresConnection, instance: String, logger: Logger,
-        notifying batch: inout ClusterNotification.Batch
-    ) async throws -> SessionEvent? {
-        switch write {
-        case .insertMessage(let m):
-            // Locks the session's row until the commit: a session's messages commit in
-            // the order of their sequence numbers, whichever process took them.
-            try await connection.query(
-                """
-                INSERT INTO sessions (session) VALUES (\(m.session))
-                ON CONFLICT (session) DO UPDATE SET last_event = sessions.last_event
-                """, logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO messages (id, session, "user", text, state, ack_status, ack_position, accepted_at)
-                VALUES (\(m.id), \(m.session), \(m.user), \(m.text), \(m.state.rawValue), \(m.acknowledgement.status.rawValue),
-                        \(m.acknowledgement.position), \(m.acceptedAt.timeIntervalSince1970))
-                """, logger: logger)
-            batch.messageAdded(in: m.session)
-            return nil
-        case .setState(let id, let state):
-            try await connection.query("UPDATE messages SET state = \(state.rawValue) WHERE id = \(id)", logger: logger)
-            return nil
-        case .appendEvent(let e):
-            let rows = try await connection.query(
-                """
-                WITH counter AS (
-                    INSERT INTO sessions (session, last_event) VALUES (\(e.session), 1)
-                    ON CONFLICT (session) DO UPDATE SET last_event = sessions.last_event + 1
-                    RETURNING last_event
-                )
-                INSERT INTO events (session, id, kind, data, created_at)
-                SELECT \(e.session), last_event, \(e.kind.rawValue), \(e.data), \(Date().timeIntervalSince1970) FROM counter
-                RETURNING id
-                """, logger: logger)
-            var stored = e
-            for try await id in rows.decode(Int64.self) { stored.id = id }
-            batch.eventAdded(stored)
-            return stored
-        case .appendReply(let e, let message, let ordinal):
-            // A reply whose ordinal is already stored is not stored again: a commit retried
-            // after its first attempt did commit (the answer was lost on the way back).
-            let rows = try await connection.query(
-                "UPDATE messages SET replies = \(ordinal) WHERE id = \(message) AND replies < \(ordinal) RETURNING 1::BIGINT",
-                logger: logger)
-            var fresh = false
-            for try await _ in rows.decode(Int64.self) { fresh = true }
-            guard fresh else { return nil }
-            return try await apply(.appendEvent(e), on: connection, instance: instance, logger: logger, notifying: &batch)
-        case .saveCursor(let network, let cursor):
-            try await connection.query(
-                """
-                INSERT INTO network_cursors (network, cursor) VALUES (\(network), \(cursor))
-                ON CONFLICT (network) DO UPDATE SET cursor = excluded.cursor
-                """, logger: logger)
-            return nil
-        case .markDelivered(let network, let session, let eventID):
-            try await connection.query(
-                """
-                INSERT INTO deliveries (network, session, event_id) VALUES (\(network), \(session), \(eventID))
-                ON CONFLICT (network, session) DO UPDATE SET event_id = GREATEST(deliveries.event_id, excluded.event_id)
-                """, logger: logger)
-            return nil
-        case .addMark(let network, let mark):
-            try await connection.query(
-                "INSERT INTO network_marks (network, mark) VALUES (\(network), \(mark)) ON CONFLICT DO NOTHING", logger: logger)
-            return nil
-        case .fence(let session):
-            // FOR SHARE: a peer's takeover (an UPDATE of this row) waits for this commit,
-            // and this group sees any takeover that committed first.
-            let rows = try await connection.query(
-                "SELECT 1::BIGINT FROM leases WHERE session = \(session) AND holder = \(instance) FOR SHARE", logger: logger)
-            for try await _ in rows.decode(Int64.self) { return nil }
-            throw LeaseLostError(session: session)
-        }
+        throw PostgresStoreError(message: "PostgreSQL: baton_commit returned nothing")
     }
 
     // MARK: Helpers

@@ -18,7 +18,7 @@ struct ClusterTests {
             server.send(SIGTERM)
             _ = try await server.exit()
             let database = cluster.database
-            #expect(try await PostgresTestServer.psql(database, "SELECT version FROM baton_schema").trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+            #expect(try await PostgresTestServer.psql(database, "SELECT version FROM baton_schema").trimmingCharacters(in: .whitespacesAndNewlines) == "2")
             try await PostgresTestServer.psql(database, "UPDATE baton_schema SET version = 99")
             let refused = try await cluster[0].baton("serve")
             #expect(refused.termination == .exited(78), "\(refused)")
@@ -45,6 +45,24 @@ struct ClusterTests {
             let body = try #require(try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any])
             let processes = (body["cluster"] as? [String: Any])?["processes"] as? [[String: Any]]
             #expect(processes?.count == 2, "both processes are shown: \(status.text)")
+        }
+    }
+
+    @Test("One id posted to two processes at once (a client's retry through a load balancer) is stored once, both answered 202")
+    func sameIDOnTwoProcessesIsStoredOnce() async throws {
+        try await withBatonCluster(2) { cluster in
+            _ = try await cluster[0].startServer()
+            _ = try await cluster[1].startServer()
+            for round in 0..<10 {
+                let id = "twice-\(round)"
+                async let first = cluster[0].client.post(session: "dup", text: "hello \(round)", id: id)
+                async let second = cluster[1].client.post(session: "dup", text: "hello \(round)", id: id)
+                let answers = try await [first, second]
+                #expect(answers.map(\.status) == [202, 202], "round \(round): \(answers.map(\.text))")
+            }
+            let ids = (0..<10).map { "twice-\($0)" }
+            let events = try await cluster[1].client.events(session: "dup", timeout: .seconds(30)) { Set($0.replyTargets).isSuperset(of: ids) }
+            #expect(events.replyTargets == ids, "each message answered once, in order")
         }
     }
 
