@@ -12,8 +12,10 @@ is kept is about rate × retention and the file stops growing (SQLite reuses the
 freed by pruning).
 
 Figures: the file size when the first retention period ended and at the end, the growth
-between them, the messages kept at the end against those sent, `baton_store_pruned_total`,
-and every stored message answered (pending ones are never pruned: the check reads them).
+between them, the size the file would have reached without retention (its growth per
+message before the first pruning, times the messages sent), the messages kept at the end
+against rate × retention, `baton_store_pruned_total`, and every stored message answered
+(pending ones are never pruned: the check reads them).
 """
 
 import argparse
@@ -83,7 +85,7 @@ async def main(args):
     try:
         port = common.free_port()
         days = args.retention_seconds / 86400
-        env = common.baton_env(port, state, store_retention=f"{days:.12f}", limits_max_queue_per_session=100000)
+        env = common.baton_env(port, state, store_retention=f"{days:.12f}", agent_delay=0, limits_max_queue_per_session=100000)
         notify = common.NotifySocket(folder)
         env["NOTIFY_SOCKET"] = notify.path
         loop = asyncio.get_running_loop()
@@ -126,6 +128,10 @@ async def main(args):
         settle = args.retention_seconds * 1.2
         settled = next((s for s in samples if s["t_s"] >= settle), samples[-1])
         final = samples[-1]
+        # Before the first pass could delete anything the file grew with every message:
+        # that pace over the whole run is what it would have reached without retention.
+        young = [s for s in samples if s["t_s"] <= args.retention_seconds and s["messages"]]
+        projected = round(young[-1]["mib"] / young[-1]["messages"] * sent, 1) if young else None
         return {
             "benchmark": "retention",
             "retention_s": args.retention_seconds,
@@ -137,6 +143,8 @@ async def main(args):
             "settled_at_s": settled["t_s"],
             "settled_mib": settled["mib"],
             "final_mib": final["mib"],
+            "projected_without_retention_mib": projected,
+            "expected_kept": round(args.rate * args.retention_seconds),
             "growth_after_settling_pct": round(100 * (final["mib"] - settled["mib"]) / settled["mib"], 1) if settled["mib"] else None,
             "messages_kept": messages,
             "events_kept": events,
