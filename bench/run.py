@@ -44,7 +44,7 @@ QUICK = {
     "scale": ["--runs", "1", "--sessions", "2000", "--delay", "8"],
     "startup": ["--runs", "3", "--messages", "20000"],
     "history": ["--runs", "3", "--messages", "500000", "--sessions", "100000"],
-    "retention": ["--duration", "150", "--retention-seconds", "60"],
+    "retention": ["--duration", "150", "--retention-seconds", "61"],
     "matrix": ["--rounds", "20", "--duration", "20", "--kills", "3", "--restarts", "2"],
 }
 
@@ -61,7 +61,7 @@ SMOKE = {
     "scale": ["--runs", "1", "--sessions", "200", "--delay", "4", "--connections", "16"],
     "startup": ["--runs", "1", "--messages", "2000", "--sessions", "100"],
     "history": ["--runs", "1", "--messages", "5000", "--sessions", "2000"],
-    "retention": ["--duration", "75", "--retention-seconds", "60", "--rate", "20", "--sessions", "10", "--sample", "5"],
+    "retention": ["--duration", "75", "--retention-seconds", "61", "--rate", "20", "--sessions", "10", "--sample", "5"],
     "matrix": ["--rounds", "5", "--warmup", "1", "--duration", "8", "--kills", "2", "--restarts", "2"],
 }
 
