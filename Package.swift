@@ -153,6 +153,16 @@ let package = Package(
             name: "BatonCoreTests",
             dependencies: ["BatonCore"]
         ),
+        // The PostgreSQL store in-process, against the throwaway server of scripts/postgres.sh.
+        .testTarget(
+            name: "BatonPostgresTests",
+            dependencies: [
+                "BatonPostgres",
+                "BatonCore",
+                "BatonTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         // The Matrix adapter: its rules in-process, and the real binary against a real Synapse.
         .testTarget(
             name: "BatonMatrixTests",

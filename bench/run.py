@@ -23,7 +23,16 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ALL = ["restart", "killloop", "drain", "throughput", "durability", "scale", "startup", "matrix", "cluster"]
+ALL = ["restart", "killloop", "drain", "throughput", "durability", "scale", "startup", "history", "retention", "matrix", "cluster"]
+
+# Benchmarks that are another's script with other arguments.
+SCRIPT = {"history": "startup"}
+
+# Arguments of a full run, where a benchmark's own defaults are not the ones wanted.
+FULL = {
+    # Item 4 of issue 10: a gateway that has run for months (554 MiB of history).
+    "history": ["--runs", "5", "--messages", "2000000", "--sessions", "500000"],
+}
 
 # Fewer runs and smaller loads, to try things out.
 QUICK = {
@@ -34,6 +43,8 @@ QUICK = {
     "durability": ["--runs", "1"],
     "scale": ["--runs", "1", "--sessions", "2000", "--delay", "8"],
     "startup": ["--runs", "3", "--messages", "20000"],
+    "history": ["--runs", "3", "--messages", "500000", "--sessions", "100000"],
+    "retention": ["--duration", "150", "--retention-seconds", "61"],
     "matrix": ["--rounds", "20", "--duration", "20", "--kills", "3", "--restarts", "2"],
     "cluster": ["--settle", "2", "--duration", "3"],
 }
@@ -50,6 +61,8 @@ SMOKE = {
     "durability": ["--runs", "1", "--posts", "20"],
     "scale": ["--runs", "1", "--sessions", "200", "--delay", "4", "--connections", "16"],
     "startup": ["--runs", "1", "--messages", "2000", "--sessions", "100"],
+    "history": ["--runs", "1", "--messages", "5000", "--sessions", "2000"],
+    "retention": ["--duration", "75", "--retention-seconds", "61", "--rate", "20", "--sessions", "10", "--sample", "5"],
     "matrix": ["--rounds", "5", "--warmup", "1", "--duration", "8", "--kills", "2", "--restarts", "2"],
     "cluster": ["--clients", "3", "--rate", "10", "--settle", "1", "--lease", "2", "--duration", "1", "--connections", "16",
                 "--wrk-sessions", "100"],
@@ -64,7 +77,7 @@ def load_average():
 def run(name, extra, folder):
     """Runs one benchmark; its JSON, or None when it could not run."""
     out = os.path.join(folder, f"{name}.json")
-    command = [sys.executable, os.path.join(HERE, f"{name}.py"), "--json", out, *extra]
+    command = [sys.executable, os.path.join(HERE, f"{SCRIPT.get(name, name)}.py"), "--json", out, *extra]
     print(f"bench: {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
     before = load_average()
     started = time.monotonic()
@@ -122,9 +135,14 @@ def correctness(name, r):
         must("not every turn in flight at once", m["all_in_flight"])
         must("not every message answered in the store", m["all_answered"])
         must(f"exit statuses {m['exit_statuses']}", m["exit_statuses"] == [75])
-    elif name == "startup":
+    elif name in ("startup", "history"):
         statuses = {run[f"{label}_exit_status"] for run in r["all"] for label in ("seeded", "empty")}
         must(f"exit statuses {sorted(statuses)}", statuses == {0})
+    elif name == "retention":
+        must(f"exit status {r['exit_status']}", r["exit_status"] == 0)
+        must(f"{r['refused']} POSTs not answered 202", r["refused"] == 0)
+        must(f"{r['unanswered_kept']} stored messages not answered", r["unanswered_kept"] == 0)
+        must("nothing pruned", r["pruned"].get("messages", 0) > 0 and r["pruned"].get("events", 0) > 0)
     elif name == "matrix":
         latency, k = r["latency"], r["kill_loop"]
         must(f"{latency['baton']['unanswered']} round trips unanswered by Baton", latency["baton"]["unanswered"] == 0)
@@ -287,6 +305,30 @@ def table(results):
             fmt(m["seeded_ready_ms"], " ms"), "< 200 ms", m["seeded_ready_ms"] < 200)
         row(name, "… empty store, same run; difference", f"{fmt(m['empty_ready_ms'], ' ms')}; {fmt(m['difference_ms'], ' ms')}")
         row(name, "`baton check-config` (exec + runtime + configuration, no store)", fmt(m["check_config_ms"], " ms"))
+    if "history" in results:
+        r = results["history"]
+        m = r["median"]
+        name = f"startup over history ({r['runs']} runs)"
+        row(name, f"process start → READY=1, store of {r['messages']:,} finished messages in {r['sessions']:,} sessions "
+            f"({r['store_mib']} MiB)", fmt(m["seeded_ready_ms"], " ms"))
+        row(name, "… empty store, same run; difference", f"{fmt(m['empty_ready_ms'], ' ms')}; {fmt(m['difference_ms'], ' ms')}",
+            "< 100 ms", m["difference_ms"] < 100)
+        row(name, "VmRSS once ready: that store / empty store (difference)",
+            f"{fmt(m['seeded_rss_mib'], ' MiB')} / {fmt(m['empty_rss_mib'], ' MiB')} ({fmt(m['rss_difference_mib'], ' MiB')})")
+    if "retention" in results:
+        r = results["retention"]
+        name = f"retention ({fmt(r['retention_s'])} s, {fmt(r['duration_s'])} s of load)"
+        row(name, f"load: {fmt(r['rate_per_s'])} msg/s over {r['sessions']} sessions, demo agent; messages sent (202)", fmt(r["sent"]))
+        row(name, f"store file (+ WAL) once the first retention period is over ({fmt(r['settled_at_s'])} s) → at the end "
+            "(growth); without retention, projected", f"{fmt(r['settled_mib'], ' MiB')} → {fmt(r['final_mib'], ' MiB')} "
+            f"({fmt(r['growth_after_settling_pct'], ' %')}); {fmt(r['projected_without_retention_mib'], ' MiB')}")
+        kept, expected = r["messages_kept"], r["expected_kept"]
+        row(name, "messages kept at the end, against rate × retention", f"{kept} / {expected}", "≤ 1.5 ×",
+            kept <= 1.5 * expected)
+        row(name, "events kept; pruned (`baton_store_pruned_total`)",
+            f"{r['events_kept']}; {r['pruned'].get('messages', 0)} messages, {r['pruned'].get('events', 0)} events")
+        row(name, "stored messages not answered (pending ones are never pruned)", fmt(r["unanswered_kept"]), "0",
+            r["unanswered_kept"] == 0)
     if "matrix" in results:
         r = results["matrix"]
         lat, k = r["latency"], r["kill_loop"]
@@ -346,7 +388,7 @@ def main():
     started = time.monotonic()
     results, problems = {}, []
     for name in [n for n in ALL if n in args.benchmarks]:
-        extra = SMOKE[name] if args.smoke else QUICK[name] if args.quick else []
+        extra = SMOKE[name] if args.smoke else QUICK[name] if args.quick else FULL.get(name, [])
         result = run(name, extra, folder)
         if result is None:
             problems.append(f"{name}: could not run")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Startup: process start to READY=1 with a store of --messages past messages.
+"""Startup: process start to READY=1 with a store of --messages past messages, and the
+resident memory (VmRSS) once ready.
 
 The store is seeded by letting `baton serve` create its schema once (so it is exactly
 Store.swift's, migrations table included), then writing the rows straight into the
@@ -27,7 +28,7 @@ import common
 
 
 async def start_once(folder, state, label):
-    """Start to READY=1 (ms) and what /v1/status said."""
+    """Start to READY=1 (ms), what /v1/status said and VmRSS (MiB) once it answered."""
     port = common.free_port()
     notify = common.NotifySocket(folder)
     env = common.baton_env(port, state)
@@ -39,9 +40,10 @@ async def start_once(folder, state, label):
     try:
         ready = await notify.wait_async("READY", timeout=30)
         _, _, status = await common.get_json(port, "/v1/status")
+        rss = common.status_of(process.pid)["VmRSS"]
         process.signal(signal.SIGTERM)
         await asyncio.wait_for(exited, 30)
-        return (ready - process.start_ns) / 1e6, status, process.returncode
+        return (ready - process.start_ns) / 1e6, status, process.returncode, rss
     finally:
         loop.remove_reader(notify.sock.fileno())
         process.stop()
@@ -103,22 +105,26 @@ async def main(args):
             order = [("seeded", seeded), ("empty", empty)] if index % 2 == 0 else [("empty", empty), ("seeded", seeded)]
             run = {"check_config_ms": round(check_config_ms(folder), 3)}
             for label, state in order:
-                took, status, code = await start_once(folder, state, label)
+                took, status, code, rss = await start_once(folder, state, label)
                 run[f"{label}_ready_ms"] = round(took, 3)
+                run[f"{label}_rss_mib"] = rss
                 run[f"{label}_sessions"] = status["sessions"]
                 run[f"{label}_exit_status"] = code
             run["difference_ms"] = round(run["seeded_ready_ms"] - run["empty_ready_ms"], 3)
+            run["rss_difference_mib"] = round(run["seeded_rss_mib"] - run["empty_rss_mib"], 1)
             runs.append(run)
         summary = {
             key: common.median([run[key] for run in runs])
-            for key in ("seeded_ready_ms", "empty_ready_ms", "difference_ms", "check_config_ms")
+            for key in ("seeded_ready_ms", "empty_ready_ms", "difference_ms", "check_config_ms",
+                        "seeded_rss_mib", "empty_rss_mib", "rss_difference_mib")
         }
         return {
             "benchmark": "startup",
             "runs": len(runs),
             "messages": counts[0],
             "events": counts[1],
-            "sessions_seen": runs[0]["seeded_sessions"],
+            "sessions": args.sessions,
+            "sessions_held_at_ready": runs[0]["seeded_sessions"],
             "store_mib": round(store_mib, 1),
             "seed_seconds": round(seed_seconds, 2),
             "median": summary,

@@ -118,6 +118,10 @@ public func buildApplication(
     // keeper stop before the writer.
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = clusterFirst
     services.append(.init(service: writer))
+    // Prunes in transactions of its own, beside the writer; stops before it.
+    if let retention = configuration.store.retentionPeriod {
+        services.append(.init(service: HistoryPruner(store: store, retention: retention, logger: logger, metricsFactory: metricsFactory)))
+    }
     services += networks
     services += clusterSecond
     var groupConfiguration = ServiceGroupConfiguration(

@@ -96,6 +96,9 @@ struct ConfigurationKey: Sendable {
         ConfigurationKey(path: "store.lease") { raw, c throws(Problem) in
             c.store.lease = try seconds(raw, allowZero: false)
         },
+        ConfigurationKey(path: "store.retention") { raw, c throws(Problem) in
+            c.store.retention = try days(raw)
+        },
         ConfigurationKey(path: "limits.max_connections") { raw, c throws(Problem) in
             c.limits.maxConnections = try integer(raw, in: 0...10_000_000)
         },
@@ -203,6 +206,25 @@ struct ConfigurationKey: Sendable {
         guard let value, value.isFinite else { throw Problem("must be a number of seconds (\(bound))") }
         guard allowZero ? value >= 0 : value > 0 else { throw Problem("must be \(bound) seconds, got \(value)") }
         guard value <= 7 * 86400 else { throw Problem("must be at most a week (604800 seconds), got \(value)") }
+        return value
+    }
+
+    /// A number of days, fractions allowed; 0 means forever.
+    private static func days(_ raw: RawValue) throws(Problem) -> Double {
+        let value: Double?
+        switch raw {
+        case .environment(let text): value = Double(text.trimmingCharacters(in: .whitespaces))
+        case .yaml(let number as Int): value = Double(number)
+        case .yaml(let number as Double): value = number
+        case .yaml: value = nil
+        }
+        guard let value, value.isFinite else { throw Problem("must be a number of days (0 keeps everything)") }
+        guard value >= 0 else { throw Problem("must be 0 (keep everything) or more days, got \(value)") }
+        guard value <= 36_500 else { throw Problem("must be at most 36500 days (100 years; 0 keeps everything), got \(value)") }
+        // Less is a slip of the keyboard: replies would go before their reader came back.
+        guard value == 0 || value * 86_400 >= 60 else {
+            throw Problem("must be 0 (keep everything) or at least a minute (0.0007 days), got \(value)")
+        }
         return value
     }
 

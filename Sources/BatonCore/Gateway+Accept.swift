@@ -86,7 +86,6 @@ extension Gateway {
             state: .queued, acknowledgement: acknowledgement, acceptedAt: Date())
         nextSequence += 1
         messages[id] = message
-        if lastEventIDs[session] == nil { lastEventIDs[session] = 0 }
 
         var writes: [StoreWrite] = [.insertMessage(message)]
         if draining {
@@ -160,7 +159,6 @@ extension Gateway {
             throw .storeUnavailable("The message could not be stored: \(error). Nothing was accepted; try again.")
         }
         storeReachable(true)
-        if lastEventIDs[session] == nil { lastEventIDs[session] = 0 }
         await takeSession(session)
         if configuration.busyInput == .interrupt, !draining, let running = scheduler.runningMessage(of: session), running != id {
             interrupt(message: running, cause: .superseded)

@@ -37,7 +37,8 @@ public actor Gateway: Service {
     var messages: [String: Message] = [:]
     /// Turns in flight, by message id.
     var turns: [String: RunningTurn] = [:]
-    var lastEventIDs: [String: Int64]
+    /// No per-session event counters: the store assigns event ids as it commits, so
+    /// memory holds the sessions with work only (``scheduler``), never the history.
     var nextSequence: Int64
     /// SIGTERM/SIGINT seen so far; the second one interrupts at once.
     var terminationSignals = 0
@@ -127,7 +128,6 @@ public actor Gateway: Service {
         self.metrics = GatewayMetrics(factory: metricsFactory)
         self.agentHealth = AgentHealthTracker(
             initial: agent.kind == .demo ? .ready : .starting, failureThreshold: configuration.agent.healthFailureThreshold)
-        self.lastEventIDs = recovery.lastEventIDs
         self.nextSequence = recovery.lastSequence + 1
         (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
 
@@ -204,7 +204,7 @@ public actor Gateway: Service {
             startedAt: startedAt,
             inFlight: scheduler.runningCount,
             queued: scheduler.waitingCount,
-            sessions: lastEventIDs.count,
+            sessions: scheduler.sessionCount,
             drain: drain.reason.map { reason in
                 GatewayStatus.Drain(
                     reason: reason,
@@ -220,11 +220,10 @@ public actor Gateway: Service {
         )
     }
 
-    /// The session as this process sees it; with a shared store its last event id is the
-    /// store's (a peer may have added events), its state and queue this process's.
+    /// The session as this process sees it: its last event id the store's (committed
+    /// events only), its state and queue this process's.
     public func sessionStatus(_ session: String) async -> SessionStatus {
-        var lastEventID = lastEventIDs[session] ?? 0
-        if leases.isShared, let stored = try? await store.lastEventID(session: session) { lastEventID = stored }
+        let lastEventID = (try? await store.lastEventID(session: session)) ?? 0
         return SessionStatus(
             session: session,
             state: scheduler.isBusy(session) ? .busy : .idle,
@@ -270,12 +269,11 @@ public actor Gateway: Service {
         .appendEvent(nextEvent(session, kind, payload))
     }
 
-    /// The session's next event, its id taken.
+    /// The session's next event; the store gives it its id as it commits it (writes
+    /// commit in the order they are queued, so ids follow that order).
     func nextEvent(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> SessionEvent {
-        let id = (lastEventIDs[session] ?? 0) + 1
-        lastEventIDs[session] = id
         let data = (try? WireFormat.encoder().encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return SessionEvent(session: session, id: id, kind: kind, data: data)
+        return SessionEvent(session: session, id: 0, kind: kind, data: data)
     }
 
     func notice(_ session: String, _ kind: NoticeKind, _ text: String, message: String? = nil, position: Int? = nil) -> StoreWrite {

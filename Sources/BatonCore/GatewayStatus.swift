@@ -39,6 +39,8 @@ public struct GatewayStatus: Sendable, Codable, Equatable {
     public var startedAt: Date
     public var inFlight: Int
     public var queued: Int
+    /// Sessions with a message waiting or running in this process; idle sessions are not
+    /// kept in memory, so neither are they counted.
     public var sessions: Int
     public var drain: Drain?
     public var agent: AgentStatus

@@ -5,9 +5,14 @@ import GRDB
 ///
 /// The database is in WAL mode with `synchronous = FULL`, so a committed transaction is on
 /// disk. All writes go through ``StoreWriter``, which batches concurrent ones into one
-/// commit; reads here run on GRDB's reader pool beside it. Its reads are synchronous (the
-/// protocol's async requirements are met without a suspension), and event ids are the
-/// ones the gateway gave: one process owns every session.
+/// commit, except pruning's own short transactions; reads here run on GRDB's reader pool
+/// beside them. Its reads are synchronous (the protocol's async requirements are met
+/// without a suspension).
+///
+/// Event ids are assigned here, in the transaction: one above the higher of the session's
+/// highest stored event and its `sessions.pruned_through`, which pruning raises in the
+/// transaction that deletes events. So no counter is written per event, none is read at
+/// start, and ids keep growing when every event of a session has been pruned.
 public final class SQLiteStore: Store {
     let pool: DatabasePool
     /// The database file.
@@ -78,6 +83,19 @@ public final class SQLiteStore: Store {
             // Replies stored per message: a turn run again skips the ones already there.
             try db.execute(sql: "ALTER TABLE messages ADD COLUMN replies INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v4-retention") { db in
+            // `sessions` gets a row only when pruning deletes a session's events, so there
+            // is nothing to backfill: until then the events themselves hold the counter.
+            // The index lets pruning find the oldest events without reading the others.
+            try db.execute(
+                sql: """
+                    CREATE TABLE sessions (
+                        session TEXT PRIMARY KEY NOT NULL,
+                        pruned_through INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX events_created ON events(created_at);
+                    """)
+        }
         return migrator
     }
 
@@ -134,11 +152,20 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// The session's highest event id, 0 when it has none.
+    /// The highest event id the session has ever had, pruned ones included; 0 when none.
     public func lastEventID(session: String) throws -> Int64 {
-        try pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events WHERE session = ?", arguments: [session]) ?? 0
-        }
+        try pool.read { db in try Self.lastEventID(session: session, in: db) }
+    }
+
+    /// Two index lookups: the newest stored event, and the newest pruned one.
+    static func lastEventID(session: String, in db: Database) throws -> Int64 {
+        try Int64.fetchOne(
+            db.cachedStatement(
+                sql: """
+                    SELECT MAX(COALESCE((SELECT MAX(id) FROM events WHERE session = ?1), 0),
+                               COALESCE((SELECT pruned_through FROM sessions WHERE session = ?1), 0))
+                    """),
+            arguments: [session]) ?? 0
     }
 
     /// The writer connection's `synchronous` setting (2 is FULL: every commit is synced).
@@ -185,23 +212,26 @@ public final class SQLiteStore: Store {
 
     // MARK: Writes
 
-    /// What the gateway needs at start: every pending message, the event ids and sequence
-    /// numbers reached.
+    /// What the gateway needs at start: the pending messages and the sequence number
+    /// reached, both read through indexes, whatever the history's size.
     public func recovery() throws -> StoreRecovery {
-        StoreRecovery(pending: try pendingMessages(), lastEventIDs: try lastEventIDs(), lastSequence: try lastSequence())
+        StoreRecovery(pending: try pendingMessages(), lastSequence: try lastSequence())
     }
 
     /// Commits the groups in one transaction, a savepoint each: a failing group fails alone.
-    /// Events keep the ids the gateway gave them.
+    /// Each appended event gets the session's next id.
     public func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
         try await pool.write { db in
             groups.map { writes in
                 do {
+                    var events: [SessionEvent] = []
                     try db.inSavepoint {
-                        for write in writes { try Self.apply(write, in: db) }
+                        for write in writes {
+                            if let event = try Self.apply(write, in: db) { events.append(event) }
+                        }
                         return .commit
                     }
-                    return .success(writes.compactMap(\.event))
+                    return .success(events)
                 } catch {
                     return .failure(error)
                 }
@@ -209,7 +239,9 @@ public final class SQLiteStore: Store {
         }
     }
 
-    static func apply(_ write: StoreWrite, in db: Database) throws {
+    /// Runs one write; returns the event it appended, under the id it was stored with.
+    @discardableResult
+    static func apply(_ write: StoreWrite, in db: Database) throws -> SessionEvent? {
         switch write {
         case .insertMessage(let m):
             try db.cachedStatement(
@@ -225,11 +257,15 @@ public final class SQLiteStore: Store {
         case .setState(let id, let state):
             try db.cachedStatement(sql: "UPDATE messages SET state = ? WHERE id = ?").execute(arguments: [state.rawValue, id])
         case .appendEvent(let e):
+            var stored = e
+            stored.id = try lastEventID(session: e.session, in: db) + 1
             try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)").execute(
-                arguments: [e.session, e.id, e.kind.rawValue, e.data, Date().timeIntervalSince1970])
+                arguments: [stored.session, stored.id, stored.kind.rawValue, stored.data, Date().timeIntervalSince1970])
+            return stored
         case .appendReply(let e, let message, let ordinal):
-            try apply(.appendEvent(e), in: db)
+            let stored = try apply(.appendEvent(e), in: db)
             try db.cachedStatement(sql: "UPDATE messages SET replies = MAX(replies, ?) WHERE id = ?").execute(arguments: [ordinal, message])
+            return stored
         case .saveCursor(let network, let cursor):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO network_cursors (network, cursor) VALUES (?, ?)").execute(
                 arguments: [network, cursor])
@@ -245,6 +281,54 @@ public final class SQLiteStore: Store {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO network_marks (network, mark) VALUES (?, ?)").execute(arguments: [network, mark])
         case .fence:
             break
+        }
+        return nil
+    }
+
+    // MARK: Retention
+
+    /// One batch of pruning in one transaction of its own on GRDB's writer: it waits its
+    /// turn behind the ``StoreWriter``'s commit in progress and holds the writer for one
+    /// small transaction, so a commit waits at most one batch.
+    public func prune(before cutoff: Date, after: Int64, limit: Int) async throws -> StorePruning {
+        try await pool.write { db in
+            let candidates = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT id, sequence, state, accepted_at FROM messages WHERE sequence > ? ORDER BY sequence LIMIT ?"),
+                arguments: [after, limit]
+            ).map { row in
+                StorePruning.Candidate(
+                    id: row["id"], sequence: row["sequence"], state: MessageState(rawValue: row["state"]) ?? .queued,
+                    acceptedAt: Date(timeIntervalSince1970: row["accepted_at"]))
+            }
+            let plan = StorePruning.plan(candidates, before: cutoff, after: after, limit: limit)
+            let deleteMessage = try db.cachedStatement(
+                sql: "DELETE FROM messages WHERE id = ? AND state IN ('done', 'failed', 'cancelled')")
+            var messages = 0
+            for id in plan.delete {
+                try deleteMessage.execute(arguments: [id])
+                messages += db.changesCount
+            }
+
+            // The oldest events, through the created_at index. Each session's highest
+            // deleted id is kept first, so its next event gets a higher one.
+            let old = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT session, id FROM events WHERE created_at < ? ORDER BY created_at LIMIT ?"),
+                arguments: [cutoff.timeIntervalSince1970, limit]
+            ).map { (session: $0["session"] as String, id: $0["id"] as Int64) }
+            var highest: [String: Int64] = [:]
+            for event in old { highest[event.session] = max(highest[event.session] ?? 0, event.id) }
+            let raise = try db.cachedStatement(
+                sql: """
+                    INSERT INTO sessions (session, pruned_through) VALUES (?, ?)
+                    ON CONFLICT (session) DO UPDATE SET pruned_through = MAX(pruned_through, excluded.pruned_through)
+                    """)
+            for (session, id) in highest { try raise.execute(arguments: [session, id]) }
+            let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE session = ? AND id = ?")
+            for event in old { try deleteEvent.execute(arguments: [event.session, event.id]) }
+
+            return StorePruning(
+                messages: messages, events: old.count, examinedThrough: plan.examinedThrough,
+                hasMore: plan.hasMore || old.count >= limit)
         }
     }
 

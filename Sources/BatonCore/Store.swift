@@ -1,4 +1,6 @@
-/// Baton's durable state: messages, their states and every session event.
+import Foundation
+
+/// Baton's durable state: messages, their states and session events.
 ///
 /// Two implementations sit behind the same gateway: ``SQLiteStore`` for one process (the
 /// default) and a PostgreSQL store shared by several processes. Writes reach a store only
@@ -18,9 +20,12 @@ public protocol Store: Sendable {
     func events(session: String, after: Int64, limit: Int) async throws -> [SessionEvent]
 
     /// The highest event id of every session that has events.
+    ///
+    /// Reads the whole history: for a chat network's start, never for the gateway's.
     func lastEventIDs() async throws -> [String: Int64]
 
-    /// The session's highest event id, 0 when it has none.
+    /// The highest event id the session has ever had, 0 when it never had one; events
+    /// pruned since count (the next one gets a higher id).
     func lastEventID(session: String) async throws -> Int64
 
     /// How many messages are stored, in any state.
@@ -28,10 +33,24 @@ public protocol Store: Sendable {
 
     /// Commits `groups` in one transaction with a savepoint per group, so one group that
     /// fails (a duplicate id, say) fails alone. Returns, per group, the events it appended
-    /// with the ids they were stored under (a shared store assigns them inside the
-    /// transaction, so two processes never use one twice), or why the group failed.
+    /// with the ids they were stored under, or why the group failed. The store assigns
+    /// event ids inside the transaction, one above the session's highest ever (pruned
+    /// events included), so ids only grow and two processes never use one twice; the id
+    /// an appended ``SessionEvent`` comes with is ignored.
     /// Throws when the transaction as a whole failed: then nothing was committed.
     func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>]
+
+    /// Removes one batch of old history in one short transaction of its own (not through
+    /// ``StoreWriter``: nothing waits on it, and a batch holds the writer for one small
+    /// transaction only).
+    ///
+    /// Looks at up to `limit` messages with sequence numbers above `after`, oldest first,
+    /// and deletes those finished (done, failed, cancelled) and accepted before `cutoff`;
+    /// deletes up to `limit` of the events created before `cutoff`, oldest first. Never
+    /// touches pending messages, chat network cursors, delivery positions, marks or
+    /// per-session event counters. Pass the answer's ``StorePruning/examinedThrough`` as
+    /// the next batch's `after` while ``StorePruning/hasMore`` holds.
+    func prune(before cutoff: Date, after: Int64, limit: Int) async throws -> StorePruning
 
     /// The position a chat network reads its input from (a Matrix sync token), if stored.
     func cursor(network: String) async throws -> String?
@@ -44,17 +63,16 @@ public protocol Store: Sendable {
 }
 
 /// What a process picks up from the one before it: read once, before the gateway starts.
+///
+/// Only what is pending: its cost follows the work left, not the history stored.
 public struct StoreRecovery: Sendable {
     /// Messages that still owe their session a turn, in acceptance order.
     public var pending: [Message]
-    /// The highest event id of every session.
-    public var lastEventIDs: [String: Int64]
     /// The highest message sequence number stored.
     public var lastSequence: Int64
 
-    public init(pending: [Message] = [], lastEventIDs: [String: Int64] = [:], lastSequence: Int64 = 0) {
+    public init(pending: [Message] = [], lastSequence: Int64 = 0) {
         self.pending = pending
-        self.lastEventIDs = lastEventIDs
         self.lastSequence = lastSequence
     }
 }

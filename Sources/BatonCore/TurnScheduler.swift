@@ -44,6 +44,9 @@ public struct TurnScheduler: Sendable {
         self.maxConcurrentTurns = maxConcurrentTurns
     }
 
+    /// Sessions with a message waiting or running; idle ones are forgotten.
+    public var sessionCount: Int { sessions.count }
+
     /// Whether the session has a turn running.
     public func isBusy(_ session: String) -> Bool { sessions[session]?.running != nil }
 

@@ -10,7 +10,7 @@ import PostgresNIO
 /// tables it does not understand.
 public enum PostgresSchema {
     /// The newest version this build knows.
-    public static let version = 2
+    public static let version = 3
 
     /// The steps, `steps[n]` taking version n to n + 1.
     static let steps: [[String]] = [
@@ -70,6 +70,11 @@ public enum PostgresSchema {
                 expires_at TIMESTAMPTZ NOT NULL
             )
             """,
+        ],
+        [
+            // Retention finds the oldest events without reading the others. Event ids
+            // need nothing new: `sessions.last_event` is never pruned.
+            "CREATE INDEX events_created ON events (created_at)"
         ],
         // A group-commit batch in one round trip.
         [PostgresBatch.function],

@@ -120,6 +120,63 @@ public final class PostgresStore: Store {
         throw PostgresStoreError(message: "PostgreSQL: baton_commit returned nothing")
     }
 
+    // MARK: Retention
+
+    /// One batch of pruning in a transaction of its own on a pooled connection, beside
+    /// the writer's. It takes no counter row, so it never waits on a commit appending
+    /// events; rows another process is pruning at the same moment are skipped.
+    public func prune(before cutoff: Date, after: Int64, limit: Int) async throws -> StorePruning {
+        let logger = self.logger
+        do {
+            return try await withDeadline(timeout) {
+                try await self.client.withTransaction(logger: logger) { connection in
+                    var candidates: [StorePruning.Candidate] = []
+                    let rows = try await connection.query(
+                        "SELECT id, sequence, state, accepted_at FROM messages WHERE sequence > \(after) ORDER BY sequence LIMIT \(limit)",
+                        logger: logger)
+                    for try await (id, sequence, state, acceptedAt) in rows.decode((String, Int64, String, Double).self) {
+                        candidates.append(
+                            StorePruning.Candidate(
+                                id: id, sequence: sequence, state: MessageState(rawValue: state) ?? .queued,
+                                acceptedAt: Date(timeIntervalSince1970: acceptedAt)))
+                    }
+                    let plan = StorePruning.plan(candidates, before: cutoff, after: after, limit: limit)
+                    var messages = 0
+                    if !plan.delete.isEmpty {
+                        let deleted = try await connection.query(
+                            """
+                            WITH gone AS (
+                                DELETE FROM messages WHERE id = ANY(\(plan.delete)) AND state IN ('done', 'failed', 'cancelled')
+                                RETURNING 1
+                            )
+                            SELECT COUNT(*) FROM gone
+                            """, logger: logger)
+                        for try await count in deleted.decode(Int64.self) { messages = Int(count) }
+                    }
+                    var events = 0
+                    let deleted = try await connection.query(
+                        """
+                        WITH gone AS (
+                            DELETE FROM events WHERE (session, id) IN (
+                                SELECT session, id FROM events WHERE created_at < \(cutoff.timeIntervalSince1970)
+                                ORDER BY created_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                            RETURNING 1
+                        )
+                        SELECT COUNT(*) FROM gone
+                        """, logger: logger)
+                    for try await count in deleted.decode(Int64.self) { events = Int(count) }
+                    return StorePruning(
+                        messages: messages, events: events, examinedThrough: plan.examinedThrough,
+                        hasMore: plan.hasMore || events >= limit)
+                }
+            }
+        } catch let error as PostgresTimeoutError {
+            throw PostgresStoreError(message: error.description)
+        } catch {
+            throw PostgresStoreError(error)
+        }
+    }
+
     // MARK: Helpers
 
     static let selectMessages =

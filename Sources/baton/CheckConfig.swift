@@ -22,6 +22,7 @@ struct CheckConfig: ParsableCommand {
         print("configuration OK: \(options.path ?? "built-in defaults")")
         print("listen \(configuration.listen), agent \(configuration.agent.kind.rawValue), drain.timeout \(configuration.drain.timeout) s")
         print(Self.describeTokens(configuration))
+        print(Self.describeStore(configuration))
         if let warning = InstalledUnitCheck(unit: unit, userManager: user).warning(for: configuration) {
             printError("warning: \(warning)")
         }
@@ -38,6 +39,15 @@ extension CheckConfig {
                 : "api_tokens: none; the API serves this machine only"
         }
         return "api_tokens: " + tokens.summary
+    }
+
+    /// Which store, and how long its finished history is kept.
+    static func describeStore(_ configuration: Configuration) -> String {
+        let store = configuration.store.isShared ? "PostgreSQL" : "SQLite under \(configuration.stateDirectory)"
+        let retention = configuration.store.retention
+        let days = retention == retention.rounded() ? String(Int(retention)) : String(retention)
+        let kept = retention > 0 ? "finished messages and their events kept \(days) days (store.retention)" : "history kept forever (store.retention 0)"
+        return "store: \(store); \(kept)"
     }
 }
 

@@ -89,6 +89,8 @@ import Testing
         ("limits:\n  max_connections: -1\n", "limits.max_connections", "from 0"),
         ("limits:\n  request_timeout: 0\n", "limits.request_timeout", "more than 0"),
         ("limits:\n  idle_timeout: forever\n", "limits.idle_timeout", "number of seconds"),
+        ("store:\n  retention: a month\n", "store.retention", "number of days (0 keeps everything)"),
+        ("store:\n  retention: -3\n", "store.retention", "0 (keep everything) or more days"),
         ("drian:\n  timeout: 5\n", "drian", "did you mean"),
         ("agent:\n  helth_url: http://x/health\n", "agent.helth_url", "did you mean agent.health_url"),
         ("- just\n- a list\n", "(file)", "mapping"),

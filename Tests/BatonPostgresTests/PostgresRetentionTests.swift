@@ -1,0 +1,78 @@
+@testable import BatonCore
+@testable import BatonPostgres
+import BatonTestSupport
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// `store.retention` on PostgreSQL, through the same ``Store`` requirement as SQLite: old
+/// finished history goes, pending work, positions and the per-session counters stay.
+@Suite("Retention on PostgreSQL", .serialized, .enabled(if: PostgresTestServer.isAvailable, "needs scripts/postgres.sh up"))
+struct PostgresRetentionTests {
+    static let later = Date().addingTimeInterval(31 * 86_400)
+
+    /// A fresh database with Baton's schema, and a store on it while `body` runs.
+    private func withStore(_ body: @escaping @Sendable (PostgresStore, String) async throws -> Void) async throws {
+        let database = try await PostgresTestServer.createDatabase()
+        let url = try PostgresURL(database)
+        let logger = Logger(label: "test")
+        try await PostgresSchema.migrate(url, logger: logger)
+        let client = PostgresClient(configuration: url.configuration, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            try await body(PostgresStore(client: client, instance: "test", logger: logger), database)
+            group.cancelAll()
+        }
+    }
+
+    private static func message(_ id: String, state: MessageState, acceptedAt: Date = Date()) -> Message {
+        Message(
+            id: id, sequence: 0, session: "s", user: "u", text: id, state: state,
+            acknowledgement: .init(id: id, session: "s", status: .queued, position: 0), acceptedAt: acceptedAt)
+    }
+
+    private static func event() -> StoreWrite { .appendEvent(SessionEvent(session: "s", id: 0, kind: .notice, data: "{}")) }
+
+    private static func pruner(_ store: PostgresStore) -> HistoryPruner {
+        HistoryPruner(store: store, retention: .seconds(30 * 86_400), batchSize: 2, pause: .zero, logger: Logger(label: "test"))
+    }
+
+    @Test func oldFinishedHistoryGoesAndCountersKeepGrowing() async throws {
+        try await withStore { store, _ in
+            let states: [MessageState] = [.done, .failed, .cancelled, .queued, .running, .interrupted, .done]
+            _ = try await store.commit([states.enumerated().map { .insertMessage(Self.message("old\($0)", state: $1)) }])
+            _ = try await store.commit([[.insertMessage(Self.message("young", state: .done, acceptedAt: Self.later))]])
+            let ids = try await store.commit([(0..<5).map { _ in Self.event() }])[0].get().map(\.id)
+            #expect(ids == [1, 2, 3, 4, 5])
+            _ = try await store.commit([
+                [.saveCursor(network: "matrix", cursor: "s_1"), .markDelivered(network: "matrix", session: "s", eventID: 3)]
+            ])
+
+            let pass = try await Self.pruner(store).prunePass(now: Self.later)
+
+            #expect(pass.messages == 4 && pass.events == 5, "\(pass)")
+            #expect(try await store.pendingMessages().map(\.id) == ["old3", "old4", "old5"])
+            #expect(try await store.message(id: "young") != nil)
+            #expect(try await store.events(session: "s", after: 0, limit: 100).isEmpty)
+            #expect(try await store.cursor(network: "matrix") == "s_1")
+            #expect(try await store.deliveryPositions(network: "matrix") == ["s": 3])
+            #expect(try await store.lastEventID(session: "s") == 5)
+            #expect(try await store.commit([[Self.event()]])[0].get().map(\.id) == [6])
+        }
+    }
+
+    @Test func aDatabaseAtSchemaVersionOneUpgrades() async throws {
+        try await withStore { store, database in
+            _ = try await store.commit([[.insertMessage(Self.message("m", state: .done)), Self.event()]])
+            try await PostgresTestServer.psql(database, "DROP INDEX events_created; UPDATE baton_schema SET version = 1")
+            try await PostgresSchema.migrate(try PostgresURL(database), logger: Logger(label: "test"))
+            let version = try await PostgresTestServer.psql(database, "SELECT version FROM baton_schema")
+            #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == String(PostgresSchema.version))
+            let index = try await PostgresTestServer.psql(database, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'events_created'")
+            #expect(index.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+            let pass = try await Self.pruner(store).prunePass(now: Self.later)
+            #expect(pass.messages == 1 && pass.events == 1)
+        }
+    }
+}
