@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Two `baton` binaries under the same wrk load, alternating, in one run: what a change
+did to the single-process SQLite path, measured side by side.
+
+    bench/compare.py --before /tmp/baton-old --after .build/release/baton [--runs 5]
+
+Each run starts each binary on a fresh SQLite store (demo agent, `agent.delay: 0`), posts
+for --duration seconds with wrk (bench/post.lua, as bench/throughput.py does) and waits
+until every message is answered; the order alternates between runs. It prints, per
+binary, the median POSTs/s and p50/p99, and the median of the per-run ratios after/before.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import time
+
+import common
+import throughput
+
+
+async def measure(binary, folder, label, args):
+    port = common.free_port()
+    env = common.baton_env(port, os.path.join(folder, label), agent_delay=0, limits_max_queue_per_session=1_000_000)
+    process = common.Process([binary, "serve"], env, os.path.join(folder, f"{label}.log"))
+    try:
+        await common.wait_http_ready(port)
+        result = await asyncio.to_thread(throughput.wrk, port, args, label)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            _, _, status = await common.get_json(port, "/v1/status")
+            if status["in_flight"] == 0 and status["queued"] == 0:
+                break
+            await asyncio.sleep(0.2)
+        return result
+    finally:
+        process.signal(signal.SIGTERM)
+        process.popen.wait()
+
+
+async def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", required=True)
+    parser.add_argument("--after", required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--wrk-sessions", type=int, default=1000)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    folder = common.state_root()
+    runs = []
+    for n in range(args.runs):
+        order = ["before", "after"] if n % 2 == 0 else ["after", "before"]
+        run = {}
+        for side in order:
+            run[side] = await measure(getattr(args, side), folder, f"{side}-{n}", args)
+        run["ratio"] = round(run["after"]["rps"] / run["before"]["rps"], 3)
+        runs.append(run)
+    summary = {
+        side: {key: statistics.median(run[side][key] for run in runs) for key in ("rps", "p50_ms", "p99_ms", "errors")}
+        for side in ("before", "after")
+    }
+    summary["ratio_after_to_before"] = statistics.median(run["ratio"] for run in runs)
+    common.emit({"binaries": {"before": args.before, "after": args.after}, "median": summary, "all": runs}, args.json)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
