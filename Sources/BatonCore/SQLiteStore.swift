@@ -191,19 +191,33 @@ public final class SQLiteStore: Store {
         StoreRecovery(pending: try pendingMessages(), lastEventIDs: try lastEventIDs(), lastSequence: try lastSequence())
     }
 
-    /// Commits the groups in one transaction, a savepoint each: a failing group fails alone.
-    /// Events keep the ids the gateway gave them.
+    /// Commits the groups in one transaction: a failing group fails alone. Events keep the
+    /// ids the gateway gave them.
+    ///
+    /// All groups are first tried under one savepoint (SQLite prepares each `SAVEPOINT`
+    /// and `RELEASE` anew: a savepoint per group cost more than the writes themselves);
+    /// only when one fails are they applied again, a savepoint each.
     public func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
         try await pool.write { db in
-            groups.map { writes in
-                do {
-                    try db.inSavepoint {
+            do {
+                try db.inSavepoint {
+                    for writes in groups {
                         for write in writes { try Self.apply(write, in: db) }
-                        return .commit
                     }
-                    return .success(writes.compactMap(\.event))
-                } catch {
-                    return .failure(error)
+                    return .commit
+                }
+                return groups.map { .success($0.compactMap(\.event)) }
+            } catch {
+                return groups.map { writes in
+                    do {
+                        try db.inSavepoint {
+                            for write in writes { try Self.apply(write, in: db) }
+                            return .commit
+                        }
+                        return .success(writes.compactMap(\.event))
+                    } catch {
+                        return .failure(error)
+                    }
                 }
             }
         }
