@@ -35,10 +35,8 @@ extension Gateway {
         let request = TurnRequest(
             id: message.id, session: message.session, user: message.user, text: message.text, instance: instance,
             rerun: reruns.remove(message.id) != nil, repliesDelivered: message.replies)
-        var turnLogger = logger
-        turnLogger[metadataKey: "baton.session"] = "\(message.session)"
-        turnLogger[metadataKey: "baton.message"] = "\(message.id)"
-        turnLogger.debug("Turn started")
+        // Metadata built only when debug logging is on: a turn holds nothing for it.
+        logger.debug("Turn started", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)"])
         var outcome = turn.stop ?? .completed
         if turn.stop == nil {
             // Safe: the handle is dropped in finishTurn, which this task runs before it ends.
@@ -49,7 +47,8 @@ extension Gateway {
             outcome = result ?? turns[message.id]?.stop ?? .interrupted(.drain)
         }
         finishTurn(message, outcome: outcome)
-        turnLogger.debug("Turn ended", metadata: ["baton.outcome": "\(outcome)"])
+        logger.debug(
+            "Turn ended", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)", "baton.outcome": "\(outcome)"])
     }
 
     /// Runs the agent; nil when it stopped because its task was cancelled (an interrupt,

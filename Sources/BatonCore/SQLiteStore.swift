@@ -22,7 +22,12 @@ public final class SQLiteStore: Store {
         pool = try DatabasePool(path: path, configuration: configuration)
         // GRDB sets `synchronous = NORMAL` when it turns WAL on, after prepareDatabase:
         // set FULL again on the one writer connection, so every commit is fsync'd.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        // `temp_store = MEMORY` keeps a commit's savepoint journal in memory: on disk it
+        // spilled past 64 KiB into a temporary file, opened, written and removed per commit.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+        }
         try Self.migrator.migrate(pool)
     }
 
