@@ -405,6 +405,14 @@ def status_of(pid):
     return result
 
 
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far (/proc/PID/stat), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # After the command name: state is field 3, utime 14 and stime 15 (man 5 proc).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def emit(result, path=None):
     """Writes a benchmark's JSON result to `path` (or stdout)."""
     text = json.dumps(result, indent=2, sort_keys=True)

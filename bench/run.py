@@ -265,6 +265,10 @@ def table(results):
         row(name, "wrk POST latency p50 / p99: bare", f"{fmt(m['bare.wrk.p50_ms'], ' ms')} / {fmt(m['bare.wrk.p99_ms'], ' ms')}")
         row(name, "messages answered per second under that load (from the store)",
             fmt(m["baton.answered.answered_per_s"]), "", None)
+        row(name, "CPU time per message accepted, stored and answered (user + system, /proc/PID/stat): Baton; "
+            "bare per POST", f"{fmt(m['baton.answered.cpu_us_per_message'], ' µs')}; {fmt(m['bare.cpu_us_per_post'], ' µs')}",
+            "≤ 2 × bare", m["baton.answered.cpu_us_per_message"] is not None and m["bare.cpu_us_per_post"]
+            and m["baton.answered.cpu_us_per_message"] <= 2 * m["bare.cpu_us_per_post"])
         row(name, "every stored message answered (store: done = messages = replies)",
             "yes" if m["all_answered"] else "no", "yes", m["all_answered"])
         row(name, "wrk errors (Baton, bare)", f"{fmt(m['baton.wrk.errors'])}, {fmt(m['bare.wrk.errors'])}", "0",

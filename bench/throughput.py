@@ -8,13 +8,18 @@ Each run measures both servers back to back, alternating which goes first:
          over --wrk-sessions sessions per wrk thread) posts for --duration seconds:
          POSTs/s, p50, p99. Then the store says how many of those messages were answered
          and how fast: answered/s = replies / (last reply's commit - first acceptance),
-         which includes answering any backlog left when wrk stopped.
+         which includes answering any backlog left when wrk stopped. CPU per message:
+         the process's user + system CPU time (/proc/PID/stat) from wrk's start until
+         every message is answered, divided by the messages answered: what accepting,
+         storing and answering one message costs, whatever the machine's load does
+         to the rate.
          Then a Python client (bench/common.py, raw sockets) runs --latency-sessions
          sessions in a closed loop for --latency-duration seconds: POST, wait for the
          reply on the session's event stream, POST again: POST-to-202 and POST-to-reply
          p50/p99 and replies/s.
   bare   `bare-server` (bench/BareServer): the same wrk load, and the same Python client
          posting without waiting for a reply (its POST-to-202 is the client's floor).
+         CPU per POST: its CPU time over the wrk run divided by the requests.
 
 The figure is the ratio baton/bare of POSTs/s, per run; the table reports its median.
 """
@@ -135,6 +140,7 @@ async def measure_baton(args, folder, index):
     process = common.Process([common.BATON, "serve"], env, os.path.join(folder, "baton.log"))
     try:
         await common.wait_http_ready(port)
+        cpu_before = common.cpu_seconds(process.pid)
         result = {"wrk": await asyncio.to_thread(wrk, port, args, f"r{index}w")}
         wrk_end = time.time()
         # Let it answer what wrk left queued (requests wrk abandoned at its end may still
@@ -150,6 +156,7 @@ async def measure_baton(args, folder, index):
             if settled or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.1)
+        cpu = common.cpu_seconds(process.pid) - cpu_before
         db.close()
         result["answered"] = {
             "messages": count,
@@ -157,6 +164,8 @@ async def measure_baton(args, folder, index):
             "replies": replies,
             "answered_per_s": round(replies / (last - first), 1) if replies else 0,
             "backlog_after_wrk_ms": round(max(0.0, last - wrk_end) * 1000, 1) if replies else None,
+            "cpu_s": round(cpu, 2),
+            "cpu_us_per_message": round(cpu * 1e6 / replies, 1) if replies else None,
         }
         result["latency"] = await closed_loop(port, args.latency_sessions, args.latency_duration, f"r{index}l", True)
         return result
@@ -169,7 +178,10 @@ async def measure_bare(args, folder, index):
     process = common.Process([common.BARE, str(port)], dict(os.environ), os.path.join(folder, "bare.log"))
     try:
         await asyncio.to_thread(wait_port, port)
+        cpu_before = common.cpu_seconds(process.pid)
         result = {"wrk": await asyncio.to_thread(wrk, port, args, f"r{index}w")}
+        cpu = common.cpu_seconds(process.pid) - cpu_before
+        result["cpu_us_per_post"] = round(cpu * 1e6 / result["wrk"]["requests"], 1) if result["wrk"]["requests"] else None
         result["latency"] = await closed_loop(port, args.latency_sessions, args.latency_duration, f"r{index}l", False)
         return result
     finally:
@@ -209,6 +221,7 @@ async def main(args):
             "baton.wrk.rps", "baton.wrk.p50_ms", "baton.wrk.p99_ms", "baton.wrk.errors",
             "bare.wrk.rps", "bare.wrk.p50_ms", "bare.wrk.p99_ms", "bare.wrk.errors",
             "baton.answered.answered_per_s", "baton.answered.backlog_after_wrk_ms",
+            "baton.answered.cpu_us_per_message", "bare.cpu_us_per_post",
             "baton.latency.ack_p50_ms", "baton.latency.ack_p99_ms",
             "baton.latency.reply_p50_ms", "baton.latency.reply_p99_ms", "baton.latency.replies_per_s",
             "bare.latency.ack_p50_ms", "bare.latency.ack_p99_ms",

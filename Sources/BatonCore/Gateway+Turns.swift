@@ -14,8 +14,7 @@ extension Gateway {
         metrics.turnsStarted(starts.count)
         var writes: [StoreWrite] = []
         for start in starts {
-            let (interrupts, interrupt) = AsyncStream.makeStream(of: InterruptCause.self, bufferingPolicy: .bufferingNewest(1))
-            turns[start.message] = RunningTurn(session: start.session, interrupt: interrupt, interrupts: interrupts)
+            turns[start.message] = RunningTurn(session: start.session)
             messages[start.message]?.state = .running
             if leases.isShared {
                 writer.enqueue(turnGroup(start.session, [.setState(id: start.message, state: .running)]))
@@ -25,68 +24,53 @@ extension Gateway {
             jobQueue.yield(.turn(start))
         }
         if !writes.isEmpty { writer.enqueue(writes) }
+        if turnTimer == nil, let first = starts.first, let started = turns[first.message]?.startedAt {
+            armTurnTimer(at: started + turnTimeout)
+        }
         publishStatus()
     }
 
     /// Runs one turn to its end and lets the session move on.
+    ///
+    /// One task per turn: an interrupt or the turn timeout cancels it (``interrupt(message:cause:)``),
+    /// and one timer serves every turn's timeout (``turnTimeoutsPassed()``).
     func runTurn(_ start: TurnScheduler.Start) async {
         guard let message = messages[start.message], let turn = turns[start.message] else { return }
         let request = TurnRequest(
             id: message.id, session: message.session, user: message.user, text: message.text, instance: instance,
             rerun: reruns.remove(message.id) != nil, repliesDelivered: message.replies)
-        var turnLogger = logger
-        turnLogger[metadataKey: "baton.session"] = "\(message.session)"
-        turnLogger[metadataKey: "baton.message"] = "\(message.id)"
-        turnLogger.debug("Turn started")
-        let outcome = await Self.execute(
-            agent: agent,
-            request: request,
-            interrupts: turn.interrupts,
-            timeout: .seconds(configuration.agent.turnTimeout),
-            reply: { [weak self] text in await self?.emitReply(to: message, text: text) }
-        )
+        // Metadata built only when debug logging is on: a turn holds nothing for it.
+        logger.debug("Turn started", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)"])
+        var outcome = turn.stop ?? .completed
+        if turn.stop == nil {
+            // Safe: the handle is dropped in finishTurn, which this task runs before it ends.
+            withUnsafeCurrentTask { task in turns[message.id]?.task = task }
+            let result = await Self.execute(
+                agent: agent, request: request,
+                reply: { [weak self] text in await self?.emitReply(to: message, text: text) })
+            outcome = result ?? turns[message.id]?.stop ?? .interrupted(.drain)
+        }
         finishTurn(message, outcome: outcome)
-        turnLogger.debug("Turn ended", metadata: ["baton.outcome": "\(outcome)"])
+        logger.debug(
+            "Turn ended", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)", "baton.outcome": "\(outcome)"])
     }
 
-    /// Races the agent against an interrupt and the turn timeout; cancels the losers.
+    /// Runs the agent; nil when it stopped because its task was cancelled (an interrupt,
+    /// the timeout, or the gateway torn down: the caller knows which).
     nonisolated static func execute(
         agent: any Agent,
         request: TurnRequest,
-        interrupts: AsyncStream<InterruptCause>,
-        timeout: Duration,
         reply: @escaping @Sendable (String) async -> Void
-    ) async -> TurnOutcome {
-        await withTaskGroup(of: TurnOutcome?.self) { group in
-            group.addTask {
-                do {
-                    try await agent.runTurn(request) { text in await reply(text) }
-                    return .completed
-                } catch let error as AgentError {
-                    return .failed(error)
-                } catch is CancellationError {
-                    return nil
-                } catch {
-                    return .failed(AgentError(.agentFailed, "The agent failed: \(error)"))
-                }
-            }
-            group.addTask {
-                for await cause in interrupts { return .interrupted(cause) }
-                return nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                if Task.isCancelled { return nil }
-                return .failed(AgentError(.turnTimeout, "The turn took longer than agent.turn_timeout (\(timeout.components.seconds) s) and was stopped."))
-            }
-            var outcome: TurnOutcome?
-            while outcome == nil, let next = await group.next() {
-                outcome = next
-            }
-            group.cancelAll()
-            // The whole group was cancelled (the gateway is being torn down): the next
-            // process runs the turn again.
-            return outcome ?? .interrupted(.drain)
+    ) async -> TurnOutcome? {
+        do {
+            try await agent.runTurn(request) { text in await reply(text) }
+            return .completed
+        } catch let error as AgentError where !Task.isCancelled {
+            return .failed(error)
+        } catch where Task.isCancelled {
+            return nil
+        } catch {
+            return .failed(AgentError(.agentFailed, "The agent failed: \(error)"))
         }
     }
 
@@ -135,7 +119,6 @@ extension Gateway {
             logger.warning("Turn failed", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)", "baton.error": "\(error.code.rawValue)"])
         }
         writer.enqueue(turnGroup(message.session, writes))
-        turns[message.id]?.interrupt.finish()
         turns[message.id] = nil
         messages[message.id] = nil
         let starts = scheduler.turnEnded(session: message.session)
@@ -146,8 +129,42 @@ extension Gateway {
         publishStatus()
     }
 
-    /// Tells a running turn to stop; it ends through ``finishTurn(_:outcome:)``.
+    /// Tells a running turn to stop; it ends through ``finishTurn(_:outcome:)``. The first
+    /// reason given wins.
     func interrupt(message: String, cause: InterruptCause) {
-        turns[message]?.interrupt.yield(cause)
+        stop(message, .interrupted(cause))
+    }
+
+    private func stop(_ message: String, _ outcome: TurnOutcome) {
+        guard turns[message] != nil, turns[message]?.stop == nil else { return }
+        turns[message]?.stop = outcome
+        turns[message]?.task?.cancel()
+    }
+
+    // MARK: Turn timeout
+
+    private var turnTimeout: Duration { .seconds(configuration.agent.turnTimeout) }
+
+    private func armTurnTimer(at deadline: ContinuousClock.Instant) {
+        turnTimer = deadline
+        jobQueue.yield(.turnTimeouts(deadline))
+    }
+
+    /// The turn timer fired: stops every turn past `agent.turn_timeout` and sets the timer
+    /// for the oldest turn left. A scan of the turns in flight about once per timeout.
+    func turnTimeoutsPassed() {
+        turnTimer = nil
+        let now = ContinuousClock.now
+        let timeout = turnTimeout
+        var next: ContinuousClock.Instant?
+        for (id, turn) in turns where turn.stop == nil {
+            let deadline = turn.startedAt + timeout
+            if deadline <= now {
+                stop(id, .failed(AgentError(.turnTimeout, "The turn took longer than agent.turn_timeout (\(timeout.components.seconds) s) and was stopped.")))
+            } else if next.map({ deadline < $0 }) ?? true {
+                next = deadline
+            }
+        }
+        if let next { armTurnTimer(at: next) }
     }
 }

@@ -39,6 +39,8 @@ public actor Gateway: Service {
     var turns: [String: RunningTurn] = [:]
     /// No per-session event counters: the store assigns event ids as it commits, so
     /// memory holds the sessions with work only (``scheduler``), never the history.
+    /// When the turn timer fires, while one is set: one timer serves every turn.
+    var turnTimer: ContinuousClock.Instant?
     var nextSequence: Int64
     /// SIGTERM/SIGINT seen so far; the second one interrupts at once.
     var terminationSignals = 0
@@ -69,6 +71,8 @@ public actor Gateway: Service {
     enum Job: Sendable {
         case turn(TurnScheduler.Start)
         case deadline(ContinuousClock.Instant)
+        /// The oldest running turn reaches `agent.turn_timeout` then.
+        case turnTimeouts(ContinuousClock.Instant)
         /// Let go of held sessions without a running turn (shared store, draining).
         case releaseIdle
         /// The drain is over: flush the store, say goodbye, stop taking jobs.
@@ -78,8 +82,10 @@ public actor Gateway: Service {
     struct RunningTurn {
         var session: String
         var startedAt = ContinuousClock.now
-        var interrupt: AsyncStream<InterruptCause>.Continuation
-        var interrupts: AsyncStream<InterruptCause>
+        /// The task running the turn, once it began: cancelled to stop it.
+        var task: UnsafeCurrentTask?
+        /// Why the turn is being stopped (an interrupt, the timeout), once it is.
+        var stop: TurnOutcome?
         /// Replies the agent gave in this run.
         var replies = 0
     }
@@ -163,6 +169,11 @@ public actor Gateway: Service {
                     group.addTask {
                         try? await Task.sleep(until: deadline)
                         if !Task.isCancelled { await self.drainDeadlinePassed() }
+                    }
+                case .turnTimeouts(let deadline):
+                    group.addTask {
+                        try? await Task.sleep(until: deadline)
+                        if !Task.isCancelled { await self.turnTimeoutsPassed() }
                     }
                 case .releaseIdle:
                     // In line, not a child task: the drain's end must not cancel a release

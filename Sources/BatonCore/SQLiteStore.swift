@@ -27,7 +27,12 @@ public final class SQLiteStore: Store {
         pool = try DatabasePool(path: path, configuration: configuration)
         // GRDB sets `synchronous = NORMAL` when it turns WAL on, after prepareDatabase:
         // set FULL again on the one writer connection, so every commit is fsync'd.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        // `temp_store = MEMORY` keeps a commit's savepoint journal in memory: on disk it
+        // spilled past 64 KiB into a temporary file, opened, written and removed per commit.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+        }
         try Self.migrator.migrate(pool)
     }
 
@@ -218,22 +223,33 @@ public final class SQLiteStore: Store {
         StoreRecovery(pending: try pendingMessages(), lastSequence: try lastSequence())
     }
 
-    /// Commits the groups in one transaction, a savepoint each: a failing group fails alone.
-    /// Each appended event gets the session's next id.
+    /// Commits the groups in one transaction: a failing group fails alone. Each appended
+    /// event gets the session's next id.
+    ///
+    /// All groups are first tried under one savepoint (SQLite prepares each `SAVEPOINT`
+    /// and `RELEASE` anew: a savepoint per group cost more than the writes themselves);
+    /// only when one fails are they applied again, a savepoint each.
     public func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
         try await pool.write { db in
-            groups.map { writes in
-                do {
-                    var events: [SessionEvent] = []
-                    try db.inSavepoint {
-                        for write in writes {
-                            if let event = try Self.apply(write, in: db) { events.append(event) }
+            do {
+                var results: [Result<[SessionEvent], any Error>] = []
+                try db.inSavepoint {
+                    results = try groups.map { writes in .success(try writes.compactMap { try Self.apply($0, in: db) }) }
+                    return .commit
+                }
+                return results
+            } catch {
+                return groups.map { writes in
+                    do {
+                        var events: [SessionEvent] = []
+                        try db.inSavepoint {
+                            events = try writes.compactMap { try Self.apply($0, in: db) }
+                            return .commit
                         }
-                        return .commit
+                        return .success(events)
+                    } catch {
+                        return .failure(error)
                     }
-                    return .success(events)
-                } catch {
-                    return .failure(error)
                 }
             }
         }

@@ -19,6 +19,7 @@ struct Serve: AsyncParsableCommand {
         // A reload that arrives before the signal router is up must not kill the process.
         signal(SIGUSR1, SIG_IGN)
         let environment = ProcessInfo.processInfo.environment
+        AllocatorTuning.apply(environment: environment)
         let level = Logger.Level(rawValue: environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
         let toJournal = JournalLogHandler.isJournalAvailable(environment: environment)
         LoggingSystem.bootstrap { label in

@@ -96,6 +96,20 @@ import Testing
         #expect(try store.events(session: "s", after: 0).isEmpty)
     }
 
+    @Test func oneCommitWithAFailingGroupKeepsTheGroupsAroundIt() async throws {
+        let store = try SQLiteStore(directory: directory)
+        _ = try await store.commit([[.insertMessage(message("dup", 1))]])
+        let event = { (id: Int64) in SessionEvent(session: "s", id: id, kind: .notice, data: "{}") }
+        let results = try await store.commit([
+            [.insertMessage(message("a", 2)), .appendEvent(event(1))],
+            [.appendEvent(event(2)), .insertMessage(message("dup", 3))],
+            [.setState(id: "a", state: .done), .appendEvent(event(3))],
+        ])
+        #expect(results.map { (try? $0.get())?.map(\.id) } == [[1], nil, [3]])
+        #expect(try store.message(id: "a")?.state == .done)
+        #expect(try store.events(session: "s", after: 0).map(\.id) == [1, 3])
+    }
+
     @Test func writesAfterTheWriterStoppedFailInsteadOfHanging() async throws {
         let store = try SQLiteStore(directory: directory)
         let writer = StoreWriter(store: store, bus: EventBus(), logger: Logger(label: "test"))
