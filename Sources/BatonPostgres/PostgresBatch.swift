@@ -94,6 +94,17 @@ struct PostgresBatch {
             message_sessions text[] := '{}';
             s text;
         BEGIN
+            -- The session rows this batch writes, locked first and in one order: two
+            -- processes' batches touching the same sessions then wait for each other
+            -- instead of deadlocking. Missing rows are made after, in the same order.
+            PERFORM 1 FROM sessions WHERE session IN (
+                SELECT bw.value->>'session' FROM jsonb_array_elements(groups) AS bg, jsonb_array_elements(bg.value) AS bw
+                WHERE bw.value->>'op' IN ('insert', 'event', 'reply'))
+                ORDER BY session FOR UPDATE;
+            INSERT INTO sessions (session)
+                SELECT DISTINCT bw.value->>'session' FROM jsonb_array_elements(groups) AS bg, jsonb_array_elements(bg.value) AS bw
+                WHERE bw.value->>'op' IN ('insert', 'event', 'reply') ORDER BY 1
+                ON CONFLICT (session) DO NOTHING;
             FOR grp IN SELECT value FROM jsonb_array_elements(groups) LOOP
                 ids := '[]'::jsonb;
                 group_ranges := '{}'::jsonb;

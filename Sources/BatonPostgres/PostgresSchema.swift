@@ -80,6 +80,10 @@ public enum PostgresSchema {
         [PostgresBatch.function],
     ]
 
+    /// Statements run at every start, under the migration's lock: the function of this
+    /// build replaces whatever an earlier build installed (its signature never changes).
+    static let refresh: [String] = [PostgresBatch.function]
+
     /// A database Baton must not use.
     public struct TooNewError: Error, CustomStringConvertible {
         public let found: Int
@@ -122,6 +126,8 @@ public enum PostgresSchema {
                 found = Int(version)
             }
             let current = found ?? 0
+            guard current <= version else { return current }
+            for statement in refresh { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
             guard current < version else { return current }
             for step in steps[current..<version] {
                 for statement in step { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }

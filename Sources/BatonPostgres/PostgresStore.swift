@@ -97,12 +97,20 @@ public final class PostgresStore: Store {
     public func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
         let logger = self.logger
         let instance = self.instance
-        do {
-            return try await withDeadline(timeout) { try await self.commitBatch(groups, instance: instance, logger: logger) }
-        } catch let error as PostgresStoreError {
-            throw error
-        } catch {
-            throw PostgresStoreError(error)
+        var attempt = 1
+        while true {
+            do {
+                return try await withDeadline(timeout) { try await self.commitBatch(groups, instance: instance, logger: logger) }
+            } catch let error as PostgresStoreError where error.isRetryable && attempt < 3 {
+                // A deadlock or serialization failure: nothing committed; the same batch
+                // again, at once, usually goes through.
+                logger.notice("Commit retried", metadata: ["baton.error": "\(error)", "baton.attempt": "\(attempt)"])
+                attempt += 1
+            } catch let error as PostgresStoreError {
+                throw error
+            } catch {
+                throw PostgresStoreError(error)
+            }
         }
     }
 
