@@ -33,23 +33,39 @@ extension Gateway {
     /// Runs one turn to its end and lets the session move on.
     ///
     /// One task per turn: an interrupt or the turn timeout cancels it (``interrupt(message:cause:)``),
-    /// and one timer serves every turn's timeout (``turnTimeoutsPassed()``).
+    /// and one timer serves every turn's timeout (``turnTimeoutsPassed()``). Only the
+    /// request and the message's id live across the agent's run: a suspended turn's frames
+    /// are most of what an in-flight turn costs in memory (bench/README.md, "Memory").
     func runTurn(_ start: TurnScheduler.Start) async {
-        guard let message = messages[start.message], let turn = turns[start.message] else { return }
-        let request = TurnRequest(
-            id: message.id, session: message.session, user: message.user, text: message.text, instance: instance,
-            rerun: reruns.remove(message.id) != nil, repliesDelivered: message.replies)
+        guard let request = beginTurn(start) else { return }
+        let id = request.id
+        let result = await Self.execute(
+            agent: agent, request: request,
+            reply: { [weak self] text in await self?.emitReply(to: id, text: text) })
+        endTurn(id, result: result)
+    }
+
+    /// The turn's request, its task recorded so an interrupt can cancel it; nil when the
+    /// turn is gone, or was stopped before it began (it has ended then).
+    private func beginTurn(_ start: TurnScheduler.Start) -> TurnRequest? {
+        guard let message = messages[start.message], let turn = turns[start.message] else { return nil }
         // Metadata built only when debug logging is on: a turn holds nothing for it.
         logger.debug("Turn started", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)"])
-        var outcome = turn.stop ?? .completed
-        if turn.stop == nil {
-            // Safe: the handle is dropped in finishTurn, which this task runs before it ends.
-            withUnsafeCurrentTask { task in turns[message.id]?.task = task }
-            let result = await Self.execute(
-                agent: agent, request: request,
-                reply: { [weak self] text in await self?.emitReply(to: message, text: text) })
-            outcome = result ?? turns[message.id]?.stop ?? .interrupted(.drain)
+        if let stop = turn.stop {
+            endTurn(message.id, result: stop)
+            return nil
         }
+        // Safe: the handle is dropped in finishTurn, which this task runs before it ends.
+        withUnsafeCurrentTask { task in turns[message.id]?.task = task }
+        return TurnRequest(
+            id: message.id, session: message.session, user: message.user, text: message.text, instance: instance,
+            rerun: reruns.remove(message.id) != nil, repliesDelivered: message.replies)
+    }
+
+    /// Ends the turn with what the agent did, or, when its task was cancelled, with why.
+    private func endTurn(_ id: String, result: TurnOutcome?) {
+        guard let message = messages[id] else { return }
+        let outcome = result ?? turns[id]?.stop ?? .interrupted(.drain)
         finishTurn(message, outcome: outcome)
         logger.debug(
             "Turn ended", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)", "baton.outcome": "\(outcome)"])
@@ -77,8 +93,8 @@ extension Gateway {
     /// Stores the agent's next reply, unless an earlier run of the turn already stored the
     /// reply of that ordinal (it was cut short after it): then the reply is dropped, and the
     /// session sees each reply once however often the turn runs.
-    func emitReply(to message: Message, text: String) {
-        guard turns[message.id] != nil else { return }
+    func emitReply(to id: String, text: String) {
+        guard turns[id] != nil, let message = messages[id] else { return }
         turns[message.id]?.replies += 1
         let ordinal = turns[message.id]?.replies ?? 1
         guard ordinal > message.replies else { return }
