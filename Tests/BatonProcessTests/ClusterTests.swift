@@ -119,27 +119,33 @@ struct ClusterTests {
     @Test("A process frozen longer than its lease (SIGSTOP) is fenced out: a peer runs its turn again, its late replies are refused")
     func frozenProcessIsFencedOut() async throws {
         try await withBatonCluster(2, lease: 2, { $0.agentCommand = [Self.agent] }) { cluster in
-            let frozen = try await cluster[0].startServer()
-            _ = try await cluster[1].startServer()
+            let servers = [try await cluster[0].startServer(), try await cluster[1].startServer()]
             let sent = try await cluster[0].client.send(session: "f", text: "stream 3 1500")
             let expected = (1...3).map { "\(sent.id).\($0)" }
-            // Frozen once its first reply is out; its agent goes on writing the other two.
-            _ = try await cluster[1].client.events(session: "f") { $0.contains(where: \.isReply) }
-            frozen.send(SIGSTOP)
-            _ = try await cluster[1].client.events(session: "f", timeout: .seconds(60)) { events in
+            // Whichever process took the session runs the turn (the one that accepted the
+            // message, or its peer, told by NOTIFY): that one is frozen once its first reply
+            // is out, while its agent goes on writing the other two.
+            _ = try await cluster[0].client.events(session: "f") { $0.contains(where: \.isReply) }
+            let runner = try await eventually("the process running the turn", timeout: .seconds(30)) {
+                for index in 0..<2 where try await cluster[index].client.status().inFlight == 1 { return index }
+                return nil
+            }
+            let peer = 1 - runner
+            servers[runner].send(SIGSTOP)
+            _ = try await cluster[peer].client.events(session: "f", timeout: .seconds(60)) { events in
                 Set(events.filter(\.isReply).compactMap { $0.payload?.id }).isSuperset(of: expected)
             }
-            frozen.send(SIGCONT)
+            servers[runner].send(SIGCONT)
             // Thawed, it finishes its own run of the turn; a message it takes afterwards
             // commits after that turn's writes, so once it is answered they were tried.
             _ = try await eventually("the thawed process to end its turn", timeout: .seconds(60)) {
-                try await cluster[0].client.status().inFlight == 0 ? true : nil
+                try await cluster[runner].client.status().inFlight == 0 ? true : nil
             }
-            let later = try await cluster[0].client.send(session: "after-thaw", text: "stream 1 10")
-            _ = try await cluster[0].client.events(session: "after-thaw", timeout: .seconds(30)) { $0.replyTargets.contains(later.id) }
-            let replies = try await cluster[1].client.allEvents(session: "f").filter(\.isReply)
+            let later = try await cluster[runner].client.send(session: "after-thaw", text: "stream 1 10")
+            _ = try await cluster[runner].client.events(session: "after-thaw", timeout: .seconds(30)) { $0.replyTargets.contains(later.id) }
+            let replies = try await cluster[peer].client.allEvents(session: "f").filter(\.isReply)
             #expect(replies.compactMap { $0.payload?.id } == expected, "each reply once, in order: \(replies)")
-            let logs = cluster[0].serverLogs
+            let logs = cluster[runner].serverLogs
             #expect(logs.contains("is another process"), "the thawed process says its writes were refused")
         }
     }
