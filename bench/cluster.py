@@ -37,8 +37,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 
 import common
@@ -247,25 +245,6 @@ async def cluster_run(pg, folder, args):
                 member.process.popen.wait()
 
 
-async def one_process(env, folder, name, args):
-    process = common.Process([common.BATON, "serve"], env, os.path.join(folder, f"{name}.log"))
-    try:
-        port = int(env["BATON_LISTEN"].rsplit(":", 1)[1])
-        await common.wait_http_ready(port)
-        result = await asyncio.to_thread(throughput.wrk, port, args, name)
-        # Until every message is answered, so the database's counters cover whole messages.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            _, _, status = await common.get_json(port, "/v1/status")
-            if status["in_flight"] == 0 and status["queued"] == 0:
-                break
-            await asyncio.sleep(0.2)
-        return result
-    finally:
-        process.signal(signal.SIGTERM)
-        process.popen.wait()
-
-
 def database_work(pg, database):
     """PostgreSQL's own counters for `database`: transactions and rows written."""
     row = pg.psql("postgres", "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database "
@@ -287,7 +266,7 @@ async def throughput_run(pg, folder, args):
             # Statistics reach pg_stat_database within a second or so of each commit.
             await asyncio.sleep(1)
             before = database_work(pg, "single")
-        results[name] = await one_process(env, folder, name, args)
+        results[name] = await throughput.wrk_until_answered(common.BATON, env, os.path.join(folder, f"{name}.log"), args, name)
     await asyncio.sleep(1.5)
     after = database_work(pg, "single")
     messages = int(pg.psql("single", "SELECT COUNT(*) FROM messages").strip())

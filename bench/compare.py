@@ -12,11 +12,8 @@ binary, the median POSTs/s and p50/p99, and the median of the per-run ratios aft
 
 import argparse
 import asyncio
-import json
 import os
-import signal
 import statistics
-import time
 
 import common
 import throughput
@@ -25,20 +22,7 @@ import throughput
 async def measure(binary, folder, label, args):
     port = common.free_port()
     env = common.baton_env(port, os.path.join(folder, label), agent_delay=0, limits_max_queue_per_session=1_000_000)
-    process = common.Process([binary, "serve"], env, os.path.join(folder, f"{label}.log"))
-    try:
-        await common.wait_http_ready(port)
-        result = await asyncio.to_thread(throughput.wrk, port, args, label)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            _, _, status = await common.get_json(port, "/v1/status")
-            if status["in_flight"] == 0 and status["queued"] == 0:
-                break
-            await asyncio.sleep(0.2)
-        return result
-    finally:
-        process.signal(signal.SIGTERM)
-        process.popen.wait()
+    return await throughput.wrk_until_answered(binary, env, os.path.join(folder, f"{label}.log"), args, label)
 
 
 async def main():

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -61,6 +62,27 @@ def wrk(port, args, prefix):
         "max_ms": data["max_us"] / 1000,
         "errors": errors,
     }
+
+
+async def wrk_until_answered(binary, env, log_path, args, prefix):
+    """`binary serve` with `env` under wrk (``wrk``) for --duration seconds, then kept up
+    until every message it took is answered, so whatever is read afterwards (a store's
+    counters) covers whole messages. Returns wrk's figures."""
+    process = common.Process([binary, "serve"], env, log_path)
+    try:
+        port = int(env["BATON_LISTEN"].rsplit(":", 1)[1])
+        await common.wait_http_ready(port)
+        result = await asyncio.to_thread(wrk, port, args, prefix)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            _, _, status = await common.get_json(port, "/v1/status")
+            if status["in_flight"] == 0 and status["queued"] == 0:
+                break
+            await asyncio.sleep(0.2)
+        return result
+    finally:
+        process.signal(signal.SIGTERM)
+        process.popen.wait()
 
 
 async def closed_loop(port, sessions, seconds, prefix, wait_reply):
