@@ -68,14 +68,7 @@ extension Gateway {
         let session = incoming.session
         let draining = !drain.isServing
         let busy = scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0
-        if configuration.busyInput == .reject, draining || busy {
-            metrics.messageRejected(draining ? .draining : .busy)
-            return .rejected(draining ? .draining : .busy)
-        }
-        guard scheduler.waitingCount(of: session) < configuration.limits.maxQueuePerSession else {
-            metrics.messageRejected(.queueFull)
-            throw .queueFull("Session \(session) already has \(configuration.limits.maxQueuePerSession) messages waiting (limits.max_queue_per_session).")
-        }
+        if let refused = try refusal(of: session, draining: draining, busy: busy) { return refused }
 
         let id = incoming.id ?? UUID().uuidString.lowercased()
         let position = scheduler.position(forNewMessageIn: session)
@@ -125,14 +118,7 @@ extension Gateway {
         let draining = !drain.isServing
         let holds = held[session] != nil
         let busy = holds && (scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0)
-        if configuration.busyInput == .reject, draining || busy {
-            metrics.messageRejected(draining ? .draining : .busy)
-            return .rejected(draining ? .draining : .busy)
-        }
-        guard scheduler.waitingCount(of: session) < configuration.limits.maxQueuePerSession else {
-            metrics.messageRejected(.queueFull)
-            throw .queueFull("Session \(session) already has \(configuration.limits.maxQueuePerSession) messages waiting (limits.max_queue_per_session).")
-        }
+        if let refused = try refusal(of: session, draining: draining, busy: busy) { return refused }
         let id = incoming.id ?? UUID().uuidString.lowercased()
         let position = holds ? scheduler.position(forNewMessageIn: session) : 0
         let status: Acknowledgement.Status = !draining && position == 0 ? .accepted : .queued
@@ -166,6 +152,20 @@ extension Gateway {
         metrics.messageStored(status)
         publishStatus()
         return .acknowledged(acknowledgement)
+    }
+
+    /// Why a message for `session` is not taken, if it is not: `busy_input: reject` while
+    /// draining or busy (an answer), or a full queue (an error).
+    private func refusal(of session: String, draining: Bool, busy: Bool) throws(GatewayError) -> AcceptResult? {
+        if configuration.busyInput == .reject, draining || busy {
+            metrics.messageRejected(draining ? .draining : .busy)
+            return .rejected(draining ? .draining : .busy)
+        }
+        guard scheduler.waitingCount(of: session) < configuration.limits.maxQueuePerSession else {
+            metrics.messageRejected(.queueFull)
+            throw .queueFull("Session \(session) already has \(configuration.limits.maxQueuePerSession) messages waiting (limits.max_queue_per_session).")
+        }
+        return nil
     }
 
     /// The answer given to an earlier message with this id, by this process or a previous one.
