@@ -50,7 +50,7 @@ public struct ExecAgent: Agent {
 
     public func runTurn(_ turn: TurnRequest, reply: @Sendable (String) async throws -> Void) async throws {
         let logger = turnLogger(turn)
-        let input = try WireFormat.encoder().encode(turn) + [UInt8(ascii: "\n")]
+        let input = try WireFormat.encoder.encode(turn) + [UInt8(ascii: "\n")]
 
         var options = PlatformOptions()
         // A group of its own: the agent's children get the signals too, and the

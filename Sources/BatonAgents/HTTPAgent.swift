@@ -51,7 +51,7 @@ public struct HTTPAgent: Agent {
         request.headers.add(name: "Baton-Instance", value: turn.instance)
         request.headers.add(name: "Baton-Session", value: turn.session)
         request.headers.add(name: "Idempotency-Key", value: turn.id)
-        request.body = .bytes(ByteBuffer(bytes: try WireFormat.encoder().encode(turn)))
+        request.body = .bytes(ByteBuffer(bytes: try WireFormat.encoder.encode(turn)))
 
         let text: String?
         do {

@@ -7,7 +7,10 @@ public enum ChatCommand: Sendable, Equatable {
 
     /// The command `text` is, or nil for an ordinary message.
     public init?(text: String) {
-        switch text.trimmingCharacters(in: .whitespacesAndNewlines) {
+        // Most messages are not commands: only text that starts with "/" is looked at.
+        let command = text.trimmingWhiteSpace
+        guard command.first == "/" else { return nil }
+        switch String(Substring(command)) {
         case "/restart": self = .restart(now: false)
         case "/restart now": self = .restart(now: true)
         case "/status": self = .status

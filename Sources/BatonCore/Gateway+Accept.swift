@@ -70,7 +70,7 @@ extension Gateway {
         let busy = scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0
         if let refused = try refusal(of: session, draining: draining, busy: busy) { return refused }
 
-        let id = incoming.id ?? UUID().uuidString.lowercased()
+        let id = incoming.id ?? MessageID.make()
         let position = scheduler.position(forNewMessageIn: session)
         let status: Acknowledgement.Status = !draining && scheduler.wouldStartImmediately(in: session) ? .accepted : .queued
         let acknowledgement = Acknowledgement(id: id, session: session, status: status, position: position)
@@ -119,7 +119,7 @@ extension Gateway {
         let holds = held[session] != nil
         let busy = holds && (scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0)
         if let refused = try refusal(of: session, draining: draining, busy: busy) { return refused }
-        let id = incoming.id ?? UUID().uuidString.lowercased()
+        let id = incoming.id ?? MessageID.make()
         let position = holds ? scheduler.position(forNewMessageIn: session) : 0
         let status: Acknowledgement.Status = !draining && position == 0 ? .accepted : .queued
         let acknowledgement = Acknowledgement(id: id, session: session, status: status, position: position)

@@ -283,7 +283,7 @@ public actor Gateway: Service {
     /// The session's next event; the store gives it its id as it commits it (writes
     /// commit in the order they are queued, so ids follow that order).
     func nextEvent(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> SessionEvent {
-        let data = (try? WireFormat.encoder().encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let data = (try? WireFormat.encoder.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         return SessionEvent(session: session, id: 0, kind: kind, data: data)
     }
 

@@ -108,12 +108,14 @@ public struct SessionStatus: Sendable, Codable, Equatable {
 
 /// Coders with the wire format every Baton JSON body uses.
 public enum WireFormat {
-    public static func encoder() -> JSONEncoder {
+    /// One encoder for every body: it is safe to share, and making one per body cost
+    /// more than encoding the small ones that every message gets.
+    public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()

@@ -21,7 +21,12 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var reading = false
     /// Requests whose head was read and whose response has not ended.
     private var requestsOpen = 0
-    private var deadline: Scheduled<Void>?
+    /// When the connection is closed unless its phase changes first; nil while answering.
+    private var closeAt: NIODeadline?
+    private var closeReason: ConnectionRegistry.CloseReason = .idle
+    /// One timer, checking `closeAt` when it fires.
+    private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
 
     init(registry: ConnectionRegistry) {
         self.registry = registry
@@ -33,8 +38,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        cancelTimer()
         self.context = nil
     }
 
@@ -44,8 +48,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        cancelTimer()
         if let id {
             registry.closed(id)
             self.id = nil
@@ -98,22 +101,41 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         arm(for: now)
     }
 
+    /// Sets the deadline of `phase`. The timer is moved only when it would fire too late:
+    /// a keep-alive connection's requests mostly leave it where it is, and when it fires
+    /// early it checks the deadline and sets itself again.
     private func arm(for phase: ConnectionTable.Phase) {
-        deadline?.cancel()
-        deadline = nil
-        guard let context else { return }
-        let (delay, reason): (TimeAmount, ConnectionRegistry.CloseReason)
         switch phase {
-        case .idle: (delay, reason) = (registry.limits.idleTimeout, .idle)
-        case .reading: (delay, reason) = (registry.limits.requestTimeout, .slow)
-        case .answering: return
+        case .idle: (closeAt, closeReason) = (.now() + registry.limits.idleTimeout, .idle)
+        case .reading: (closeAt, closeReason) = (.now() + registry.limits.requestTimeout, .slow)
+        case .answering: closeAt = nil
         }
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
-            deadline = nil
+        guard let closeAt else { return }
+        if let timerFiresAt, timerFiresAt <= closeAt { return }
+        schedule(at: closeAt)
+    }
+
+    private func schedule(at firesAt: NIODeadline) {
+        timer?.cancel()
+        timer = nil
+        timerFiresAt = nil
+        guard let context else { return }
+        timerFiresAt = firesAt
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: firesAt) { [self] in
+            timer = nil
+            timerFiresAt = nil
+            guard let closeAt else { return }
+            guard closeAt <= .now() else { return schedule(at: closeAt) }
             guard let id, let context = self.context else { return }
-            registry.closing(id, reason: reason)
+            registry.closing(id, reason: closeReason)
             context.close(promise: nil)
         }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+        timerFiresAt = nil
     }
 }
 

@@ -39,7 +39,7 @@ struct EventStreamController {
                     try await writer.write(Self.frame(event))
                     last = event.id
                 case .goodbye(let goodbye):
-                    let data = String(decoding: try WireFormat.encoder().encode(goodbye), as: UTF8.self)
+                    let data = String(decoding: try WireFormat.encoder.encode(goodbye), as: UTF8.self)
                     try await writer.write(ByteBuffer(string: "event: goodbye\ndata: \(data)\n\n"))
                 }
             }

@@ -6,7 +6,7 @@ import Hummingbird
 /// Encodes response bodies in Baton's wire format.
 enum JSONBody {
     static func encode(_ value: some Encodable) -> ByteBuffer {
-        let data = (try? WireFormat.encoder().encode(value)) ?? Data("{}".utf8)
+        let data = (try? WireFormat.encoder.encode(value)) ?? Data("{}".utf8)
         return ByteBuffer(bytes: data)
     }
 

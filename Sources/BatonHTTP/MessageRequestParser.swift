@@ -32,7 +32,7 @@ struct MessageRequestParser {
         guard !session.contains("/") else { throw APIError(.badRequest, "field \"session\" must not contain \"/\"") }
         let user = try identifier("user", in: fields)
         let text = try string("text", in: fields)
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !text.isBlank else {
             throw APIError(.badRequest, "field \"text\" must not be empty")
         }
         let id = fields["id"] == nil || fields["id"] is NSNull ? nil : try identifier("id", in: fields)

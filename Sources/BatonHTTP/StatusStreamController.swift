@@ -32,7 +32,7 @@ struct StatusStreamController {
     }
 
     static func frame(_ status: GatewayStatus) -> ByteBuffer {
-        let data = (try? WireFormat.encoder().encode(status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let data = (try? WireFormat.encoder.encode(status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         return ByteBuffer(string: "event: status\ndata: \(data)\n\n")
     }
 }

@@ -19,9 +19,9 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
     let tokens: [(secret: [UInt8], caller: Caller)]
     let allowUnauthenticated: Bool
     let metrics: AccessMetrics?
-    static var openPaths: Set<String> { PageController.paths.union(["/healthz", "/readyz"]) }
+    static var openPaths: Set<String> { OpenAccess.paths }
     /// Headers a reverse proxy adds: their presence means the peer is not the client.
-    static var proxyHeaders: [HTTPField.Name] { [.init("Forwarded")!, .init("X-Forwarded-For")!, .init("X-Real-IP")!] }
+    static var proxyHeaders: [HTTPField.Name] { OpenAccess.proxyHeaders }
 
     init(tokens: [APIToken], allowUnauthenticated: Bool = false, metrics: AccessMetrics? = nil) {
         self.tokens = zip(tokens, tokens.names).map { token, name in (Array(token.secret.utf8), Caller.token(token, name: name)) }
@@ -111,4 +111,10 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
             self.answer = answer
         }
     }
+}
+
+/// The constants of ``TokenAuthMiddleware``, built once (a generic type has no stored statics).
+private enum OpenAccess {
+    static let paths: Set<String> = PageController.paths.union(["/healthz", "/readyz"])
+    static let proxyHeaders: [HTTPField.Name] = [.init("Forwarded")!, .init("X-Forwarded-For")!, .init("X-Real-IP")!]
 }

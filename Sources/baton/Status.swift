@@ -20,7 +20,7 @@ struct Status: ParsableCommand {
             throw ExitCode(ExitStatus.notRunning.rawValue)
         }
         if json {
-            print(String(decoding: try WireFormat.encoder().encode(status), as: UTF8.self))
+            print(String(decoding: try WireFormat.encoder.encode(status), as: UTF8.self))
         } else {
             print(StatusReport(status: status).text)
         }

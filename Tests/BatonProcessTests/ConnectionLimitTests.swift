@@ -60,4 +60,35 @@ struct ConnectionLimitTests {
             slow.closeAll()
         }
     }
+
+    /// A keep-alive connection that was answered and then says nothing is closed for
+    /// idleness at `idle_timeout` after its response, not at the shorter request deadline
+    /// its request once had.
+    @Test func anAnsweredKeepAliveConnectionIsClosedAtItsIdleDeadline() async throws {
+        try await withBatonFixture({ $0.requestTimeout = 1; $0.idleTimeout = 5 }) { baton in
+            let server = try await baton.startServer()
+            let body = #"{"session":"keep-alive","user":"u","text":"hello"}"#
+            let request = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let held = try await HeldConnections.open(count: 1, port: baton.configuration.port, sending: request)
+            let response = try await eventually("the request answered", timeout: .seconds(20), interval: .milliseconds(50)) {
+                let received = held.readReceived()
+                return received.isEmpty ? nil : received
+            }
+            #expect(response.hasPrefix("HTTP/1.1 202"), "\(response)")
+            // Twice the request deadline later, the idle deadline is still ahead.
+            try await Task.sleep(for: .seconds(2))
+            _ = held.readReceived()
+            #expect(held.closedCount() == 0, "closed at the request deadline, not the idle one")
+            let closed = try await eventually("the idle connection closed", timeout: .seconds(30), interval: .milliseconds(250)) {
+                _ = held.readReceived()
+                return held.closedCount() == 1 ? true : nil
+            }
+            #expect(closed)
+            let metrics = try await baton.client.metrics()
+            #expect(metrics["baton_connections_closed_total{reason=\"idle\"}"] == 1, "\(metrics)")
+            #expect(metrics["baton_connections_closed_total{reason=\"slow\"}"] == 0, "\(metrics)")
+            server.send(SIGTERM)
+            #expect(try await server.exit() == .exited(0))
+        }
+    }
 }

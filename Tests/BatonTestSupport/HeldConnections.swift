@@ -3,7 +3,8 @@ import Glibc
 import Synchronization
 
 /// Plain TCP connections a test opens to a server and holds: idle ones (a broken client
-/// pool, a scanner) or ones that send part of a request and stall (a slowloris).
+/// pool, a scanner), ones that send part of a request and stall (a slowloris), or
+/// keep-alive ones that sent a whole request and then say nothing.
 public final class HeldConnections: Sendable {
     private let descriptors: Mutex<[Int32]>
 
@@ -38,6 +39,24 @@ public final class HeldConnections: Sendable {
                 var byte: UInt8 = 0
                 return recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT)) == 0
             }
+        }
+    }
+
+    /// Reads and returns what the server has sent so far on every connection (a response
+    /// to a whole request sent as the prefix), so that ``closedCount()`` sees a close
+    /// behind it.
+    public func readReceived() -> String {
+        descriptors.withLock { descriptors in
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            for fd in descriptors {
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    guard count > 0 else { break }
+                    received += buffer[..<count]
+                }
+            }
+            return String(decoding: received, as: UTF8.self)
         }
     }
 

@@ -1,0 +1,40 @@
+@testable import BatonCore
+import Foundation
+import Testing
+
+/// What the message path reads from a message's text and makes up for it.
+struct MessageTextTests {
+    @Test(arguments: [
+        ("/restart", ChatCommand.restart(now: false)), (" \t/restart\n", .restart(now: false)),
+        ("/restart now", .restart(now: true)), ("\u{00A0}/status\u{2029}", .status),
+    ])
+    func commandsAreFoundWithWhiteSpaceAround(text: String, command: ChatCommand) {
+        #expect(ChatCommand(text: text) == command)
+    }
+
+    @Test(arguments: ["restart", "/restart later", "please /status", "", "   ", "/"])
+    func otherTextIsNoCommand(text: String) {
+        #expect(ChatCommand(text: text) == nil)
+    }
+
+    @Test func blankTextIsOnlyWhiteSpace() {
+        #expect("".isBlank && " \t\r\n".isBlank && "\u{00A0}\u{3000}".isBlank)
+        #expect(!"a".isBlank && !" . ".isBlank && !"\u{200B}x".isBlank)
+    }
+
+    @Test func madeIDsAreVersion7UUIDsThatSortByTime() throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let ids = (0..<200).map { MessageID.make(at: start.addingTimeInterval(Double($0) / 100)) }
+        for id in ids {
+            let uuid = try #require(UUID(uuidString: id), "\(id)")
+            #expect(id == id.lowercased())
+            #expect(uuid.uuidString.lowercased() == id)
+            #expect(Array(id)[14] == "7", "version nibble of \(id)")
+            #expect("89ab".contains(Array(id)[19]), "variant of \(id)")
+        }
+        // Ids made in different milliseconds sort in the order they were made.
+        #expect(ids == ids.sorted())
+        #expect(Set(ids).count == ids.count)
+        #expect(ids[0].hasPrefix("01a3185c-5000-7"), "\(ids[0]): 1,800,000,000,000 ms in its first 48 bits")
+    }
+}
