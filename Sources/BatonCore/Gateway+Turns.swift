@@ -99,7 +99,8 @@ extension Gateway {
         let ordinal = turns[message.id]?.replies ?? 1
         guard ordinal > message.replies else { return }
         let reply = ReplyPayload(id: "\(message.id).\(ordinal)", inReplyTo: message.id, text: text)
-        writer.enqueue(turnGroup(message.session, [.appendReply(nextEvent(message.session, .reply, reply), message: message.id, ordinal: ordinal)]))
+        let event = SessionEvent(session: message.session, id: 0, kind: .reply, data: reply.json)
+        writer.enqueue(turnGroup(message.session, [.appendReply(event, message: message.id, ordinal: ordinal)]))
     }
 
     /// A turn's writes as one group: with a shared store, fenced by the session's lease, so

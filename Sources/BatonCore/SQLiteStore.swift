@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// Baton's durable state in SQLite, for one process: the default ``Store``.
 ///
@@ -17,6 +18,9 @@ public final class SQLiteStore: Store {
     let pool: DatabasePool
     /// The database file.
     public let path: String
+    /// The last event id this process committed for the sessions it wrote to lately, so
+    /// that appending an event reads nothing.
+    private let committedEventIDs = Mutex(LastEventIDCache())
 
     /// Opens (creating if needed) `baton.sqlite` in `directory`.
     public init(directory: String) throws {
@@ -237,75 +241,39 @@ public final class SQLiteStore: Store {
     /// and `RELEASE` anew: a savepoint per group cost more than the writes themselves);
     /// only when one fails are they applied again, a savepoint each.
     public func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
-        try await pool.write { db in
+        let lookup: @Sendable (String) -> Int64? = { [self] session in committedEventIDs.withLock { $0.ids[session] } }
+        let (results, assigned) = try await pool.write { db in
             do {
+                var batch = SQLiteWriteBatch(committedLastEventID: lookup)
                 var results: [Result<[SessionEvent], any Error>] = []
                 try db.inSavepoint {
-                    results = try groups.map { writes in .success(try writes.compactMap { try Self.apply($0, in: db) }) }
+                    results = try groups.map { writes in .success(try writes.compactMap { try batch.apply($0, in: db) }) }
+                    try batch.finish(in: db)
                     return .commit
                 }
-                return results
+                return (results, batch.lastEventIDs)
             } catch {
-                return groups.map { writes in
+                var assigned: [String: Int64] = [:]
+                let results = groups.map { writes -> Result<[SessionEvent], any Error> in
+                    var batch = SQLiteWriteBatch(committedLastEventID: lookup, assigned: assigned)
                     do {
                         var events: [SessionEvent] = []
                         try db.inSavepoint {
-                            events = try writes.compactMap { try Self.apply($0, in: db) }
+                            events = try writes.compactMap { try batch.apply($0, in: db) }
+                            try batch.finish(in: db)
                             return .commit
                         }
+                        assigned = batch.lastEventIDs
                         return .success(events)
                     } catch {
                         return .failure(error)
                     }
                 }
+                return (results, assigned)
             }
         }
-    }
-
-    /// Runs one write; returns the event it appended, under the id it was stored with.
-    @discardableResult
-    static func apply(_ write: StoreWrite, in db: Database) throws -> SessionEvent? {
-        switch write {
-        case .insertMessage(let m):
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO messages (id, sequence, session, user, text, state, ack_status, ack_position, accepted_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(
-                arguments: [
-                    m.id, m.sequence, m.session, m.user, m.text, m.state.rawValue,
-                    m.acknowledgement.status.rawValue, m.acknowledgement.position, m.acceptedAt.timeIntervalSince1970,
-                ])
-        case .setState(let id, let state):
-            try db.cachedStatement(sql: "UPDATE messages SET state = ? WHERE id = ?").execute(arguments: [state.rawValue, id])
-        case .appendEvent(let e):
-            var stored = e
-            stored.id = try lastEventID(session: e.session, in: db) + 1
-            try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)").execute(
-                arguments: [stored.session, stored.id, stored.kind.rawValue, stored.data, Date().timeIntervalSince1970])
-            return stored
-        case .appendReply(let e, let message, let ordinal):
-            let stored = try apply(.appendEvent(e), in: db)
-            try db.cachedStatement(sql: "UPDATE messages SET replies = MAX(replies, ?) WHERE id = ?").execute(arguments: [ordinal, message])
-            return stored
-        case .saveCursor(let network, let cursor):
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO network_cursors (network, cursor) VALUES (?, ?)").execute(
-                arguments: [network, cursor])
-        case .markDelivered(let network, let session, let eventID):
-            // Positions only move forward, whatever order two writes commit in.
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO deliveries (network, session, event_id) VALUES (?, ?, ?)
-                    ON CONFLICT (network, session) DO UPDATE SET event_id = MAX(event_id, excluded.event_id)
-                    """
-            ).execute(arguments: [network, session, eventID])
-        case .addMark(let network, let mark):
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO network_marks (network, mark) VALUES (?, ?)").execute(arguments: [network, mark])
-        case .fence:
-            break
-        }
-        return nil
+        committedEventIDs.withLock { cache in cache.remember(assigned) }
+        return results
     }
 
     // MARK: Retention

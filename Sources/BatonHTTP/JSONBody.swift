@@ -11,9 +11,14 @@ enum JSONBody {
     }
 
     static func response(_ status: HTTPResponse.Status, _ value: some Encodable, headers: HTTPFields = [:]) -> Response {
+        response(status, body: encode(value), headers: headers)
+    }
+
+    /// A body already in the wire format (``JSONObjectWriter``).
+    static func response(_ status: HTTPResponse.Status, body: ByteBuffer, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: encode(value)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }
 

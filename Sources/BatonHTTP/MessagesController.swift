@@ -32,7 +32,7 @@ struct MessagesController {
         }
         switch result {
         case .acknowledged(let acknowledgement):
-            return JSONBody.response(.accepted, acknowledgement)
+            return JSONBody.response(.accepted, body: ByteBuffer(bytes: acknowledgement.json))
         case .restarting(let inFlight):
             return JSONBody.response(.accepted, RestartingBody(inFlight: inFlight))
         case .answered(let session):

@@ -1,0 +1,98 @@
+import Foundation
+import GRDB
+
+/// The writes of one SQLite transaction (or of one group's savepoint), applied with as
+/// few statements as give the same result.
+///
+/// A message's state and reply count are written once, at ``finish(in:)``, with their
+/// last values: a turn's "running", its replies and its end usually commit together, and
+/// were three updates of one row. A session's next event id comes from the ids this
+/// process committed (``SQLiteStore``'s cache) or assigned in this batch; the store is read
+/// only for a session this process has not written to yet.
+struct SQLiteWriteBatch {
+    /// What a message row gets at the end of the batch.
+    private struct MessageUpdate {
+        var state: MessageState?
+        var replies = 0
+    }
+
+    /// The highest event id assigned in this batch, by session.
+    private(set) var lastEventIDs: [String: Int64] = [:]
+    private var messageUpdates: [String: MessageUpdate] = [:]
+    /// The highest event id committed for a session, when this process knows it.
+    private let committedLastEventID: (String) -> Int64?
+
+    init(committedLastEventID: @escaping (String) -> Int64?, assigned: [String: Int64] = [:]) {
+        self.committedLastEventID = committedLastEventID
+        self.lastEventIDs = assigned
+    }
+
+    /// Runs `write` (or keeps it for ``finish(in:)``); returns the event it appended, under
+    /// the id it was stored with.
+    mutating func apply(_ write: StoreWrite, in db: Database) throws -> SessionEvent? {
+        switch write {
+        case .setState(let id, let state):
+            messageUpdates[id, default: MessageUpdate()].state = state
+            return nil
+        case .appendEvent(let event):
+            return try append(event, in: db)
+        case .appendReply(let event, let message, let ordinal):
+            let stored = try append(event, in: db)
+            messageUpdates[message, default: MessageUpdate()].replies = max(messageUpdates[message]?.replies ?? 0, ordinal)
+            return stored
+        case .insertMessage(let m):
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO messages (id, sequence, session, user, text, state, ack_status, ack_position, accepted_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(
+                arguments: [
+                    m.id, m.sequence, m.session, m.user, m.text, m.state.rawValue,
+                    m.acknowledgement.status.rawValue, m.acknowledgement.position, m.acceptedAt.timeIntervalSince1970,
+                ])
+        case .saveCursor(let network, let cursor):
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO network_cursors (network, cursor) VALUES (?, ?)").execute(
+                arguments: [network, cursor])
+        case .markDelivered(let network, let session, let eventID):
+            // Positions only move forward, whatever order two writes commit in.
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO deliveries (network, session, event_id) VALUES (?, ?, ?)
+                    ON CONFLICT (network, session) DO UPDATE SET event_id = MAX(event_id, excluded.event_id)
+                    """
+            ).execute(arguments: [network, session, eventID])
+        case .addMark(let network, let mark):
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO network_marks (network, mark) VALUES (?, ?)").execute(arguments: [network, mark])
+        case .fence:
+            break
+        }
+        return nil
+    }
+
+    /// Writes the messages' states and reply counts kept so far.
+    mutating func finish(in db: Database) throws {
+        for (id, update) in messageUpdates {
+            switch (update.state, update.replies) {
+            case (let state?, 0):
+                try db.cachedStatement(sql: "UPDATE messages SET state = ? WHERE id = ?").execute(arguments: [state.rawValue, id])
+            case (let state?, let replies):
+                try db.cachedStatement(sql: "UPDATE messages SET state = ?, replies = MAX(replies, ?) WHERE id = ?")
+                    .execute(arguments: [state.rawValue, replies, id])
+            case (nil, let replies):
+                try db.cachedStatement(sql: "UPDATE messages SET replies = MAX(replies, ?) WHERE id = ?").execute(arguments: [replies, id])
+            }
+        }
+        messageUpdates = [:]
+    }
+
+    private mutating func append(_ event: SessionEvent, in db: Database) throws -> SessionEvent {
+        var stored = event
+        let last = try lastEventIDs[event.session] ?? committedLastEventID(event.session) ?? SQLiteStore.lastEventID(session: event.session, in: db)
+        stored.id = last + 1
+        lastEventIDs[event.session] = stored.id
+        try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)").execute(
+            arguments: [stored.session, stored.id, stored.kind.rawValue, stored.data, Date().timeIntervalSince1970])
+        return stored
+    }
+}
