@@ -4,18 +4,23 @@ import Foundation
 ///
 /// The first 48 bits are the Unix time in milliseconds, so ids made later sort later and
 /// a store's index on the id grows at its end: one page written per commit, not a random
-/// page per message (a version 4 UUID touched a page of its own for every message).
+/// page per message (a version 4 UUID touched a page of its own for every message). The
+/// other 74 bits come from the system's random source (`getrandom`), which `UUID()` here
+/// reached by opening `/dev/urandom` for every id.
 enum MessageID {
     static func make(at date: Date = Date()) -> String {
-        var bytes = UUID().uuid
+        var random = SystemRandomNumberGenerator()
         let milliseconds = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        withUnsafeMutableBytes(of: &bytes) { raw in
-            for index in 0..<6 {
-                raw[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index)))
-            }
-            raw[6] = 0x70 | (raw[6] & 0x0F)  // version 7
-            raw[8] = 0x80 | (raw[8] & 0x3F)  // RFC 9562 variant
+        let high = milliseconds << 16 | 0x7000 | random.next() & 0x0FFF  // version 7
+        let low = 0x8000_0000_0000_0000 | random.next() & 0x3FFF_FFFF_FFFF_FFFF  // RFC 9562 variant
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        for position in 0..<32 {
+            if position == 8 || position == 12 || position == 16 || position == 20 { text.append(UInt8(ascii: "-")) }
+            let word = position < 16 ? high : low
+            text.append(digits[Int(word >> (60 - 4 * UInt64(position % 16)) & 0xF)])
         }
-        return UUID(uuid: bytes).uuidString.lowercased()
+        return String(decoding: text, as: UTF8.self)
     }
 }
