@@ -41,7 +41,7 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
         do {
             progress = Progress(
                 delivered: try await store.deliveryPositions(network: outbox.network),
-                latest: try await store.lastEventIDs().filter { outbox.owns(session: $0.key) })
+                latest: try await store.lastEventIDs(sessionsStartingWith: outbox.sessionPrefix).filter { outbox.owns(session: $0.key) })
         } catch {
             logger.error("Delivery positions could not be read; nothing is delivered until restart", metadata: ["baton.error": "\(error)"])
             return

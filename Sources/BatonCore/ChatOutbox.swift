@@ -7,6 +7,10 @@ public protocol ChatOutbox: Sendable {
     /// Whether `session` is one of this network's rooms.
     func owns(session: String) -> Bool
 
+    /// What the name of every session this network owns starts with (`!` for Matrix
+    /// rooms): its start reads only those sessions.
+    var sessionPrefix: String { get }
+
     /// Sends one event to its room. Sending the same event again (after a crash between
     /// the send and the stored position) must not show it twice: derive the network's
     /// idempotency key (a Matrix transaction id) from the event.

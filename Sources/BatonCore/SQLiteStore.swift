@@ -158,14 +158,41 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// The highest event id of every session that has events.
-    public func lastEventIDs() throws -> [String: Int64] {
+    /// The highest event id of every session whose name starts with `prefix` and that has
+    /// events stored.
+    ///
+    /// A loose index scan: each step seeks the next session name in the events' primary
+    /// key, then its highest id, so the cost follows the number of such sessions, not of
+    /// their events (a `GROUP BY` read every event).
+    public func lastEventIDs(sessionsStartingWith prefix: String) throws -> [String: Int64] {
         try pool.read { db in
             var ids: [String: Int64] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT session, MAX(id) AS last FROM events GROUP BY session")
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    WITH RECURSIVE found(session) AS (
+                        SELECT (SELECT MIN(session) FROM events WHERE session >= ?1)
+                        UNION ALL
+                        SELECT (SELECT MIN(session) FROM events WHERE session > found.session)
+                        FROM found WHERE found.session IS NOT NULL AND (?2 IS NULL OR found.session < ?2)
+                    )
+                    SELECT session, (SELECT MAX(id) FROM events WHERE events.session = found.session) AS last
+                    FROM found WHERE session IS NOT NULL AND session >= ?1 AND (?2 IS NULL OR session < ?2)
+                    """,
+                arguments: [prefix, Self.end(ofPrefix: prefix)])
             while let row = try rows.next() { ids[row["session"]] = row["last"] }
             return ids
         }
+    }
+
+    /// The least string above every string that starts with `prefix`, as SQLite compares
+    /// text (bytewise): the prefix with its last byte raised. Nil when there is none that
+    /// is UTF-8 (an empty prefix): then nothing bounds the read from above.
+    static func end(ofPrefix prefix: String) -> String? {
+        var bytes = Array(prefix.utf8)
+        guard let last = bytes.popLast() else { return nil }
+        bytes.append(last + 1)
+        return String(validating: bytes, as: UTF8.self)
     }
 
     /// The highest event id the session has ever had, pruned ones included; 0 when none.

@@ -19,10 +19,10 @@ public protocol Store: Sendable {
     /// The session's events with ids above `after`, oldest first, at most `limit`.
     func events(session: String, after: Int64, limit: Int) async throws -> [SessionEvent]
 
-    /// The highest event id of every session that has events.
-    ///
-    /// Reads the whole history: for a chat network's start, never for the gateway's.
-    func lastEventIDs() async throws -> [String: Int64]
+    /// The highest event id of every session whose name starts with `prefix` and that has
+    /// events stored: what a chat network's start needs. Reads an index entry per such
+    /// session, however many events they hold.
+    func lastEventIDs(sessionsStartingWith prefix: String) async throws -> [String: Int64]
 
     /// The highest event id the session has ever had, 0 when it never had one; events
     /// pruned since count (the next one gets a higher id).

@@ -90,7 +90,8 @@ struct MessageRequestParser {
         guard value.utf8.count <= Self.maxIdentifierBytes else {
             throw APIError(.badRequest, "field \"\(name)\" is longer than \(Self.maxIdentifierBytes) bytes")
         }
-        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        // The control characters (category Cc) are exactly U+0000–U+001F and U+007F–U+009F.
+        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
             throw APIError(.badRequest, "field \"\(name)\" must not contain control characters")
         }
         return value

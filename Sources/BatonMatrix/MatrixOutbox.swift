@@ -15,6 +15,8 @@ struct MatrixOutbox: ChatOutbox {
 
     func owns(session: String) -> Bool { MatrixIdentifier.isRoomID(session) }
 
+    var sessionPrefix: String { "!" }
+
     /// The fields of reply and notice payloads a room shows.
     private struct Payload: Decodable {
         var text: String

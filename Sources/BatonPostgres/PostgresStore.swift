@@ -64,8 +64,8 @@ public final class PostgresStore: Store {
         }
     }
 
-    public func lastEventIDs() async throws -> [String: Int64] {
-        try await dictionary("SELECT session, last_event FROM sessions WHERE last_event > 0")
+    public func lastEventIDs(sessionsStartingWith prefix: String) async throws -> [String: Int64] {
+        try await dictionary("SELECT session, last_event FROM sessions WHERE starts_with(session, \(prefix)) AND last_event > 0")
     }
 
     public func lastEventID(session: String) async throws -> Int64 {

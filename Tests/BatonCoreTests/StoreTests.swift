@@ -132,6 +132,24 @@ import Testing
         }
         #expect(try store.events(session: "s", after: 7).map(\.id) == [8, 9, 10])
         #expect(try store.events(session: "s", after: 2, limit: 3).map(\.id) == [3, 4, 5])
-        #expect(try store.lastEventIDs() == ["s": 10, "other": 1])
+        #expect(try store.lastEventIDs(sessionsStartingWith: "") == ["s": 10, "other": 1])
+        #expect(try store.lastEventIDs(sessionsStartingWith: "s") == ["s": 10])
+        #expect(try store.lastEventIDs(sessionsStartingWith: "!") == [:])
+    }
+
+    /// A chat network's start reads its own sessions only: `!` rooms between names that
+    /// sort just before and after them.
+    @Test func lastEventIDsAreReadForTheSessionsOfAPrefix() async throws {
+        let store = try SQLiteStore(directory: directory)
+        let sessions = [" before", "!", "!a:x", "!b:x", "!b:x2", "\"after", "#alias:x", "plain"]
+        try await withWriter(store) { writer in
+            for (index, session) in sessions.enumerated() {
+                try await writer.write((0...index).map { _ in .appendEvent(SessionEvent(session: session, id: 0, kind: .reply, data: "{}")) })
+            }
+        }
+        #expect(try store.lastEventIDs(sessionsStartingWith: "!") == ["!": 2, "!a:x": 3, "!b:x": 4, "!b:x2": 5])
+        #expect(try store.lastEventIDs(sessionsStartingWith: "!b") == ["!b:x": 4, "!b:x2": 5])
+        #expect(try store.lastEventIDs(sessionsStartingWith: "p") == ["plain": 8])
+        #expect(try store.lastEventIDs(sessionsStartingWith: "z").isEmpty)
     }
 }

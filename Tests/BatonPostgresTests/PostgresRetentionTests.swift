@@ -59,6 +59,9 @@ struct PostgresRetentionTests {
             #expect(try await store.deliveryPositions(network: "matrix") == ["s": 3])
             #expect(try await store.lastEventID(session: "s") == 5)
             #expect(try await store.commit([[Self.event()]])[0].get().map(\.id) == [6])
+            // A chat network's start reads its own sessions only.
+            #expect(try await store.lastEventIDs(sessionsStartingWith: "s") == ["s": 6])
+            #expect(try await store.lastEventIDs(sessionsStartingWith: "!").isEmpty)
         }
     }
 
