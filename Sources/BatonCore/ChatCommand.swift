@@ -10,7 +10,7 @@ public enum ChatCommand: Sendable, Equatable {
         // Most messages are not commands: only text that starts with "/" is looked at.
         let command = text.trimmingWhiteSpace
         guard command.first == "/" else { return nil }
-        switch String(Substring(command)) {
+        switch command {
         case "/restart": self = .restart(now: false)
         case "/restart now": self = .restart(now: true)
         case "/status": self = .status

@@ -5,13 +5,16 @@ extension StringProtocol {
     public var isBlank: Bool {
         unicodeScalars.allSatisfy(\.properties.isWhitespace)
     }
+}
 
-    /// The text without white space at either end.
-    public var trimmingWhiteSpace: Substring.UnicodeScalarView {
-        let scalars = Substring(self).unicodeScalars
+extension String {
+    /// The text without white space at either end, sharing this string's storage.
+    public var trimmingWhiteSpace: Substring {
+        let text = Substring(self)
+        let scalars = text.unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
             let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
-        else { return scalars[scalars.endIndex...] }
-        return scalars[first...last]
+        else { return text[text.endIndex...] }
+        return Substring(scalars[first...last])
     }
 }

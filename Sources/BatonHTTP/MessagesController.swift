@@ -54,7 +54,7 @@ struct MessagesController {
             throw APIError(.forbidden, refusal)
         }
         if ChatCommand(text: incoming.text)?.needsAdmin == true {
-            let command = incoming.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let command = incoming.text.trimmingWhiteSpace
             logger.info("Admin command", metadata: metadata.merging(["baton.command": "\(command)"]) { $1 })
         }
     }

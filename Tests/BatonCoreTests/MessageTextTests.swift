@@ -17,6 +17,12 @@ struct MessageTextTests {
         #expect(ChatCommand(text: text) == nil)
     }
 
+    @Test func trimmingTakesWhiteSpaceFromBothEndsOnly() {
+        #expect(" \t/restart now\u{3000}\n".trimmingWhiteSpace == "/restart now")
+        #expect("\u{00A0} a  b ".trimmingWhiteSpace == "a  b")
+        #expect("  ".trimmingWhiteSpace.isEmpty && "".trimmingWhiteSpace.isEmpty)
+    }
+
     @Test func blankTextIsOnlyWhiteSpace() {
         #expect("".isBlank && " \t\r\n".isBlank && "\u{00A0}\u{3000}".isBlank)
         #expect(!"a".isBlank && !" . ".isBlank && !"\u{200B}x".isBlank)
