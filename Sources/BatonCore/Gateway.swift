@@ -275,16 +275,11 @@ public actor Gateway: Service {
 
     // MARK: Events
 
-    /// A store write appending the next event of `session`.
+    /// A store write appending the next event of `session`; the store gives it its id as it
+    /// commits it (writes commit in the order they are queued, so ids follow that order).
     func event(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> StoreWrite {
-        .appendEvent(nextEvent(session, kind, payload))
-    }
-
-    /// The session's next event; the store gives it its id as it commits it (writes
-    /// commit in the order they are queued, so ids follow that order).
-    func nextEvent(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> SessionEvent {
         let data = (try? WireFormat.encoder.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return SessionEvent(session: session, id: 0, kind: kind, data: data)
+        return .appendEvent(SessionEvent(session: session, id: 0, kind: kind, data: data))
     }
 
     func notice(_ session: String, _ kind: NoticeKind, _ text: String, message: String? = nil, position: Int? = nil) -> StoreWrite {

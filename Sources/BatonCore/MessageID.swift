@@ -13,14 +13,11 @@ enum MessageID {
         let milliseconds = UInt64(max(0, date.timeIntervalSince1970 * 1000))
         let high = milliseconds << 16 | 0x7000 | random.next() & 0x0FFF  // version 7
         let low = 0x8000_0000_0000_0000 | random.next() & 0x3FFF_FFFF_FFFF_FFFF  // RFC 9562 variant
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(36)
-        for position in 0..<32 {
-            if position == 8 || position == 12 || position == 16 || position == 20 { text.append(UInt8(ascii: "-")) }
-            let word = position < 16 ? high : low
-            text.append(digits[Int(word >> (60 - 4 * UInt64(position % 16)) & 0xF)])
+        var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &bytes) { raw in
+            raw.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
         }
-        return String(decoding: text, as: UTF8.self)
+        return UUID(uuid: bytes).uuidString.lowercased()
     }
 }

@@ -19,9 +19,6 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
     let tokens: [(secret: [UInt8], caller: Caller)]
     let allowUnauthenticated: Bool
     let metrics: AccessMetrics?
-    static var openPaths: Set<String> { OpenAccess.paths }
-    /// Headers a reverse proxy adds: their presence means the peer is not the client.
-    static var proxyHeaders: [HTTPField.Name] { OpenAccess.proxyHeaders }
 
     init(tokens: [APIToken], allowUnauthenticated: Bool = false, metrics: AccessMetrics? = nil) {
         self.tokens = zip(tokens, tokens.names).map { token, name in (Array(token.secret.utf8), Caller.token(token, name: name)) }
@@ -35,7 +32,7 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !Self.openPaths.contains(request.uri.path) else {
+        guard !OpenAccess.paths.contains(request.uri.path) else {
             return try await next(request, context)
         }
         var context = context
@@ -77,7 +74,7 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
 
     /// Without tokens: this machine's caller, or another machine's if that is allowed.
     private func localCaller(_ headers: HTTPFields, peer: SocketAddress?) throws(Refusal) -> Caller {
-        let proxyHeader = Self.proxyHeaders.first { headers[$0] != nil }
+        let proxyHeader = OpenAccess.proxyHeaders.first { headers[$0] != nil }
         let loopbackPeer = peer?.ipAddress.map(ListenAddress.isLoopback(ipAddress:)) ?? false
         let fromThisMachine = proxyHeader == nil && loopbackPeer
         guard fromThisMachine || allowUnauthenticated else {
@@ -117,6 +114,8 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
 
 /// The constants of ``TokenAuthMiddleware``, built once (a generic type has no stored statics).
 private enum OpenAccess {
+    /// Paths served without a token.
     static let paths: Set<String> = PageController.paths.union(["/healthz", "/readyz"])
+    /// Headers a reverse proxy adds: their presence means the peer is not the client.
     static let proxyHeaders: [HTTPField.Name] = [.init("Forwarded")!, .init("X-Forwarded-For")!, .init("X-Real-IP")!]
 }
