@@ -140,6 +140,12 @@ let package = Package(
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "bench/BareServer"
         ),
+        // The SQLite store alone, driven as the gateway drives it: CPU time per message.
+        .executableTarget(
+            name: "store-bench",
+            dependencies: ["BatonCore"],
+            path: "bench/StoreBench"
+        ),
         // Helpers the tests share: running the real binary, HTTP and SSE clients.
         .target(
             name: "BatonTestSupport",

@@ -46,10 +46,12 @@ async def main():
         run["ratio"] = round(run["after"]["rps"] / run["before"]["rps"], 3)
         runs.append(run)
     summary = {
-        side: {key: statistics.median(run[side][key] for run in runs) for key in ("rps", "p50_ms", "p99_ms", "errors")}
+        side: {key: statistics.median(run[side][key] for run in runs) for key in ("rps", "cpu_us_per_message", "p50_ms", "p99_ms", "errors")}
         for side in ("before", "after")
     }
     summary["ratio_after_to_before"] = statistics.median(run["ratio"] for run in runs)
+    summary["cpu_ratio_after_to_before"] = statistics.median(
+        run["after"]["cpu_us_per_message"] / run["before"]["cpu_us_per_message"] for run in runs)
     common.emit({"binaries": {"before": args.before, "after": args.after}, "median": summary, "all": runs}, args.json)
 
 

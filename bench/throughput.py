@@ -67,11 +67,13 @@ def wrk(port, args, prefix):
 async def wrk_until_answered(binary, env, log_path, args, prefix):
     """`binary serve` with `env` under wrk (``wrk``) for --duration seconds, then kept up
     until every message it took is answered, so whatever is read afterwards (a store's
-    counters) covers whole messages. Returns wrk's figures."""
+    counters) covers whole messages. Returns wrk's figures, and the process's CPU time per
+    POST wrk saw answered (from wrk's start until every message is answered)."""
     process = common.Process([binary, "serve"], env, log_path)
     try:
         port = int(env["BATON_LISTEN"].rsplit(":", 1)[1])
         await common.wait_http_ready(port)
+        cpu_before = common.cpu_seconds(process.pid)
         result = await asyncio.to_thread(wrk, port, args, prefix)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -79,6 +81,8 @@ async def wrk_until_answered(binary, env, log_path, args, prefix):
             if status["in_flight"] == 0 and status["queued"] == 0:
                 break
             await asyncio.sleep(0.2)
+        cpu = common.cpu_seconds(process.pid) - cpu_before
+        result["cpu_us_per_message"] = round(cpu * 1e6 / result["requests"], 1) if result["requests"] else None
         return result
     finally:
         process.signal(signal.SIGTERM)

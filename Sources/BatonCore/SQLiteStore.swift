@@ -264,22 +264,24 @@ public final class SQLiteStore: Store {
     /// Commits the groups in one transaction: a failing group fails alone. Each appended
     /// event gets the session's next id.
     ///
-    /// All groups are first tried under one savepoint (SQLite prepares each `SAVEPOINT`
-    /// and `RELEASE` anew: a savepoint per group cost more than the writes themselves);
-    /// only when one fails are they applied again, a savepoint each.
+    /// All groups are first tried as one plain transaction: a savepoint costs a copy of
+    /// every page it changes, and SQLite prepares each `SAVEPOINT` and `RELEASE` anew.
+    /// Only when that transaction fails (and so rolled back) are the groups applied again in
+    /// a second one, a savepoint each, so a failing group fails alone.
     public func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
         let lookup: @Sendable (String) -> Int64? = { [self] session in committedEventIDs.withLock { $0.ids[session] } }
-        let (results, assigned) = try await pool.write { db in
-            do {
+        let (results, assigned): ([Result<[SessionEvent], any Error>], [String: Int64])
+        do {
+            (results, assigned) = try await pool.write { db in
                 var batch = SQLiteWriteBatch(committedLastEventID: lookup)
-                var results: [Result<[SessionEvent], any Error>] = []
-                try db.inSavepoint {
-                    results = try groups.map { writes in .success(try writes.compactMap { try batch.apply($0, in: db) }) }
-                    try batch.finish(in: db)
-                    return .commit
+                let results: [Result<[SessionEvent], any Error>] = try groups.map { writes in
+                    .success(try writes.compactMap { try batch.apply($0, in: db) })
                 }
+                try batch.finish(in: db)
                 return (results, batch.lastEventIDs)
-            } catch {
+            }
+        } catch {
+            (results, assigned) = try await pool.write { db in
                 var assigned: [String: Int64] = [:]
                 let results = groups.map { writes -> Result<[SessionEvent], any Error> in
                     var batch = SQLiteWriteBatch(committedLastEventID: lookup, assigned: assigned)

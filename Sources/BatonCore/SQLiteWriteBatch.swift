@@ -4,9 +4,10 @@ import GRDB
 /// The writes of one SQLite transaction (or of one group's savepoint), applied with as
 /// few statements as give the same result.
 ///
-/// A message's state and reply count are written once, at ``finish(in:)``, with their
-/// last values: a turn's "running", its replies and its end usually commit together, and
-/// were three updates of one row. A session's next event id comes from the ids this
+/// Messages are inserted, and their states and reply counts written, once, at
+/// ``finish(in:)``, with their last values: a message and its turn's "running" usually
+/// commit together (one insert, not an insert and an update), and so do a turn's replies
+/// and its end (one update, not three). A session's next event id comes from the ids this
 /// process committed (``SQLiteStore``'s cache) or assigned in this batch; the store is read
 /// only for a session this process has not written to yet.
 struct SQLiteWriteBatch {
@@ -19,6 +20,9 @@ struct SQLiteWriteBatch {
     /// The highest event id assigned in this batch, by session.
     private(set) var lastEventIDs: [String: Int64] = [:]
     private var messageUpdates: [String: MessageUpdate] = [:]
+    /// Messages to insert, in the order they came; a later write to one changes the row.
+    private var inserts: [Message] = []
+    private var insertIndex: [String: Int] = [:]
     /// The highest event id committed for a session, when this process knows it.
     private let committedLastEventID: (String) -> Int64?
 
@@ -32,25 +36,25 @@ struct SQLiteWriteBatch {
     mutating func apply(_ write: StoreWrite, in db: Database) throws -> SessionEvent? {
         switch write {
         case .setState(let id, let state):
-            messageUpdates[id, default: MessageUpdate()].state = state
+            if let index = insertIndex[id] {
+                inserts[index].state = state
+            } else {
+                messageUpdates[id, default: MessageUpdate()].state = state
+            }
             return nil
         case .appendEvent(let event):
             return try append(event, in: db)
         case .appendReply(let event, let message, let ordinal):
             let stored = try append(event, in: db)
-            messageUpdates[message, default: MessageUpdate()].replies = max(messageUpdates[message]?.replies ?? 0, ordinal)
+            if let index = insertIndex[message] {
+                inserts[index].replies = max(inserts[index].replies, ordinal)
+            } else {
+                messageUpdates[message, default: MessageUpdate()].replies = max(messageUpdates[message]?.replies ?? 0, ordinal)
+            }
             return stored
-        case .insertMessage(let m):
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO messages (id, sequence, session, user, text, state, ack_status, ack_position, accepted_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(
-                arguments: [
-                    m.id, m.sequence, m.session, m.user, m.text, m.state.rawValue,
-                    m.acknowledgement.status.rawValue, m.acknowledgement.position, m.acceptedAt.timeIntervalSince1970,
-                ])
+        case .insertMessage(let message):
+            insertIndex[message.id] = inserts.count
+            inserts.append(message)
         case .saveCursor(let network, let cursor):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO network_cursors (network, cursor) VALUES (?, ?)").execute(
                 arguments: [network, cursor])
@@ -70,17 +74,28 @@ struct SQLiteWriteBatch {
         return nil
     }
 
-    /// Writes the messages' states and reply counts kept so far.
+    /// Inserts the messages, and writes the states and reply counts, kept so far.
     mutating func finish(in db: Database) throws {
-        for (id, update) in messageUpdates {
-            switch (update.state, update.replies) {
-            case (let state?, 0):
-                try db.cachedStatement(sql: "UPDATE messages SET state = ? WHERE id = ?").execute(arguments: [state.rawValue, id])
-            case (let state?, let replies):
-                try db.cachedStatement(sql: "UPDATE messages SET state = ?, replies = MAX(replies, ?) WHERE id = ?")
-                    .execute(arguments: [state.rawValue, replies, id])
-            case (nil, let replies):
-                try db.cachedStatement(sql: "UPDATE messages SET replies = MAX(replies, ?) WHERE id = ?").execute(arguments: [replies, id])
+        if !inserts.isEmpty {
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO messages (id, sequence, session, user, text, state, ack_status, ack_position, accepted_at, replies)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for m in inserts {
+                try insert.execute(
+                    arguments: [
+                        m.id, m.sequence, m.session, m.user, m.text, m.state.rawValue,
+                        m.acknowledgement.status.rawValue, m.acknowledgement.position, m.acceptedAt.timeIntervalSince1970, m.replies,
+                    ])
+            }
+            inserts = []
+            insertIndex = [:]
+        }
+        if !messageUpdates.isEmpty {
+            let update = try db.cachedStatement(sql: "UPDATE messages SET state = COALESCE(?, state), replies = MAX(replies, ?) WHERE id = ?")
+            for (id, change) in messageUpdates {
+                try update.execute(arguments: [change.state?.rawValue, change.replies, id])
             }
         }
         messageUpdates = [:]

@@ -111,6 +111,33 @@ import Testing
         #expect(try store.events(session: "s", after: 0).map(\.id) == [1, 2])
     }
 
+    @Test func aMessageAndItsTurnInOneCommitAreStoredWithTheirLastValues() async throws {
+        let store = try SQLiteStore(directory: directory)
+        let reply = SessionEvent(session: "s", id: 0, kind: .reply, data: "{}")
+        // As the gateway queues them: the turn's "running" before the message's insert.
+        _ = try await store.commit([
+            [.setState(id: "m", state: .running)],
+            [.insertMessage(message("m", 1))],
+            [.insertMessage(message("other", 2))],
+            [.setState(id: "other", state: .running)],
+        ])
+        #expect(try store.message(id: "m")?.state == .running)
+        #expect(try store.message(id: "other")?.state == .running)
+        #expect(try store.pendingMessages().map(\.id) == ["m", "other"])
+
+        _ = try await store.commit([
+            [.insertMessage(message("n", 3))],
+            [.setState(id: "n", state: .running)],
+            [.appendReply(reply, message: "n", ordinal: 1), .appendReply(reply, message: "n", ordinal: 2)],
+            [.appendReply(reply, message: "m", ordinal: 1), .setState(id: "m", state: .done)],
+            [.setState(id: "n", state: .done)],
+        ])
+        let (m, n) = (try store.message(id: "m"), try store.message(id: "n"))
+        #expect(m?.state == .done && m?.replies == 1)
+        #expect(n?.state == .done && n?.replies == 2)
+        #expect(try store.pendingMessages().map(\.id) == ["other"])
+        #expect(try store.events(session: "s", after: 0).map(\.id) == [1, 2, 3])
+    }
     @Test func writesAfterTheWriterStoppedFailInsteadOfHanging() async throws {
         let store = try SQLiteStore(directory: directory)
         let writer = StoreWriter(store: store, bus: EventBus(), logger: Logger(label: "test"))
