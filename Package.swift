@@ -40,10 +40,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // SQLite's process-wide settings, which only C can pass.
+        .target(
+            name: "CSQLiteSettings",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
         // Sessions, turns, the drain, the store: no I/O but SQLite.
         .target(
             name: "BatonCore",
             dependencies: [
+                "CSQLiteSettings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -3,9 +3,11 @@ import BatonSystemd
 import Logging
 import ServiceLifecycle
 
-/// Keeps systemd told: `READY=1`, `STATUS=` on every change (at most once a second while
-/// draining), `STOPPING=1` once a drain is for a stop, `EXTEND_TIMEOUT_USEC` through a
-/// drain, and `WATCHDOG=1` while the gateway answers.
+/// Keeps systemd told: `READY=1`, `STATUS=` on every change of state at once and on a
+/// change of counts at most once a second (under load the counts change with every message:
+/// one datagram each would make systemd parse thousands a second), `STOPPING=1` once a
+/// drain is for a stop, `EXTEND_TIMEOUT_USEC` through a drain, and `WATCHDOG=1` while the
+/// gateway answers.
 ///
 /// A drain for a restart never sends `STOPPING=1`: the unit stays `active (running)`, its
 /// status line saying "Draining for restart: …", until the process exits 75. That is what
@@ -37,6 +39,9 @@ actor SystemdSupervisor: Service {
     private var reportedDrain = false
     private var lastDrainReport = ContinuousClock.Instant.now - .seconds(10)
     private var lastStatus: String?
+    /// When a ready status was last sent, and the newer one held back since.
+    private var lastReadyStatusSent = ContinuousClock.Instant.now - .seconds(10)
+    private var heldReadyStatus: String?
 
     init(notifier: SystemdNotifier, gateway: Gateway, stopMargin: Double, logger: Logger) {
         self.notifier = notifier
@@ -58,11 +63,13 @@ actor SystemdSupervisor: Service {
                     }
                 }
                 group.addTask {
-                    // While draining, say how much is left every second.
+                    // While draining, say how much is left every second; while ready, send
+                    // the count held back, if any.
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
                         let status = await self.gateway.status()
                         if status.state == .draining { await self.report(status, tick: true) }
+                        if status.state == .ready { await self.sendHeldReadyStatus() }
                     }
                 }
                 if let watchdog {
@@ -89,10 +96,15 @@ actor SystemdSupervisor: Service {
                 sentReady = true
                 lastStatus = summary
                 notifier.ready(status: summary)
-            } else {
+            } else if ContinuousClock.now - lastReadyStatusSent >= Self.readyStatusInterval {
+                heldReadyStatus = nil
+                lastReadyStatusSent = .now
                 send(summary)
+            } else {
+                heldReadyStatus = summary
             }
         case .draining, .stopping:
+            heldReadyStatus = nil
             let first = !reportedDrain
             reportedDrain = true
             if !sentStopping, status.drain?.reason == .stop {
@@ -109,6 +121,16 @@ actor SystemdSupervisor: Service {
             let left = status.state == .draining ? (status.drain?.secondsLeft ?? 0) : 0
             notifier.extendTimeout(seconds: left + stopMargin)
         }
+    }
+
+    /// How often a ready process's status line changes at most.
+    static let readyStatusInterval: Duration = .seconds(1)
+
+    private func sendHeldReadyStatus() {
+        guard let summary = heldReadyStatus else { return }
+        heldReadyStatus = nil
+        lastReadyStatusSent = .now
+        send(summary)
     }
 
     private func send(_ summary: String) {

@@ -1,3 +1,4 @@
+import CSQLiteSettings
 import Foundation
 import GRDB
 import Synchronization
@@ -24,6 +25,7 @@ public final class SQLiteStore: Store {
 
     /// Opens (creating if needed) `baton.sqlite` in `directory`.
     public init(directory: String) throws {
+        _ = Self.processSettings
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = (directory as NSString).appendingPathComponent("baton.sqlite")
         var configuration = GRDB.Configuration()
@@ -43,6 +45,12 @@ public final class SQLiteStore: Store {
         }
         try Self.migrator.migrate(pool)
     }
+
+    /// SQLite's process-wide settings, made once before the first connection opens: no
+    /// memory statistics, whose mutex every allocation took (Baton never reads them).
+    private static let processSettings: Void = {
+        _ = baton_sqlite_disable_memory_statistics()
+    }()
 
     /// The writer connection's page cache, in KiB.
     static let writerCacheKiB = 32 * 1024
