@@ -23,7 +23,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ALL = ["restart", "killloop", "drain", "throughput", "durability", "scale", "startup", "history", "retention", "matrix", "cluster"]
+ALL = ["restart", "killloop", "drain", "throughput", "store", "durability", "scale", "startup", "history", "retention", "matrix", "cluster"]
 
 # Benchmarks that are another's script with other arguments.
 SCRIPT = {"history": "startup"}
@@ -40,6 +40,7 @@ QUICK = {
     "killloop": ["--kills", "5", "--duration", "15"],
     "drain": ["--runs", "3"],
     "throughput": ["--runs", "2", "--duration", "3", "--latency-duration", "2"],
+    "store": ["--runs", "3", "--messages", "50000"],
     "durability": ["--runs", "1"],
     "scale": ["--runs", "1", "--sessions", "2000", "--delay", "8"],
     "startup": ["--runs", "3", "--messages", "20000"],
@@ -58,6 +59,7 @@ SMOKE = {
     "drain": ["--runs", "1", "--turns", "4", "--delay", "0.3"],
     "throughput": ["--runs", "1", "--duration", "1", "--connections", "16", "--wrk-sessions", "100",
                    "--latency-sessions", "4", "--latency-duration", "1"],
+    "store": ["--runs", "1", "--messages", "2000"],
     "durability": ["--runs", "1", "--posts", "20"],
     "scale": ["--runs", "1", "--sessions", "200", "--delay", "4", "--connections", "16"],
     "startup": ["--runs", "1", "--messages", "2000", "--sessions", "100"],
@@ -128,6 +130,8 @@ def correctness(name, r):
              m["baton.wrk.errors"] == 0 and m["bare.wrk.errors"] == 0)
         failures = sum(run[side]["latency"]["failures"] for run in r["all"] for side in ("baton", "bare"))
         must(f"{failures} POSTs not answered 202 in the closed loop", failures == 0)
+    elif name == "store":
+        must("a stored message was not answered", m["all_answered"])
     elif name == "durability":
         must(f"syncs per POST {m['syncs_per_post']}", m["syncs_per_post"] >= 1)
         must(f"control syncs per commit {m['control_syncs_per_commit']}", m["control_syncs_per_commit"] >= 1)
@@ -280,6 +284,17 @@ def table(results):
             f"{fmt(m['baton.latency.ack_p50_ms'], ' ms')} / {fmt(m['baton.latency.ack_p99_ms'], ' ms')}; "
             f"{fmt(m['bare.latency.ack_p50_ms'], ' ms')} / {fmt(m['bare.latency.ack_p99_ms'], ' ms')}")
         row(name, "… replies per second in that loop", fmt(m["baton.latency.replies_per_s"]))
+    if "store" in results:
+        r = results["store"]
+        m = r["median"]
+        name = f"store alone ({r['runs']} runs)"
+        row(name, f"CPU time per message stored and answered by Baton's SQLite store alone (store-bench: {r['messages']:,} messages, "
+            f"{r['batch']} new and {r['batch']} ended per commit, {r['sessions']:,} sessions; no HTTP, no turns)",
+            fmt(m["cpu_us_per_message"], " µs"))
+        row(name, "… the same statements in the same commits from python's sqlite3, same schema and settings (SQLite's own floor)",
+            fmt(m["control_cpu_us_per_message"], " µs"))
+        row(name, "messages stored and answered per second, one writer", fmt(m["messages_per_s"]))
+        row(name, "every message answered (store: none pending)", "yes" if m["all_answered"] else "no", "yes", m["all_answered"])
     if "durability" in results:
         r = results["durability"]
         m = r["median"]
