@@ -16,17 +16,11 @@ struct MessageRequestParser {
         guard String(validating: body, as: UTF8.self) != nil else {
             throw APIError(.badRequest, "body is not valid UTF-8")
         }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(body))
-        } catch {
-            throw APIError(.badRequest, "body is not valid JSON")
-        }
-        guard !Self.hasTrailingComma(body) else {
-            throw APIError(.badRequest, "body is not valid JSON: a comma before } or ]")
-        }
-        guard let fields = object as? [String: Any] else {
-            throw APIError(.badRequest, "body must be a JSON object with session, user and text")
+        let fields: [String: Field]
+        if let members = FlatJSONObject.read(body) {
+            fields = Self.fields(members)
+        } else {
+            fields = try Self.parsedBySerialization(body)
         }
         let session = try identifier("session", in: fields)
         guard !session.contains("/") else { throw APIError(.badRequest, "field \"session\" must not contain \"/\"") }
@@ -35,8 +29,40 @@ struct MessageRequestParser {
         guard !text.isBlank else {
             throw APIError(.badRequest, "field \"text\" must not be empty")
         }
-        let id = fields["id"] == nil || fields["id"] is NSNull ? nil : try identifier("id", in: fields)
+        let id = fields["id", default: .null] == .null ? nil : try identifier("id", in: fields)
         return IncomingMessage(id: id, session: session, user: user, text: text)
+    }
+
+    /// A member of the body's object, as far as the checks care.
+    enum Field: Equatable {
+        case string(String)
+        case null
+        /// A number, a Boolean, an array or an object.
+        case other
+    }
+
+    private static func fields(_ members: FlatJSONObject.Members) -> [String: Field] {
+        members.mapValues { value in value.map(Field.string) ?? .null }
+    }
+
+    /// Any body `FlatJSONObject` leaves: JSON it does not read, and every malformed body.
+    private static func parsedBySerialization(_ body: [UInt8]) throws(APIError) -> [String: Field] {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(body))
+        } catch {
+            throw APIError(.badRequest, "body is not valid JSON")
+        }
+        guard !hasTrailingComma(body) else {
+            throw APIError(.badRequest, "body is not valid JSON: a comma before } or ]")
+        }
+        guard let members = object as? [String: Any] else {
+            throw APIError(.badRequest, "body must be a JSON object with session, user and text")
+        }
+        return members.mapValues { value in
+            if let string = value as? String { return .string(string) }
+            return value is NSNull ? .null : .other
+        }
     }
 
     /// Whether a `,` outside strings is followed, after white space, by `}` or `]`.
@@ -74,17 +100,15 @@ struct MessageRequestParser {
         return false
     }
 
-    private func string(_ name: String, in fields: [String: Any]) throws(APIError) -> String {
-        guard let value = fields[name], !(value is NSNull) else {
-            throw APIError(.badRequest, "missing field \"\(name)\"")
+    private func string(_ name: String, in fields: [String: Field]) throws(APIError) -> String {
+        switch fields[name, default: .null] {
+        case .null: throw APIError(.badRequest, "missing field \"\(name)\"")
+        case .other: throw APIError(.badRequest, "field \"\(name)\" must be a string")
+        case .string(let string): return string
         }
-        guard let string = value as? String else {
-            throw APIError(.badRequest, "field \"\(name)\" must be a string")
-        }
-        return string
     }
 
-    private func identifier(_ name: String, in fields: [String: Any]) throws(APIError) -> String {
+    private func identifier(_ name: String, in fields: [String: Field]) throws(APIError) -> String {
         let value = try string(name, in: fields)
         guard !value.isEmpty else { throw APIError(.badRequest, "field \"\(name)\" must not be empty") }
         guard value.utf8.count <= Self.maxIdentifierBytes else {
