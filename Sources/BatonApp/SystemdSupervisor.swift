@@ -3,11 +3,11 @@ import BatonSystemd
 import Logging
 import ServiceLifecycle
 
-/// Keeps systemd told: `READY=1`, `STATUS=` on every change of state at once and on a
-/// change of counts at most once a second (under load the counts change with every message:
-/// one datagram each would make systemd parse thousands a second), `STOPPING=1` once a
-/// drain is for a stop, `EXTEND_TIMEOUT_USEC` through a drain, and `WATCHDOG=1` while the
-/// gateway answers.
+/// Keeps systemd told: `READY=1`; `STATUS=` at once when a drain or stop begins, while
+/// ready at most once a second (under load the counts change with every message: a
+/// datagram each would make systemd parse thousands a second), while draining once a
+/// second; `STOPPING=1` once a drain is for a stop, `EXTEND_TIMEOUT_USEC` through a drain,
+/// and `WATCHDOG=1` while the gateway answers.
 ///
 /// A drain for a restart never sends `STOPPING=1`: the unit stays `active (running)`, its
 /// status line saying "Draining for restart: …", until the process exits 75. That is what
