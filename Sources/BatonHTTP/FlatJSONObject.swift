@@ -79,7 +79,7 @@ enum FlatJSONObject {
                     case UInt8(ascii: "u"):
                         // Surrogates (pairs or lone halves) are left to JSONSerialization.
                         guard let value = hexQuad(), let scalar = Unicode.Scalar(value) else { return nil }
-                        text.append(contentsOf: UTF8.encode(scalar)!)
+                        text.append(contentsOf: String(scalar).utf8)
                     default:
                         return nil
                     }

@@ -81,8 +81,9 @@ while next <= total || !previous.isEmpty {
     }
     next += count
 }
-let seconds = Double((clock.now - started).components.attoseconds) / 1e18 + Double((clock.now - started).components.seconds)
+let elapsed = (clock.now - started).components
 let cpu = cpuSeconds() - cpuBefore
+let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
 let answered = try store.pendingMessages().isEmpty
 let size = (try? FileManager.default.attributesOfItem(atPath: store.path)[.size] as? Int) ?? 0
 if directory == nil { try? FileManager.default.removeItem(atPath: folder) }
