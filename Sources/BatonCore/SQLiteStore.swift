@@ -30,6 +30,10 @@ public final class SQLiteStore: Store {
         path = (directory as NSString).appendingPathComponent("baton.sqlite")
         var configuration = GRDB.Configuration()
         configuration.label = "baton.store"
+        // A lock another connection holds is waited for, not an error at once: a store
+        // closing as the next one opens (its last connection checkpoints and removes the
+        // WAL under an exclusive lock), an admin's `sqlite3` session.
+        configuration.busyMode = .timeout(Self.lockPatience)
         pool = try DatabasePool(path: path, configuration: configuration)
         // GRDB sets `synchronous = NORMAL` when it turns WAL on, after prepareDatabase:
         // set FULL again on the one writer connection, so every commit is fsync'd.
@@ -51,6 +55,9 @@ public final class SQLiteStore: Store {
     private static let processSettings: Void = {
         _ = baton_sqlite_disable_memory_statistics()
     }()
+
+    /// How long a statement waits for a lock another connection holds, in seconds.
+    static let lockPatience: TimeInterval = 5
 
     /// The writer connection's page cache, in KiB.
     static let writerCacheKiB = 32 * 1024

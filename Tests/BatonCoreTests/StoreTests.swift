@@ -111,6 +111,46 @@ import Testing
         #expect(try store.events(session: "s", after: 0).map(\.id) == [1, 2])
     }
 
+    /// Another connection holding the file's exclusive lock (as a store's last connection
+    /// does while it closes) makes opening wait, not fail with "database is locked".
+    @Test func openingWaitsForALockAnotherConnectionHolds() async throws {
+        do {
+            let store = try SQLiteStore(directory: directory)
+            _ = try await store.commit([[.insertMessage(message("m1", 1))]])
+        }
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = [
+            "-c",
+            """
+            import sqlite3, sys, time
+            db = sqlite3.connect(sys.argv[1], isolation_level=None)
+            db.execute("PRAGMA locking_mode = EXCLUSIVE")
+            db.execute("BEGIN EXCLUSIVE")
+            print("locked", flush=True)
+            time.sleep(0.5)
+            db.execute("COMMIT")
+            db.close()
+            """,
+            directory + "/baton.sqlite",
+        ]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        var said = ""
+        while !said.contains("locked") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }  // it exited
+            said += String(decoding: chunk, as: UTF8.self)
+        }
+        #expect(said.contains("locked"), "the lock holder said: \(said)")
+
+        let reopened = try SQLiteStore(directory: directory)
+        #expect(try reopened.message(id: "m1")?.text == "text m1")
+        holder.waitUntilExit()
+        #expect(holder.terminationStatus == 0)
+    }
+
     @Test func aMessageAndItsTurnInOneCommitAreStoredWithTheirLastValues() async throws {
         let store = try SQLiteStore(directory: directory)
         let reply = SessionEvent(session: "s", id: 0, kind: .reply, data: "{}")
