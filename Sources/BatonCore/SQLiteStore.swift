@@ -56,6 +56,13 @@ public final class SQLiteStore: Store {
         _ = baton_sqlite_disable_memory_statistics()
     }()
 
+    /// Failures of the store as a whole, not of one group's writes: a commit that fails so is
+    /// not tried again group by group.
+    static let storeWideFailures: [ResultCode] = [
+        .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CORRUPT,
+        .SQLITE_NOTADB, .SQLITE_CANTOPEN, .SQLITE_NOMEM, .SQLITE_PROTOCOL,
+    ]
+
     /// How long a statement waits for a lock another connection holds, in seconds.
     static let lockPatience: TimeInterval = 5
 
@@ -281,8 +288,10 @@ public final class SQLiteStore: Store {
     ///
     /// All groups are first tried as one plain transaction: a savepoint costs a copy of
     /// every page it changes, and SQLite prepares each `SAVEPOINT` and `RELEASE` anew.
-    /// Only when that transaction fails (and so rolled back) are the groups applied again in
-    /// a second one, a savepoint each, so a failing group fails alone.
+    /// Only when that transaction fails (and so rolled back) because of a write (a
+    /// constraint, say) are the groups applied again in a second one, a savepoint each, so
+    /// a failing group fails alone; a failure of the whole store (locked, full, I/O) fails
+    /// the commit at once.
     public func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
         let lookup: @Sendable (String) -> Int64? = { [self] session in committedEventIDs.withLock { $0.ids[session] } }
         let (results, assigned): ([Result<[SessionEvent], any Error>], [String: Int64])
@@ -295,6 +304,8 @@ public final class SQLiteStore: Store {
                 try batch.finish(in: db)
                 return (results, batch.lastEventIDs)
             }
+        } catch let error as DatabaseError where Self.storeWideFailures.contains(error.resultCode) {
+            throw error  // every group would fail the same way, after the same wait
         } catch {
             (results, assigned) = try await pool.write { db in
                 var assigned: [String: Int64] = [:]
