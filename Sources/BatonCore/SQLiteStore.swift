@@ -37,8 +37,9 @@ public final class SQLiteStore: Store {
         pool = try DatabasePool(path: path, configuration: configuration)
         // GRDB sets `synchronous = NORMAL` when it turns WAL on, after prepareDatabase:
         // set FULL again on the one writer connection, so every commit is fsync'd.
-        // `temp_store = MEMORY` keeps a commit's savepoint journal in memory: on disk it
-        // spilled past 64 KiB into a temporary file, opened, written and removed per commit.
+        // `temp_store = MEMORY` keeps the statement and savepoint journals in memory: on
+        // disk a commit's journal spilled past 64 KiB into a temporary file, opened,
+        // written and removed per commit (when every commit still had a savepoint).
         // A 32 MiB page cache holds the pages every message touches (the tips of the
         // indexes, the sessions' newest events): with SQLite's 2 MiB each message read
         // three pages back from the file under load.
