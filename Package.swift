@@ -163,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BatonCoreTests",
-            dependencies: ["BatonCore"]
+            dependencies: ["BatonCore", "BatonTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The PostgreSQL store in-process, against the throwaway server of scripts/postgres.sh.
         .testTarget(

@@ -73,6 +73,8 @@ def seed(path, messages, sessions):
             message_rows,
         )
         db.executemany("INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)", event_rows)
+        # Where Baton's commits would have left the pending floor: past the ended messages.
+        db.execute("UPDATE pending_floor SET sequence = ?", (messages + 1,))
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     counts = db.execute("SELECT (SELECT COUNT(*) FROM messages), (SELECT COUNT(*) FROM events)").fetchone()
     db.close()

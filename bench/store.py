@@ -36,6 +36,8 @@ db.execute("PRAGMA cache_size = -32768")
 db.execute("PRAGMA temp_store = MEMORY")
 db.executescript(open(schema_path).read())
 last, previous, next_sequence = {}, [], 1
+db.execute("INSERT INTO pending_floor (only, sequence) VALUES (1, 1)")
+floor = stored_floor = 1
 before = resource.getrusage(resource.RUSAGE_SELF)
 while next_sequence <= total or previous:
     count = min(batch, total - next_sequence + 1)
@@ -54,6 +56,19 @@ while next_sequence <= total or previous:
         current.append((message, session))
     for message, _ in previous:
         db.execute("UPDATE messages SET state = 'done', replies = MAX(replies, 1) WHERE id = ?", (message,))
+    # The pending floor, moved as SQLitePendingFloor moves it (nothing here stays pending
+    # long enough to be parked).
+    db.execute("SELECT MAX(sequence) FROM messages").fetchone()  # the newest, which parking measures from
+    for sequence, state in db.execute(
+            "SELECT sequence, state FROM messages WHERE sequence >= ? ORDER BY sequence LIMIT 1024", (floor,)):
+        if state in ("queued", "running", "interrupted"):
+            break
+        floor = sequence + 1
+    if floor - stored_floor >= 512:
+        db.execute("UPDATE pending_floor SET sequence = ?", (floor,))
+        db.execute("DELETE FROM parked_messages WHERE NOT EXISTS (SELECT 1 FROM messages WHERE messages.sequence"
+                   " = parked_messages.sequence AND state IN ('queued', 'running', 'interrupted'))")
+        stored_floor = floor
     db.execute("COMMIT")
     previous, next_sequence = current, next_sequence + count
 after = resource.getrusage(resource.RUSAGE_SELF)

@@ -15,6 +15,9 @@ import Synchronization
 /// highest stored event and its `sessions.pruned_through`, which pruning raises in the
 /// transaction that deletes events. So no counter is written per event, none is read at
 /// start, and ids keep growing when every event of a session has been pruned.
+///
+/// The pending messages are found from a floor each commit moves past the ended ones
+/// (``SQLitePendingFloor``), not through an index every message enters and leaves.
 public final class SQLiteStore: Store {
     let pool: DatabasePool
     /// The database file.
@@ -22,6 +25,8 @@ public final class SQLiteStore: Store {
     /// The last event id this process committed for the sessions it wrote to lately, so
     /// that appending an event reads nothing.
     private let committedEventIDs = Mutex(LastEventIDCache())
+    /// Where a start looks for pending messages, as the last commit left it.
+    private let pendingFloor: Mutex<SQLitePendingFloor>
 
     /// Opens (creating if needed) `baton.sqlite` in `directory`.
     public init(directory: String) throws {
@@ -34,7 +39,7 @@ public final class SQLiteStore: Store {
         // closing as the next one opens (its last connection checkpoints and removes the
         // WAL under an exclusive lock), an admin's `sqlite3` session.
         configuration.busyMode = .timeout(Self.lockPatience)
-        pool = try DatabasePool(path: path, configuration: configuration)
+        let pool = try DatabasePool(path: path, configuration: configuration)
         // GRDB sets `synchronous = NORMAL` when it turns WAL on, after prepareDatabase:
         // set FULL again on the one writer connection, so every commit is fsync'd.
         // `temp_store = MEMORY` keeps the statement and savepoint journals in memory: on
@@ -49,6 +54,8 @@ public final class SQLiteStore: Store {
             try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
         }
         try Self.migrator.migrate(pool)
+        pendingFloor = Mutex(try pool.read { db in try SQLitePendingFloor(in: db) })
+        self.pool = pool
     }
 
     /// SQLite's process-wide settings, made once before the first connection opens: no
@@ -135,6 +142,9 @@ public final class SQLiteStore: Store {
                     CREATE INDEX events_created ON events(created_at);
                     """)
         }
+        migrator.registerMigration("v5-pending-floor") { db in
+            try SQLitePendingFloor.migrate(db)
+        }
         return migrator
     }
 
@@ -147,25 +157,17 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Messages that still owe their session a turn, in acceptance order.
+    /// Messages that still owe their session a turn, in acceptance order: read from the
+    /// pending floor on, and the parked ones (``SQLitePendingFloor``).
     public func pendingMessages() throws -> [Message] {
         try pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM messages WHERE state IN ('queued', 'running', 'interrupted') ORDER BY sequence"
-            ).map(Self.message)
+            try Row.fetchAll(db, sql: SQLitePendingFloor.pendingMessagesSQL).map(Self.message)
         }
     }
 
     /// The session's messages that still owe it a turn, in acceptance order.
     public func pendingMessages(session: String) throws -> [Message] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM messages WHERE session = ? AND state IN ('queued', 'running', 'interrupted') ORDER BY sequence",
-                arguments: [session]
-            ).map(Self.message)
-        }
+        try pendingMessages().filter { $0.session == session }
     }
 
     /// The session's events with ids above `after`, oldest first.
@@ -297,14 +299,17 @@ public final class SQLiteStore: Store {
         let lookup: @Sendable (String) -> Int64? = { [self] session in committedEventIDs.withLock { $0.ids[session] } }
         let (results, assigned): ([Result<[SessionEvent], any Error>], [String: Int64])
         do {
-            (results, assigned) = try await pool.write { db in
+            let floor: SQLitePendingFloor
+            (results, assigned, floor) = try await pool.write { [self] db in
                 var batch = SQLiteWriteBatch(committedLastEventID: lookup)
                 let results: [Result<[SessionEvent], any Error>] = try groups.map { writes in
                     .success(try writes.compactMap { try batch.apply($0, in: db) })
                 }
                 try batch.finish(in: db)
-                return (results, batch.lastEventIDs)
+                return (results, batch.lastEventIDs, try pendingFloor.withLock { $0 }.raised(in: db))
             }
+            // Only once committed: a floor past a parked row that was rolled back could lose it.
+            pendingFloor.withLock { $0 = floor }
         } catch let error as DatabaseError where Self.storeWideFailures.contains(error.resultCode) {
             throw error  // every group would fail the same way, after the same wait
         } catch {

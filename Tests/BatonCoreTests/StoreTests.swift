@@ -1,5 +1,6 @@
 @testable import BatonCore
 import Foundation
+import GRDB
 import Logging
 import ServiceLifecycle
 import Testing
@@ -178,6 +179,26 @@ import Testing
         #expect(try store.pendingMessages().map(\.id) == ["other"])
         #expect(try store.events(session: "s", after: 0).map(\.id) == [1, 2, 3])
     }
+    /// A full disk fails a commit as a whole, at once: every group would fail the same way,
+    /// so none is tried again alone, and none of them is stored. (SQLite's page limit stands
+    /// in for the disk.)
+    @Test func aCommitTheStoreCannotTakeAsAWholeFailsEveryGroup() async throws {
+        let store = try SQLiteStore(directory: directory)
+        _ = try await store.commit([[.insertMessage(message("m1", 1))]])
+        try await store.pool.writeWithoutTransaction { db in
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            try db.execute(sql: "PRAGMA max_page_count = \(pages)")
+        }
+        var large = message("large", 2)
+        large.text = String(repeating: "x", count: 256 * 1024)
+        let failure = await #expect(throws: DatabaseError.self) {
+            try await store.commit([[.insertMessage(message("small", 3))], [.insertMessage(large)]])
+        }
+        #expect(failure?.resultCode == .SQLITE_FULL)
+        #expect(try store.message(id: "small") == nil)
+        #expect(try store.message(id: "m1")?.text == "text m1")
+    }
+
     @Test func writesAfterTheWriterStoppedFailInsteadOfHanging() async throws {
         let store = try SQLiteStore(directory: directory)
         let writer = StoreWriter(store: store, bus: EventBus(), logger: Logger(label: "test"))

@@ -1,4 +1,5 @@
 @testable import BatonHTTP
+import BatonTestSupport
 import Foundation
 import Testing
 
