@@ -65,7 +65,8 @@ while next_sequence <= total or previous:
             break
         floor = sequence + 1
     if floor - stored_floor >= 512:
-        db.execute("UPDATE pending_floor SET sequence = ?", (floor,))
+        db.execute("INSERT INTO pending_floor (only, sequence) VALUES (1, ?)"
+                   " ON CONFLICT (only) DO UPDATE SET sequence = excluded.sequence", (floor,))
         db.execute("DELETE FROM parked_messages WHERE NOT EXISTS (SELECT 1 FROM messages WHERE messages.sequence"
                    " = parked_messages.sequence AND state IN ('queued', 'running', 'interrupted'))")
         stored_floor = floor

@@ -87,7 +87,9 @@ struct SQLitePendingFloor: Sendable {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO parked_messages (sequence) VALUES (?)").execute(arguments: [sequence])
         }
         if next.floor - stored >= Self.storeEvery {
-            try db.cachedStatement(sql: "UPDATE pending_floor SET sequence = ?").execute(arguments: [next.floor])
+            try db.cachedStatement(
+                sql: "INSERT INTO pending_floor (only, sequence) VALUES (1, ?) ON CONFLICT (only) DO UPDATE SET sequence = excluded.sequence"
+            ).execute(arguments: [next.floor])
             try db.cachedStatement(
                 sql: """
                     DELETE FROM parked_messages WHERE NOT EXISTS (
