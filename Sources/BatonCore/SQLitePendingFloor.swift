@@ -10,7 +10,7 @@ import GRDB
 ///
 /// Each commit moves the floor over the messages that ended since the last one: about one
 /// row read per message, where a partial index of pending messages cost an index insert
-/// and delete per message, a quarter of the store's time (bench/README.md, "Store alone").
+/// and delete per message, a quarter of the store's time (bench/README.md, "store").
 /// The floor kept on disk may lag the one in memory by up to ``storeEvery`` messages: a
 /// start reads those again, and finds none of them pending.
 struct SQLitePendingFloor: Sendable {
