@@ -40,7 +40,7 @@ import Testing
                 let end = round + (sticky ? Int.random(in: 140...400, using: &random) : Int.random(in: 1...3, using: &random))
                 endsAt[end, default: []].append(sequence)
                 if Int.random(in: 0..<20, using: &random) == 0 {
-                    interruptsAt[Int.random(in: round...(end - 1 > round ? end - 1 : round), using: &random), default: []].append(sequence)
+                    interruptsAt[Int.random(in: round...max(round, end - 1), using: &random), default: []].append(sequence)
                 }
             }
             for interrupted in interruptsAt.removeValue(forKey: round) ?? [] where pending.contains(interrupted) {

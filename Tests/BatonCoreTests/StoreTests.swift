@@ -179,6 +179,7 @@ import Testing
         #expect(try store.pendingMessages().map(\.id) == ["other"])
         #expect(try store.events(session: "s", after: 0).map(\.id) == [1, 2, 3])
     }
+
     /// A full disk fails a commit as a whole, at once: every group would fail the same way,
     /// so none is tried again alone, and none of them is stored. (SQLite's page limit stands
     /// in for the disk.)
