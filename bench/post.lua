@@ -6,6 +6,9 @@ local threads = {}
 local counter = 0
 local sessions = tonumber(os.getenv("BENCH_SESSIONS") or "1000")
 local prefix = os.getenv("BENCH_PREFIX") or "w"
+-- BENCH_REFUSED=1: every body has an empty session, which Baton refuses (400) before
+-- its gateway sees it: what its HTTP layer costs alone.
+local refused = os.getenv("BENCH_REFUSED") == "1"
 
 function setup(thread)
    thread:set("thread_id", #threads)
@@ -14,6 +17,10 @@ end
 
 request = function()
    counter = counter + 1
+   if refused then
+      return wrk.format("POST", "/v1/messages", {["Content-Type"] = "application/json"},
+         string.format('{"session":"","user":"bench","text":"message %d"}', counter))
+   end
    local body = string.format('{"session":"%s%d-%d","user":"bench","text":"message %d"}',
       prefix, thread_id, counter % sessions, counter)
    return wrk.format("POST", "/v1/messages", {["Content-Type"] = "application/json"}, body)

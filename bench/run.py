@@ -130,6 +130,7 @@ def correctness(name, r):
              m["baton.wrk.errors"] == 0 and m["bare.wrk.errors"] == 0)
         failures = sum(run[side]["latency"]["failures"] for run in r["all"] for side in ("baton", "bare"))
         must(f"{failures} POSTs not answered 202 in the closed loop", failures == 0)
+        must("a POST with an empty session was stored, or not refused", m["all_refused"])
     elif name == "store":
         must("a stored message was not answered", m["all_answered"])
     elif name == "durability":
@@ -273,8 +274,11 @@ def table(results):
             "bare per POST", f"{fmt(m['baton.answered.cpu_us_per_message'], ' µs')}; {fmt(m['bare.cpu_us_per_post'], ' µs')}",
             "≤ 2 × bare", m["baton.answered.cpu_us_per_message"] is not None and m["bare.cpu_us_per_post"]
             and m["baton.answered.cpu_us_per_message"] <= 2 * m["bare.cpu_us_per_post"])
+        row(name, "… Baton's HTTP layer alone: CPU time per POST it refuses (400, an empty session; nothing stored), same load",
+            fmt(m["refused.cpu_us_per_post"], " µs"))
         row(name, "every stored message answered (store: done = messages = replies)",
             "yes" if m["all_answered"] else "no", "yes", m["all_answered"])
+        row(name, "every refused POST answered 400, none stored", "yes" if m["all_refused"] else "no", "yes", m["all_refused"])
         row(name, "wrk errors (Baton, bare)", f"{fmt(m['baton.wrk.errors'])}, {fmt(m['bare.wrk.errors'])}", "0",
             m["baton.wrk.errors"] == 0 and m["bare.wrk.errors"] == 0)
         lc = r["latency_client"]

@@ -17,6 +17,10 @@ Each run measures both servers back to back, alternating which goes first:
          sessions in a closed loop for --latency-duration seconds: POST, wait for the
          reply on the session's event stream, POST again: POST-to-202 and POST-to-reply
          p50/p99 and replies/s.
+  refused  `baton serve` again, the same wrk load, but every body has an empty session:
+         Baton answers 400 before its gateway sees the message. CPU per POST: what
+         Baton's HTTP layer (connection guard, middleware, body parsing, the answer)
+         costs alone, without storing or answering anything.
   bare   `bare-server` (bench/BareServer): the same wrk load, and the same Python client
          posting without waiting for a reply (its POST-to-202 is the client's floor).
          CPU per POST: its CPU time over the wrk run divided by the requests.
@@ -41,8 +45,8 @@ import common
 LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "post.lua")
 
 
-def wrk(port, args, prefix):
-    env = dict(os.environ, BENCH_SESSIONS=str(args.wrk_sessions), BENCH_PREFIX=prefix)
+def wrk(port, args, prefix, refused=False):
+    env = dict(os.environ, BENCH_SESSIONS=str(args.wrk_sessions), BENCH_PREFIX=prefix, BENCH_REFUSED="1" if refused else "0")
     out = subprocess.run(
         ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
          "-s", LUA, f"http://{common.HOST}:{port}"],
@@ -199,6 +203,28 @@ async def measure_baton(args, folder, index):
         process.stop()
 
 
+async def measure_refused(args, folder, index):
+    """Baton's HTTP layer alone: every POST refused with 400 (an empty session)."""
+    port = common.free_port()
+    state = os.path.join(folder, f"refused-{index}")
+    env = common.baton_env(port, state, agent_delay=0)
+    process = common.Process([common.BATON, "serve"], env, os.path.join(folder, "refused.log"))
+    try:
+        await common.wait_http_ready(port)
+        cpu_before = common.cpu_seconds(process.pid)
+        result = await asyncio.to_thread(wrk, port, args, f"r{index}x", True)
+        cpu = common.cpu_seconds(process.pid) - cpu_before
+        # wrk counts every 400 as a status error: here they are the point.
+        refused = result.pop("errors")
+        result["refused"] = refused
+        result["cpu_us_per_post"] = round(cpu * 1e6 / result["requests"], 1) if result["requests"] else None
+        stored = sqlite3.connect(os.path.join(state, "baton.sqlite")).execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        result["stored"] = stored
+        return result
+    finally:
+        process.stop()
+
+
 async def measure_bare(args, folder, index):
     port = common.free_port()
     process = common.Process([common.BARE, str(port)], dict(os.environ), os.path.join(folder, "bare.log"))
@@ -220,9 +246,10 @@ async def main(args):
     try:
         for index in range(args.runs):
             run = {}
-            order = ["baton", "bare"] if index % 2 == 0 else ["bare", "baton"]
+            order = ["baton", "refused", "bare"] if index % 2 == 0 else ["bare", "refused", "baton"]
+            measure = {"baton": measure_baton, "refused": measure_refused, "bare": measure_bare}
             for side in order:
-                run[side] = await (measure_baton if side == "baton" else measure_bare)(args, folder, index)
+                run[side] = await measure[side](args, folder, index)
             run["rps_ratio"] = round(run["baton"]["wrk"]["rps"] / run["bare"]["wrk"]["rps"], 3)
             runs.append(run)
     finally:
@@ -247,12 +274,16 @@ async def main(args):
             "baton.wrk.rps", "baton.wrk.p50_ms", "baton.wrk.p99_ms", "baton.wrk.errors",
             "bare.wrk.rps", "bare.wrk.p50_ms", "bare.wrk.p99_ms", "bare.wrk.errors",
             "baton.answered.answered_per_s", "baton.answered.backlog_after_wrk_ms",
-            "baton.answered.cpu_us_per_message", "bare.cpu_us_per_post",
+            "baton.answered.cpu_us_per_message", "bare.cpu_us_per_post", "refused.cpu_us_per_post", "refused.rps",
             "baton.latency.ack_p50_ms", "baton.latency.ack_p99_ms",
             "baton.latency.reply_p50_ms", "baton.latency.reply_p99_ms", "baton.latency.replies_per_s",
             "bare.latency.ack_p50_ms", "bare.latency.ack_p99_ms",
         )
     }
+    # Every refused POST was answered 400 (wrk's status errors) and none was stored.
+    summary["all_refused"] = all(
+        run["refused"]["refused"] == run["refused"]["requests"] and run["refused"]["stored"] == 0 for run in runs
+    )
     summary["all_answered"] = all(
         run["baton"]["answered"]["done"] == run["baton"]["answered"]["messages"] == run["baton"]["answered"]["replies"]
         for run in runs

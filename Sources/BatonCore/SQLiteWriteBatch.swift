@@ -84,10 +84,8 @@ struct SQLiteWriteBatch {
                     """)
             for m in inserts {
                 try insert.execute(
-                    arguments: [
-                        m.id, m.sequence, m.session, m.user, m.text, m.state.rawValue,
-                        m.acknowledgement.status.rawValue, m.acknowledgement.position, m.acceptedAt.timeIntervalSince1970, m.replies,
-                    ])
+                    binding: m.id, m.sequence, m.session, m.user, m.text, m.state.rawValue,
+                    m.acknowledgement.status.rawValue, m.acknowledgement.position, m.acceptedAt.timeIntervalSince1970, m.replies)
             }
             inserts = []
             insertIndex = [:]
@@ -95,7 +93,7 @@ struct SQLiteWriteBatch {
         if !messageUpdates.isEmpty {
             let update = try db.cachedStatement(sql: "UPDATE messages SET state = COALESCE(?, state), replies = MAX(replies, ?) WHERE id = ?")
             for (id, change) in messageUpdates {
-                try update.execute(arguments: [change.state?.rawValue, change.replies, id])
+                try update.execute(binding: change.state?.rawValue, change.replies, id)
             }
         }
         messageUpdates = [:]
@@ -107,7 +105,7 @@ struct SQLiteWriteBatch {
         stored.id = last + 1
         lastEventIDs[event.session] = stored.id
         try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)").execute(
-            arguments: [stored.session, stored.id, stored.kind.rawValue, stored.data, Date().timeIntervalSince1970])
+            binding: stored.session, stored.id, stored.kind.rawValue, stored.data, Date().timeIntervalSince1970)
         return stored
     }
 }
