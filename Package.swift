@@ -154,6 +154,12 @@ let package = Package(
             dependencies: ["BatonCore"],
             path: "bench/StoreBench"
         ),
+        // The gateway alone, over a store that keeps nothing: CPU time per message.
+        .executableTarget(
+            name: "gateway-bench",
+            dependencies: ["BatonCore", .product(name: "Logging", package: "swift-log")],
+            path: "bench/GatewayBench"
+        ),
         // Helpers the tests share: running the real binary, HTTP and SSE clients.
         .target(
             name: "BatonTestSupport",

@@ -23,7 +23,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ALL = ["restart", "killloop", "drain", "throughput", "store", "durability", "scale", "startup", "history", "retention", "matrix", "cluster"]
+ALL = ["restart", "killloop", "drain", "throughput", "store", "gateway", "durability", "scale", "startup", "history", "retention", "matrix", "cluster"]
 
 # Benchmarks that are another's script with other arguments.
 SCRIPT = {"history": "startup"}
@@ -41,6 +41,7 @@ QUICK = {
     "drain": ["--runs", "3"],
     "throughput": ["--runs", "2", "--duration", "3", "--latency-duration", "2"],
     "store": ["--runs", "3", "--messages", "50000"],
+    "gateway": ["--runs", "3", "--messages", "50000"],
     "durability": ["--runs", "1"],
     "scale": ["--runs", "1", "--sessions", "2000", "--delay", "8"],
     "startup": ["--runs", "3", "--messages", "20000"],
@@ -60,6 +61,7 @@ SMOKE = {
     "throughput": ["--runs", "1", "--duration", "1", "--connections", "16", "--wrk-sessions", "100",
                    "--latency-sessions", "4", "--latency-duration", "1"],
     "store": ["--runs", "1", "--messages", "2000"],
+    "gateway": ["--runs", "1", "--messages", "2000", "--clients", "8"],
     "durability": ["--runs", "1", "--posts", "20"],
     "scale": ["--runs", "1", "--sessions", "200", "--delay", "4", "--connections", "16"],
     "startup": ["--runs", "1", "--messages", "2000", "--sessions", "100"],
@@ -133,6 +135,8 @@ def correctness(name, r):
         must("a POST with an empty session was stored, or not refused", m["all_refused"])
     elif name == "store":
         must("a stored message was not answered", m["all_answered"])
+    elif name == "gateway":
+        must("a message was refused or not answered", m["all_answered"])
     elif name == "durability":
         must(f"syncs per POST {m['syncs_per_post']}", m["syncs_per_post"] >= 1)
         must(f"control syncs per commit {m['control_syncs_per_commit']}", m["control_syncs_per_commit"] >= 1)
@@ -299,6 +303,16 @@ def table(results):
             fmt(m["control_cpu_us_per_message"], " µs"))
         row(name, "messages stored and answered per second, one writer", fmt(m["messages_per_s"]))
         row(name, "every message answered (store: none pending)", "yes" if m["all_answered"] else "no", "yes", m["all_answered"])
+    if "gateway" in results:
+        r = results["gateway"]
+        m = r["median"]
+        name = f"gateway alone ({r['runs']} runs)"
+        row(name, f"CPU time per message accepted, its turn run and answered by the gateway alone (gateway-bench: {r['messages']:,} "
+            f"messages from {r['clients']} callers, demo agent, a store that keeps nothing, commits of {r['commit_us']} µs; "
+            "no HTTP, no SQLite)", fmt(m["cpu_us_per_message"], " µs"))
+        row(name, "messages per commit; messages per second", f"{fmt(m['messages_per_commit'])}; {fmt(m['messages_per_s'])}")
+        row(name, "every message accepted and answered (inserted, replied to, done)",
+            "yes" if m["all_answered"] else "no", "yes", m["all_answered"])
     if "durability" in results:
         r = results["durability"]
         m = r["median"]

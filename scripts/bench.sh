@@ -6,7 +6,7 @@
 # and Matrix (a person's message to the reply in their room, against a bare echo bot on a
 # real Synapse; nothing lost or doubled over restarts and SIGKILLs), and three processes on
 # PostgreSQL behind HAProxy, each restarted in turn and one SIGKILLed.
-# Installs what it needs, release-builds `baton`, `bare-server` and `store-bench`, prints a table of
+# Installs what it needs, release-builds `baton`, `bare-server`, `store-bench` and `gateway-bench`, prints a table of
 # figures and writes it under bench/results/ (git-ignored).
 #
 #   scripts/bench.sh                      # everything (about 7 minutes on 2 cores, and the build)
@@ -17,7 +17,7 @@
 # Exits non-zero when a benchmark cannot run or a correctness figure (unanswered, lost,
 # duplicated, refused, failed…) is not 0; never because of a speed figure.
 # With BENCH_BATON and BENCH_BARE both set, those binaries are used and nothing is built
-# (`store-bench` is taken from BENCH_BATON's folder, or BENCH_STORE).
+# (`store-bench` and `gateway-bench` are taken from BENCH_BATON's folder, or BENCH_STORE and BENCH_GATEWAY).
 #
 # Needs root: the restart and killloop benchmarks run systemd --user in a private mount
 # namespace. All load goes to 127.0.0.1 only.
@@ -44,10 +44,11 @@ elif [ "$smoke" = yes ]; then
     swift build --build-tests
     export BENCH_BATON="$PWD/.build/debug/baton" BENCH_BARE="$PWD/.build/debug/bare-server"
 else
-    echo "bench: release build of baton, bare-server and store-bench (SwiftPM may wait for a lock)" >&2
+    echo "bench: release build of baton, bare-server, store-bench and gateway-bench (SwiftPM may wait for a lock)" >&2
     swift build -c release --product baton
     swift build -c release --product bare-server
     swift build -c release --product store-bench
+    swift build -c release --product gateway-bench
     export BENCH_BATON="$PWD/.build/release/baton" BENCH_BARE="$PWD/.build/release/bare-server"
 fi
 # Synapse for the Matrix benchmark (a virtual environment under .venv-synapse/, reused).

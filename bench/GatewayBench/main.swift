@@ -1,0 +1,90 @@
+import BatonCore
+import Foundation
+import Logging
+
+// The gateway alone: `Gateway.accept` called by --clients concurrent callers (as HTTP
+// handlers call it) for --messages new messages, each answered by the demo agent
+// (delay 0), over a store that keeps nothing (`DiscardingStore`) and whose commits take
+// --commit-us microseconds, as a synced commit does. No HTTP, no SQLite: what accepting,
+// scheduling, running a turn, its reply and its end cost the gateway, in CPU time per
+// message. Sessions never repeat while a message is in flight, as under bench/post.lua.
+//
+//     gateway-bench [--messages N] [--clients N] [--commit-us N]
+//
+// Prints one JSON object.
+
+var options = ["--messages": 100_000, "--clients": 64, "--commit-us": 500]
+var arguments = CommandLine.arguments.dropFirst()
+while let name = arguments.popFirst() {
+    guard let value = arguments.popFirst(), options[name] != nil, let number = Int(value), number > 0 else {
+        FileHandle.standardError.write(Data("gateway-bench: unknown option or bad value: \(name)\n".utf8))
+        exit(64)
+    }
+    options[name] = number
+}
+let (total, clients, commitMicroseconds) = (options["--messages"]!, options["--clients"]!, options["--commit-us"]!)
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let seconds = { (time: timeval) in Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+var configuration = Configuration()
+configuration.agent.delay = 0
+configuration.limits.maxQueuePerSession = 1_000_000
+let logger = Logger(label: "gateway-bench", factory: { _ in SwiftLogNoOpLogHandler() })
+let store = DiscardingStore(commitTime: .microseconds(commitMicroseconds))
+let bus = EventBus()
+let writer = StoreWriter(store: store, bus: bus, logger: logger)
+let gateway = Gateway(
+    configuration: configuration, store: store, recovery: StoreRecovery(), writer: writer, bus: bus,
+    agent: DemoAgent(delay: .zero), supervisor: nil, logger: logger)
+let writing = Task { try await writer.run() }
+let running = Task { try await gateway.run() }
+await gateway.listenerStarted()
+
+let cpuBefore = cpuSeconds()
+let clock = ContinuousClock()
+let started = clock.now
+let refused = await withTaskGroup(of: Int.self) { group in
+    for client in 0..<clients {
+        group.addTask {
+            var refused = 0
+            for n in stride(from: client, to: total, by: clients) {
+                let message = IncomingMessage(id: nil, session: "s\(n)", user: "bench", text: "message \(n)")
+                do {
+                    guard case .acknowledged = try await gateway.accept(message) else { refused += 1; continue }
+                } catch {
+                    refused += 1
+                }
+            }
+            return refused
+        }
+    }
+    var refused = 0
+    for await count in group { refused += count }
+    return refused
+}
+// Every turn ended, and its writes committed.
+while await gateway.status().inFlight + gateway.status().queued > 0 {
+    try await Task.sleep(for: .milliseconds(1))
+}
+try await writer.write([])
+let cpu = cpuSeconds() - cpuBefore
+let elapsed = (clock.now - started).components
+let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+let counts = store.counts
+running.cancel()
+writing.cancel()
+
+let result: [String: Any] = [
+    "messages": total, "clients": clients, "commit_us": commitMicroseconds, "commits": counts.commits,
+    "seconds": (seconds * 1000).rounded() / 1000,
+    "messages_per_s": (Double(total) / seconds).rounded(),
+    "cpu_us_per_message": (cpu * 1e6 / Double(total) * 10).rounded() / 10,
+    "refused": refused,
+    "all_answered": refused == 0 && counts.messages == total && counts.replies == total && counts.done == total,
+]
+print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
