@@ -2,8 +2,8 @@
 # Runs Baton's benchmarks (bench/README.md): restart under load and a SIGKILL loop under a
 # real systemd user manager, drain exit latency, throughput and latency against a bare
 # Hummingbird endpoint, the SQLite store alone against python's sqlite3 doing the same
-# writes, 10,000 sessions in flight, startup with a 100,000-message store,
-# and Matrix (a person's message to the reply in their room, against a bare echo bot on a
+# writes, the gateway alone over a store that keeps nothing, 10,000 sessions in flight,
+# startup with a 100,000-message store, and Matrix (a person's message to the reply in their room, against a bare echo bot on a
 # real Synapse; nothing lost or doubled over restarts and SIGKILLs), and three processes on
 # PostgreSQL behind HAProxy, each restarted in turn and one SIGKILLed.
 # Installs what it needs, release-builds `baton`, `bare-server`, `store-bench` and `gateway-bench`, prints a table of
