@@ -43,6 +43,8 @@ public func buildApplication(
     logger: Logger,
     agent: (any Agent)? = nil
 ) async throws -> BatonApplication {
+    // First: from here on a signal is a drain, whenever it comes.
+    let signals = await SignalRouter.trap()
     let notifier = SystemdNotifier(environment: environment)
     let agentBackEnd = try AgentFactory.make(configuration, logger: logger)
     let instance = Gateway.makeInstanceID()
@@ -129,7 +131,7 @@ public func buildApplication(
             .init(service: supervisor, successTerminationBehavior: .ignore),
             .init(service: control),
             .init(service: http),
-            .init(service: SignalRouter(gateway: gateway)),
+            .init(service: SignalRouter(gateway: gateway, signals: signals)),
             .init(service: agentBackEnd.monitor(gateway: gateway, logger: logger), successTerminationBehavior: .ignore),
             .init(service: gateway, successTerminationBehavior: .gracefullyShutdownGroup),
         ],

@@ -6,9 +6,18 @@ import UnixSignals
 /// stop; a second SIGTERM or SIGINT interrupts in-flight turns at once.
 struct SignalRouter: Service {
     let gateway: Gateway
+    /// The signals, trapped by ``trap()`` before any service starts.
+    let signals: UnixSignalsSequence
+
+    /// Takes SIGUSR1, SIGTERM and SIGINT away from their default action (which ends the
+    /// process) and queues them until ``run()`` reads them. Called before the services
+    /// start: trapped only in `run()`, a SIGTERM sent the moment the process said READY=1
+    /// could come before this service ran, and end the process without a drain.
+    static func trap() async -> UnixSignalsSequence {
+        await UnixSignalsSequence(trapping: .sigusr1, .sigterm, .sigint)
+    }
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sigusr1, .sigterm, .sigint)
         for await signal in signals.cancelOnGracefulShutdown() {
             if signal == .sigusr1 {
                 await gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)

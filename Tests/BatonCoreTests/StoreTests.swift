@@ -180,6 +180,30 @@ import Testing
         #expect(try store.events(session: "s", after: 0).map(\.id) == [1, 2, 3])
     }
 
+    /// The three statements every message runs bind their values straight to SQLite
+    /// (`Statement.execute(binding:)`): every kind of value, text beyond ASCII and a
+    /// state left as it was (a reply without its turn's end), read back as written.
+    @Test func everyValueOfAMessageAndItsReplyIsStoredAsWritten() async throws {
+        let store = try SQLiteStore(directory: directory)
+        let acceptedAt = Date(timeIntervalSince1970: 1_796_000_000.125)
+        let written = Message(
+            id: "m-é", sequence: 7, session: "salle 日本", user: "zoë", text: "line one\nline two 👍🏽 \"quoted\"", state: .queued,
+            acknowledgement: .init(id: "m-é", session: "salle 日本", status: .queued, position: 3), acceptedAt: acceptedAt)
+        let reply = SessionEvent(session: "salle 日本", id: 0, kind: .reply, data: #"{"text":"réponse 🙂"}"#)
+        _ = try await store.commit([[.insertMessage(written)]])
+        _ = try await store.commit([[.appendReply(reply, message: "m-é", ordinal: 2)]])
+
+        let read = try #require(try store.message(id: "m-é"))
+        #expect(read.sequence == 7 && read.session == "salle 日本" && read.user == "zoë")
+        #expect(read.text == "line one\nline two 👍🏽 \"quoted\"")
+        #expect(read.state == .queued && read.replies == 2)
+        #expect(read.acknowledgement == written.acknowledgement)
+        #expect(read.acceptedAt.timeIntervalSince1970 == acceptedAt.timeIntervalSince1970)
+        let events = try store.events(session: "salle 日本", after: 0)
+        #expect(events.map(\.id) == [1])
+        #expect(events.first?.kind == .reply && events.first?.data == #"{"text":"réponse 🙂"}"#)
+    }
+
     /// A full disk fails a commit as a whole, at once: every group would fail the same way,
     /// so none is tried again alone, and none of them is stored. (SQLite's page limit stands
     /// in for the disk.)

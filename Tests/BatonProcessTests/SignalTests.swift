@@ -70,6 +70,20 @@ import Testing
         }
     }
 
+    /// systemd may stop a unit the moment it said READY=1. The signals are trapped before
+    /// any service starts, so such a SIGTERM is a drain (exit 0), never the default action
+    /// that kills the process (the startup benchmark once saw that: 1 start in 14).
+    @Test func aSigtermTheMomentTheProcessIsReadyIsADrain() async throws {
+        try await withBatonFixture { baton in
+            for _ in 0..<6 {
+                let server = try await baton.startServer()
+                server.send(SIGTERM)
+                let ended = try await server.exit()
+                #expect(ended == .exited(0), "\(baton.serverLogs)")
+            }
+        }
+    }
+
     @Test func aStopDuringARestartDrainSendsStoppingAndExits0() async throws {
         try await withBatonFixture({ $0.agentDelay = 2 }) { baton in
             let server = try await baton.startServer()
