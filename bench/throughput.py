@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Throughput and latency: Baton against the bare Hummingbird endpoint, in the same run.
 
-Each run measures both servers back to back, alternating which goes first:
+Each run measures the three back to back (Baton, its HTTP layer alone, the bare endpoint),
+alternating which comes first:
 
   baton  `baton serve`, demo agent with `agent.delay: 0`, `limits.max_queue_per_session`
          high, a fresh store. wrk (bench/post.lua: each request a new message, spread

@@ -43,8 +43,10 @@ public func buildApplication(
     logger: Logger,
     agent: (any Agent)? = nil
 ) async throws -> BatonApplication {
-    // First: from here on a signal is a drain, whenever it comes.
-    let signals = await SignalRouter.trap()
+    // Signals are trapped before any service starts, beside the rest of the start (their
+    // registration waits on libdispatch): a signal that comes once the process is ready
+    // is a drain, whenever it comes.
+    async let trapped = SignalRouter.trap()
     let notifier = SystemdNotifier(environment: environment)
     let agentBackEnd = try AgentFactory.make(configuration, logger: logger)
     let instance = Gateway.makeInstanceID()
@@ -126,6 +128,7 @@ public func buildApplication(
     }
     services += networks
     services += clusterSecond
+    let signals = await trapped
     var groupConfiguration = ServiceGroupConfiguration(
         services: services + [
             .init(service: supervisor, successTerminationBehavior: .ignore),
