@@ -68,7 +68,9 @@ let refused = await withTaskGroup(of: Int.self) { group in
     return refused
 }
 // Every turn ended, and its writes committed.
-while await gateway.status().inFlight + gateway.status().queued > 0 {
+while true {
+    let status = await gateway.status()
+    if status.inFlight + status.queued == 0 { break }
     try await Task.sleep(for: .milliseconds(1))
 }
 try await writer.write([])
