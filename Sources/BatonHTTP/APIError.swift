@@ -1,3 +1,4 @@
+import BatonCore
 import Hummingbird
 
 /// An error answered to an HTTP client as `{"error": "..."}` with its status.
@@ -18,10 +19,11 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         response()
     }
 
-    /// The JSON response for this error.
+    /// The JSON response for this error: written by ``JSONObjectWriter``, as cheap as a
+    /// 202's body, so a flood of bad requests costs no more than good ones.
     public func response() -> Response {
-        var headers = headers
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: JSONBody.encode(["error": message])))
+        var body = JSONObjectWriter(capacity: message.utf8.count + 16)
+        body.add("error", message)
+        return JSONBody.response(status, body: ByteBuffer(bytes: body.finish()), headers: headers)
     }
 }

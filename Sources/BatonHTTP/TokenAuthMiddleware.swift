@@ -75,7 +75,7 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
     /// Without tokens: this machine's caller, or another machine's if that is allowed.
     private func localCaller(_ headers: HTTPFields, peer: SocketAddress?) throws(Refusal) -> Caller {
         let proxyHeader = OpenAccess.proxyHeaders.first { headers[$0] != nil }
-        let loopbackPeer = peer?.ipAddress.map(ListenAddress.isLoopback(ipAddress:)) ?? false
+        let loopbackPeer = peer?.isLoopback ?? false
         let fromThisMachine = proxyHeader == nil && loopbackPeer
         guard fromThisMachine || allowUnauthenticated else {
             let origin = proxyHeader.map { "through a proxy (it carries \($0))" } ?? "from \(peer?.ipAddress ?? "an unknown address")"

@@ -168,6 +168,16 @@ import Testing
         #expect(Caller.unauthenticated(fromThisMachine: false).refusal(of: IncomingMessage(id: nil, session: "s", user: "alice", text: "hi")) == nil)
     }
 
+    @Test func onlyALoopbackPeerIsThisMachine() throws {
+        for loopback in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
+            #expect(try SocketAddress(ipAddress: loopback, port: 1).isLoopback, "\(loopback)")
+        }
+        for outside in ["192.0.2.7", "128.0.0.1", "10.127.0.1", "::2", "::ffff:192.0.2.7", "2001:db8::1", "fe80::1", "::"] {
+            #expect(try !SocketAddress(ipAddress: outside, port: 1).isLoopback, "\(outside)")
+        }
+        #expect(try !SocketAddress(unixDomainSocketPath: "/run/baton.sock").isLoopback)
+    }
+
     /// An IPv4 address of this machine other than loopback, if it has one.
     static let nonLoopbackAddress: String? = {
         var list: UnsafeMutablePointer<ifaddrs>?
