@@ -59,6 +59,7 @@ extension Gateway {
     }
 
     private func beginDrain(deadline: ContinuousClock.Instant) {
+        markDrainBegun()
         scheduler.startDraining()
         lifecycle = .draining
         drainDeadline = Date().addingTimeInterval(configuration.drain.timeout)
@@ -72,6 +73,7 @@ extension Gateway {
     }
 
     private func finishDrain(reason: DrainReason) {
+        markDrainBegun()
         scheduler.startDraining()
         if drainDeadline == nil { drainDeadline = Date() }
         lifecycle = .stopping

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The heart of Baton: accepts messages, runs one turn at a time per session, drains.
 ///
@@ -29,6 +30,7 @@ public actor Gateway: Service {
     public nonisolated let networks: ChatNetworkBoard
 
     var lifecycle = LifecycleState.starting
+    private nonisolated let drainBegun = Atomic<Bool>(false)
     var scheduler: TurnScheduler
     var drain = DrainStateMachine()
     var drainDeadline: Date?
@@ -48,6 +50,14 @@ public actor Gateway: Service {
     public internal(set) var recoveredTurns = 0
     /// Why the drain ended; nil until it has.
     public internal(set) var exitReason: DrainReason?
+
+    /// Whether a drain has begun (it never ends in this process), readable from any
+    /// thread without waiting for the actor: from then on the HTTP API closes each
+    /// connection after its response (``APIMiddleware``).
+    public nonisolated var isDraining: Bool { drainBegun.load(ordering: .relaxed) }
+
+    /// Marks the drain begun for ``isDraining``.
+    func markDrainBegun() { drainBegun.store(true, ordering: .relaxed) }
     /// Turns the scheduler granted while recovering, started when ``run()`` begins.
     private var recoveredStarts: [TurnScheduler.Start] = []
     /// Pending messages per session found at start.

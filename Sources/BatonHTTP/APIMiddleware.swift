@@ -1,9 +1,29 @@
+import BatonCore
 import Hummingbird
 
 /// Stamps every response with `Baton-Instance` and answers every error as
 /// `{"error": "..."}`, including the router's own 404 and 405.
+///
+/// Once the gateway drains, every response also says `Connection: close`, and the
+/// connection closes after it (``RequestProgressHandler``). A client then sends its next
+/// request on a new connection, which the next process accepts from the socket it
+/// inherits, rather than on a kept-alive one this process is about to close: closing an
+/// idle connection races a request sent on it at that moment (RFC 9112 §9.6), and under
+/// load every client would lose that race once per restart.
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let instance: String
+    /// Whether to close each connection after its response.
+    let closesConnections: @Sendable () -> Bool
+
+    init(instance: String, closesConnections: @escaping @Sendable () -> Bool = { false }) {
+        self.instance = instance
+        self.closesConnections = closesConnections
+    }
+
+    /// Stamps responses with `gateway`'s instance and closes connections once it drains.
+    init(gateway: Gateway) {
+        self.init(instance: gateway.instance, closesConnections: { gateway.isDraining })
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
@@ -18,6 +38,7 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             response = APIError(.internalServerError, "internal error").response()
         }
         response.headers[.batonInstance] = instance
+        if closesConnections() { response.headers[.connection] = "close" }
         return response
     }
 

@@ -9,7 +9,7 @@ public enum APIRouter {
         gateway: Gateway, store: any Store, bus: EventBus, metrics: PrometheusCollectorRegistry
     ) -> Router<BatonRequestContext> {
         let router = Router(context: BatonRequestContext.self)
-        router.add(middleware: APIMiddleware(instance: gateway.instance))
+        router.add(middleware: APIMiddleware(gateway: gateway))
         let access = AccessMetrics(registry: metrics, configuration: gateway.configuration)
         router.add(middleware: TokenAuthMiddleware(configuration: gateway.configuration, metrics: access))
         let parser = MessageRequestParser(maxBodyBytes: gateway.configuration.limits.maxMessageBytes)

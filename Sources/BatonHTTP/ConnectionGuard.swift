@@ -19,6 +19,8 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var phase: ConnectionTable.Phase = .idle
     /// Between a request's first byte and its end.
     private var reading = false
+    /// Whether any byte has arrived yet.
+    private var spoken = false
     /// Requests whose head was read and whose response has not ended.
     private var requestsOpen = 0
     /// When the connection is closed unless its phase changes first; nil while answering.
@@ -57,6 +59,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !spoken, let id {
+            spoken = true
+            registry.spoke(id)
+        }
         if !reading {
             reading = true
             settle()

@@ -48,6 +48,10 @@ public final class ConnectionRegistry: Sendable {
     private struct State {
         var table: ConnectionTable
         var channels: [ConnectionTable.ID: any Channel] = [:]
+        /// Connections that have not sent a byte yet.
+        var silent: Set<ConnectionTable.ID> = []
+        /// Connections accepted whose guard has not registered them yet.
+        var arriving = 0
         var nextID: ConnectionTable.ID = 0
         /// When the maximum was last reported in the log (uptime nanoseconds).
         var lastFullWarning: UInt64 = 0
@@ -78,6 +82,7 @@ public final class ConnectionRegistry: Sendable {
     /// Closes the connection chosen to make room, if any.
     func open(_ channel: any Channel) -> ConnectionTable.ID? {
         let (id, victim, full) = state.withLock { state -> (ConnectionTable.ID?, (any Channel)?, Bool) in
+            state.arriving = max(state.arriving - 1, 0)
             state.nextID += 1
             let id = state.nextID
             switch state.table.open(id) {
@@ -85,8 +90,12 @@ public final class ConnectionRegistry: Sendable {
                 return (nil, nil, reportFull(&state))
             case .accept(let evicting):
                 state.channels[id] = channel
+                state.silent.insert(id)
                 var victim: (any Channel)?
-                if let evicting { victim = state.channels.removeValue(forKey: evicting) }
+                if let evicting {
+                    victim = state.channels.removeValue(forKey: evicting)
+                    state.silent.remove(evicting)
+                }
                 openGauge.record(state.table.count)
                 return (id, victim, victim != nil && reportFull(&state))
             }
@@ -113,6 +122,21 @@ public final class ConnectionRegistry: Sendable {
         state.withLock { $0.table.update(id, to: phase) }
     }
 
+    /// A connection was accepted; its guard registers it (``open(_:)``) once its
+    /// pipeline is set up.
+    func arriving() {
+        state.withLock { $0.arriving += 1 }
+    }
+
+    /// `id` has sent its first byte.
+    func spoke(_ id: ConnectionTable.ID) {
+        _ = state.withLock { $0.silent.remove(id) }
+    }
+
+    /// Whether a connection is open that has not sent anything yet: one accepted just
+    /// before a shutdown, whose request may still be on its way.
+    public var hasSilentConnections: Bool { state.withLock { !$0.silent.isEmpty || $0.arriving > 0 } }
+
     /// Baton is closing `id` for `reason` (a deadline passed).
     func closing(_ id: ConnectionTable.ID, reason: CloseReason) {
         closes[reason]?.increment()
@@ -123,6 +147,7 @@ public final class ConnectionRegistry: Sendable {
         state.withLock { state in
             state.table.close(id)
             state.channels[id] = nil
+            state.silent.remove(id)
             openGauge.record(state.table.count)
         }
     }

@@ -68,6 +68,7 @@ public final class HTTPListener: Service, Sendable {
     public func run() async throws {
         let lastRequestGrace = self.lastRequestGrace
         let lastAccept = self.lastAccept
+        let connections = self.connections
         // The registry's guard closes idle connections itself (and slow ones, which
         // Hummingbird's idle timeout cannot tell from idle ones).
         let idleTimeout: TimeAmount? = connections == nil ? .seconds(75) : nil
@@ -85,6 +86,7 @@ public final class HTTPListener: Service, Sendable {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .bind(socket.descriptor) { [admitPeer, lastAccept] channel in
                 lastAccept.now()
+                connections?.arriving()
                 guard let admitPeer else { return childChannel.setup(channel: channel, logger: logger) }
                 return Self.peerCredentials(of: channel).flatMap { credentials in
                     guard let credentials, admitPeer(credentials) else {
@@ -120,14 +122,26 @@ public final class HTTPListener: Service, Sendable {
             // them unserved; the quiescing helper closes it once they have been taken.
             serverChannel.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
             // Nothing accepted lately: nothing to wait for, and the process exits at once.
-            let wait = lastRequestGrace - lastAccept.age
-            if wait > .zero {
-                serverChannel.channel.eventLoop.scheduleTask(in: wait) { quiescing.initiateShutdown(promise: nil) }
-            } else {
-                quiescing.initiateShutdown(promise: nil)
-            }
+            let giveUpAt = NIODeadline.now() + max(lastRequestGrace - lastAccept.age, .zero)
+            Self.quiesce(quiescing, on: serverChannel.channel.eventLoop, onceHeardFrom: connections, orAt: giveUpAt)
         }
         logger.info("Listener closed", metadata: ["baton.listener": "\(name)"])
+    }
+}
+
+extension HTTPListener {
+    /// Quiesces once every open connection has sent something (the registry knows), so
+    /// none accepted just before is closed under a request on its way; at `giveUpAt` in
+    /// any case. Without a registry, at `giveUpAt`. Clients that reconnect for every
+    /// request, as they do once a drain says `Connection: close`, keep this short.
+    fileprivate static func quiesce(
+        _ quiescing: ServerQuiescingHelper, on loop: any EventLoop, onceHeardFrom connections: ConnectionRegistry?, orAt giveUpAt: NIODeadline
+    ) {
+        let heardFromAll = connections.map { !$0.hasSilentConnections } ?? false
+        guard !heardFromAll, NIODeadline.now() < giveUpAt else { return quiescing.initiateShutdown(promise: nil) }
+        loop.scheduleTask(in: .milliseconds(2)) {
+            quiesce(quiescing, on: loop, onceHeardFrom: connections, orAt: giveUpAt)
+        }
     }
 }
 

@@ -2,7 +2,8 @@ import NIOCore
 import NIOHTTPTypes
 
 /// Behind the HTTP decoder: tells the connection's ``ConnectionGuard`` when a request's
-/// head and end have been read and when a response has ended.
+/// head and end have been read and when a response has ended, and closes the connection
+/// once a response that says `Connection: close` has been written.
 final class RequestProgressHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -10,6 +11,8 @@ final class RequestProgressHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private let connection: ConnectionGuard
+    /// The response being written said `Connection: close`.
+    private var closesAfterResponse = false
 
     init(connection: ConnectionGuard) {
         self.connection = connection
@@ -25,8 +28,21 @@ final class RequestProgressHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { connection.responseEndWritten() }
-        context.write(data, promise: promise)
+        switch unwrapOutboundIn(data) {
+        case .head(let head):
+            closesAfterResponse = head.headerFields[.connection]?.lowercased() == "close"
+            context.write(data, promise: promise)
+        case .body:
+            context.write(data, promise: promise)
+        case .end:
+            connection.responseEndWritten()
+            guard closesAfterResponse else { return context.write(data, promise: promise) }
+            // Closed once the end is on the wire: the client reads the whole response,
+            // then the end of the connection, never a reset.
+            let written = promise ?? context.eventLoop.makePromise()
+            context.writeAndFlush(data, promise: written)
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
     }
 }
 

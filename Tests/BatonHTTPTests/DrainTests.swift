@@ -62,6 +62,35 @@ import Testing
         }
     }
 
+    /// Once a drain begins, a kept-alive connection gets `Connection: close` on its next
+    /// response and is closed after it, so its client's next request goes out on a new
+    /// connection (the next process's) instead of racing this one's close.
+    @Test func onceDrainingEachResponseClosesItsConnection() async throws {
+        let agent = GatedAgent()
+        let exit = try await InProcessBaton().run(agent: agent) { app, client in
+            let port = try #require(app.httpSocket.port)
+            _ = try await client.send(session: "busy", text: "in flight")
+            await agent.waitUntilStarted("in flight")
+            try await withTimeout(.seconds(30), waitingFor: "answers on one kept-alive connection") {
+                let connection = try await KeptAliveConnection.open(port: port)
+                try await connection.use { reader in
+                    for text in ["first", "second"] {
+                        let serving = try await reader.post(session: "kept", text: text)
+                        #expect(serving.status == 202 && serving.headers["connection"] == nil, "\(serving)")
+                    }
+                    await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
+                    let draining = try await reader.post(session: "kept", text: "third")
+                    #expect(draining.status == 202, "\(draining)")
+                    #expect(draining.headers["connection"] == "close")
+                    #expect(draining.body.contains("queued"))
+                    #expect(try await reader.serverCloses())
+                }
+            }
+            agent.releaseAll()
+        }
+        #expect(exit == .restart)
+    }
+
     @Test func restartNowInterruptsAndTheNextProcessRunsTheTurnAgain() async throws {
         let baton = InProcessBaton()
         let agent = GatedAgent()
