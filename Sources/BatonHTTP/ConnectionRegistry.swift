@@ -50,7 +50,7 @@ public final class ConnectionRegistry: Sendable {
         var channels: [ConnectionTable.ID: any Channel] = [:]
         /// Connections that have not sent a byte yet.
         var silent: Set<ConnectionTable.ID> = []
-        /// Connections accepted whose guard has not registered them yet.
+        /// Connections accepted and not yet handed to the accept loop.
         var arriving = 0
         var nextID: ConnectionTable.ID = 0
         /// When the maximum was last reported in the log (uptime nanoseconds).
@@ -82,7 +82,6 @@ public final class ConnectionRegistry: Sendable {
     /// Closes the connection chosen to make room, if any.
     func open(_ channel: any Channel) -> ConnectionTable.ID? {
         let (id, victim, full) = state.withLock { state -> (ConnectionTable.ID?, (any Channel)?, Bool) in
-            state.arriving = max(state.arriving - 1, 0)
             state.nextID += 1
             let id = state.nextID
             switch state.table.open(id) {
@@ -122,10 +121,15 @@ public final class ConnectionRegistry: Sendable {
         state.withLock { $0.table.update(id, to: phase) }
     }
 
-    /// A connection was accepted; its guard registers it (``open(_:)``) once its
-    /// pipeline is set up.
+    /// The listener accepted a connection; until it has been handed to the accept loop
+    /// (``arrived()``), closing the listener could drop it unserved (apple/swift-nio#2813).
     func arriving() {
         state.withLock { $0.arriving += 1 }
+    }
+
+    /// An accepted connection reached the accept loop, set up and registered.
+    func arrived() {
+        state.withLock { $0.arriving = max($0.arriving - 1, 0) }
     }
 
     /// `id` has sent its first byte.

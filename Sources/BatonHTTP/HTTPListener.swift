@@ -80,13 +80,13 @@ public final class HTTPListener: Service, Sendable {
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    if let connections { try channel.pipeline.syncOperations.addHandler(AcceptCounter(connections: connections)) }
                 }
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .bind(socket.descriptor) { [admitPeer, lastAccept] channel in
                 lastAccept.now()
-                connections?.arriving()
                 guard let admitPeer else { return childChannel.setup(channel: channel, logger: logger) }
                 return Self.peerCredentials(of: channel).flatMap { credentials in
                     guard let credentials, admitPeer(credentials) else {
@@ -106,6 +106,7 @@ public final class HTTPListener: Service, Sendable {
                 do {
                     try await serverChannel.executeThenClose { inbound in
                         for try await connection in inbound {
+                            connections?.arrived()
                             group.addTask { await childChannel.handle(value: connection, logger: logger) }
                         }
                     }
@@ -120,10 +121,14 @@ public final class HTTPListener: Service, Sendable {
             // closes once its current response is written. Reading stops rather than the
             // listener closing: a close while connections are still being set up would drop
             // them unserved; the quiescing helper closes it once they have been taken.
-            serverChannel.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
             // Nothing accepted lately: nothing to wait for, and the process exits at once.
             let giveUpAt = NIODeadline.now() + max(lastRequestGrace - lastAccept.age, .zero)
-            Self.quiesce(quiescing, on: serverChannel.channel.eventLoop, onceHeardFrom: connections, orAt: giveUpAt)
+            let loop = serverChannel.channel.eventLoop
+            // Checked on the listener's event loop once it accepts no more: every
+            // connection it accepted is counted by then.
+            serverChannel.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in
+                Self.quiesce(quiescing, on: loop, onceHeardFrom: connections, orAt: giveUpAt)
+            }
         }
         logger.info("Listener closed", metadata: ["baton.listener": "\(name)"])
     }
@@ -144,6 +149,27 @@ extension HTTPListener {
         }
     }
 }
+
+/// In the listening channel's pipeline: counts each accepted connection as arriving
+/// (``ConnectionRegistry/arriving()``) the moment it is accepted, on the listener's event
+/// loop, where the shutdown checks the count.
+private final class AcceptCounter: ChannelInboundHandler {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+    let connections: ConnectionRegistry
+
+    init(connections: ConnectionRegistry) {
+        self.connections = connections
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connections.arriving()
+        context.fireChannelRead(data)
+    }
+}
+
+@available(*, unavailable)
+extension AcceptCounter: Sendable {}
 
 /// A connection from a process the control socket does not serve.
 struct PeerRefused: Error, CustomStringConvertible {
