@@ -14,15 +14,9 @@ extension ListenAddress {
     /// Whether `text` is a loopback IP address, IPv4 in IPv6 (`::ffff:127.0.0.1`) included.
     public static func isLoopback(ipAddress text: String) -> Bool {
         var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
-        }
+        if inet_pton(AF_INET, text, &v4) == 1 { return LoopbackRange.contains(v4) }
         var v6 = in6_addr()
-        guard inet_pton(AF_INET6, text, &v6) == 1 else { return false }
-        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
-        let loopback: [UInt8] = Array(repeating: 0, count: 15) + [1]
-        let mappedPrefix: [UInt8] = Array(repeating: 0, count: 10) + [0xff, 0xff]
-        return bytes == loopback || (Array(bytes[0..<12]) == mappedPrefix && bytes[12] == 127)
+        return inet_pton(AF_INET6, text, &v6) == 1 && LoopbackRange.contains(v6)
     }
 
     private static func isIPAddress(_ text: String) -> Bool {
