@@ -23,8 +23,9 @@ public struct JSONObjectWriter {
     }
 
     /// The object, closed.
-    public func finish() -> [UInt8] {
-        bytes + [UInt8(ascii: "}")]
+    public consuming func finish() -> [UInt8] {
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 
     private mutating func addKey(_ key: StaticString) {
@@ -38,6 +39,12 @@ public struct JSONObjectWriter {
     /// writes them, everything else as UTF-8.
     static func appendQuoted(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
+        defer { bytes.append(UInt8(ascii: "\"")) }
+        // Most values (ids, session names, plain text) need no escape: copied at once.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: value.utf8)
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
@@ -55,7 +62,6 @@ public struct JSONObjectWriter {
             default: bytes.append(byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 }
 

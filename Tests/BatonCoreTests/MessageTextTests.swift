@@ -43,4 +43,12 @@ struct MessageTextTests {
         #expect(Set(ids).count == ids.count)
         #expect(ids[0].hasPrefix("01a3185c-5000-7"), "\(ids[0]): 1,800,000,000,000 ms in its first 48 bits")
     }
+
+    @Test func idsMadeInTheSameMillisecondDiffer() {
+        // More ids than one draw of the random pool holds words for.
+        let now = Date()
+        let ids = (0..<2_000).map { _ in MessageID.make(at: now) }
+        #expect(Set(ids).count == ids.count)
+        #expect(Set(ids.map { $0.dropFirst(14) }).count == ids.count, "the random part differs, not only the time")
+    }
 }
