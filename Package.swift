@@ -148,16 +148,18 @@ let package = Package(
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "bench/BareServer"
         ),
+        // What the benchmark executables share: their options, the process's CPU time.
+        .target(name: "BenchSupport", path: "bench/BenchSupport"),
         // The SQLite store alone, driven as the gateway drives it: CPU time per message.
         .executableTarget(
             name: "store-bench",
-            dependencies: ["BatonCore"],
+            dependencies: ["BatonCore", "BenchSupport"],
             path: "bench/StoreBench"
         ),
         // The gateway alone, over a store that keeps nothing: CPU time per message.
         .executableTarget(
             name: "gateway-bench",
-            dependencies: ["BatonCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["BatonCore", "BenchSupport", .product(name: "Logging", package: "swift-log")],
             path: "bench/GatewayBench"
         ),
         // Helpers the tests share: running the real binary, HTTP and SSE clients.

@@ -1,4 +1,5 @@
 import BatonCore
+import BenchSupport
 import Foundation
 import Logging
 
@@ -13,23 +14,8 @@ import Logging
 //
 // Prints one JSON object.
 
-var options = ["--messages": 100_000, "--clients": 64, "--commit-us": 500]
-var arguments = CommandLine.arguments.dropFirst()
-while let name = arguments.popFirst() {
-    guard let value = arguments.popFirst(), options[name] != nil, let number = Int(value), number > 0 else {
-        FileHandle.standardError.write(Data("gateway-bench: unknown option or bad value: \(name)\n".utf8))
-        exit(64)
-    }
-    options[name] = number
-}
-let (total, clients, commitMicroseconds) = (options["--messages"]!, options["--clients"]!, options["--commit-us"]!)
-
-func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    let seconds = { (time: timeval) in Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-}
+let options = BenchOptions(tool: "gateway-bench", numbers: ["--messages": 100_000, "--clients": 64, "--commit-us": 500])
+let (total, clients, commitMicroseconds) = (options[number: "--messages"], options[number: "--clients"], options[number: "--commit-us"])
 
 var configuration = Configuration()
 configuration.agent.delay = 0
@@ -45,7 +31,7 @@ let writing = Task { try await writer.run() }
 let running = Task { try await gateway.run() }
 await gateway.listenerStarted()
 
-let cpuBefore = cpuSeconds()
+let cpuBefore = processCPUSeconds()
 let clock = ContinuousClock()
 let started = clock.now
 let refused = await withTaskGroup(of: Int.self) { group in
@@ -74,7 +60,7 @@ while true {
     try await Task.sleep(for: .milliseconds(1))
 }
 try await writer.write([])
-let cpu = cpuSeconds() - cpuBefore
+let cpu = processCPUSeconds() - cpuBefore
 let elapsed = (clock.now - started).components
 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
 let counts = store.counts

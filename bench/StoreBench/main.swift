@@ -1,4 +1,5 @@
 import BatonCore
+import BenchSupport
 import Foundation
 
 // The SQLite store alone, as the gateway drives it under load: every commit holds a batch
@@ -10,33 +11,12 @@ import Foundation
 //
 // Prints one JSON object.
 
-var options = ["--messages": 100_000, "--sessions": 1000, "--batch": 32]
-var directory: String?
-var arguments = CommandLine.arguments.dropFirst()
-while let name = arguments.popFirst() {
-    guard let value = arguments.popFirst() else {
-        FileHandle.standardError.write(Data("store-bench: \(name) needs a value\n".utf8))
-        exit(64)
-    }
-    if name == "--directory" {
-        directory = value
-    } else if options[name] != nil, let number = Int(value), number > 0 {
-        options[name] = number
-    } else {
-        FileHandle.standardError.write(Data("store-bench: unknown option or bad value: \(name) \(value)\n".utf8))
-        exit(64)
-    }
-}
-let (total, sessions, batch) = (options["--messages"]!, options["--sessions"]!, options["--batch"]!)
+let options = BenchOptions(
+    tool: "store-bench", numbers: ["--messages": 100_000, "--sessions": 1000, "--batch": 32], strings: ["--directory"])
+let (total, sessions, batch) = (options[number: "--messages"], options[number: "--sessions"], options[number: "--batch"])
+let directory = options.strings["--directory"]
 let folder = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("store-bench-\(UUID().uuidString)").path
 let store = try SQLiteStore(directory: folder)
-
-func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    let seconds = { (time: timeval) in Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-}
 
 /// The groups of one commit: `count` new messages from `first` on, and the turn ends of
 /// the batch before.
@@ -67,7 +47,7 @@ func groups(first: Int, count: Int, ending previous: [Message]) -> [[StoreWrite]
 var previous: [Message] = []
 var commits = 0
 let clock = ContinuousClock()
-let cpuBefore = cpuSeconds()
+let cpuBefore = processCPUSeconds()
 let started = clock.now
 var next = 1
 while next <= total || !previous.isEmpty {
@@ -82,7 +62,7 @@ while next <= total || !previous.isEmpty {
     next += count
 }
 let elapsed = (clock.now - started).components
-let cpu = cpuSeconds() - cpuBefore
+let cpu = processCPUSeconds() - cpuBefore
 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
 let answered = try store.pendingMessages().isEmpty
 let size = (try? FileManager.default.attributesOfItem(atPath: store.path)[.size] as? Int) ?? 0
