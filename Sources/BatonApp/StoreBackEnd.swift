@@ -54,10 +54,10 @@ struct StoreBackEnd {
     ) -> (first: [ServiceGroupConfiguration.ServiceConfiguration], second: [ServiceGroupConfiguration.ServiceConfiguration]) {
         guard let postgres else { return ([], []) }
         return (
-            [.init(service: postgres.client)],
+            [.init(service: postgres.client, serviceName: "postgres-client")],
             [
-                .init(service: ClusterListener(client: postgres.client, store: postgres.store, bus: bus, gateway: gateway, logger: logger)),
-                .init(service: LeaseKeeper(gateway: gateway, interval: leaseInterval)),
+                .init(service: ClusterListener(client: postgres.client, store: postgres.store, bus: bus, gateway: gateway, logger: logger), serviceName: "cluster-listener"),
+                .init(service: LeaseKeeper(gateway: gateway, interval: leaseInterval), serviceName: "lease-keeper"),
             ]
         )
     }
