@@ -126,7 +126,8 @@ public func buildApplication(
     services.append(.init(service: writer, serviceName: "store-writer"))
     // Prunes in transactions of its own, beside the writer; stops before it.
     if let retention = configuration.store.retentionPeriod {
-        services.append(.init(service: HistoryPruner(store: store, retention: retention, logger: logger, metricsFactory: metricsFactory), serviceName: "history-pruner"))
+        let pruner = HistoryPruner(store: store, retention: retention, logger: logger, metricsFactory: metricsFactory)
+        services.append(.init(service: pruner, serviceName: "history-pruner"))
     }
     services += networks
     services += clusterSecond
@@ -137,7 +138,9 @@ public func buildApplication(
             .init(service: control, serviceName: "control-listener"),
             .init(service: http, serviceName: "http-listener"),
             .init(service: SignalRouter(gateway: gateway, signals: signals), serviceName: "signal-router"),
-            .init(service: agentBackEnd.monitor(gateway: gateway, logger: logger), successTerminationBehavior: .ignore, serviceName: "agent-monitor"),
+            .init(
+                service: agentBackEnd.monitor(gateway: gateway, logger: logger), successTerminationBehavior: .ignore,
+                serviceName: "agent-monitor"),
             .init(service: gateway, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "gateway"),
         ],
         logger: logger)

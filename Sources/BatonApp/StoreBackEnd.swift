@@ -56,7 +56,9 @@ struct StoreBackEnd {
         return (
             [.init(service: postgres.client, serviceName: "postgres-client")],
             [
-                .init(service: ClusterListener(client: postgres.client, store: postgres.store, bus: bus, gateway: gateway, logger: logger), serviceName: "cluster-listener"),
+                .init(
+                    service: ClusterListener(client: postgres.client, store: postgres.store, bus: bus, gateway: gateway, logger: logger),
+                    serviceName: "cluster-listener"),
                 .init(service: LeaseKeeper(gateway: gateway, interval: leaseInterval), serviceName: "lease-keeper"),
             ]
         )
