@@ -206,10 +206,21 @@ USER_MANAGER_LIMITS = [
 ]
 
 
-def install_unit(manager, port, delay, sessions, log_level="notice"):
+# With --lift-sandbox, the rest of the unit's sandbox is lifted too: what the sandbox costs
+# a restart, measured against the unit as shipped. A diagnosis, never the table's figure.
+SANDBOX = [
+    "ProtectSystem=no", "PrivateDevices=no", "ProtectHostname=no", "ProtectClock=no", "ProtectKernelModules=no",
+    "ProtectControlGroups=no", "ProtectProc=default", "RestrictNamespaces=no", "MemoryDenyWriteExecute=no",
+    "SystemCallFilter=", "SystemCallArchitectures=", "RestrictAddressFamilies=", "LockPersonality=no",
+    "RestrictRealtime=no", "RestrictSUIDSGID=no", "RemoveIPC=no", "IPAddressAllow=", "NoNewPrivileges=no",
+]
+
+
+def install_unit(manager, port, delay, sessions, log_level="notice", lift_sandbox=False):
     """Installs units/baton.service unchanged plus a drop-in: ExecStart at the binary under
     test, a bench configuration (demo agent with `delay`, room for `sessions` turns at
-    once), the log in the scratch folder, and USER_MANAGER_LIMITS. Then daemon-reload."""
+    once), the log in the scratch folder, and USER_MANAGER_LIMITS (and SANDBOX when
+    `lift_sandbox`). Then daemon-reload."""
     folder = manager.folder
     unit_dir = os.path.join(folder, "config", "systemd", "user")
     os.makedirs(os.path.join(unit_dir, "baton.service.d"), exist_ok=True)
@@ -233,7 +244,7 @@ def install_unit(manager, port, delay, sessions, log_level="notice"):
             f"Environment=BATON_CONFIG={config} BATON_LOG_LEVEL={log_level}\n"
             f"StandardOutput=append:{log}\n"
             f"StandardError=append:{log}\n"
-            + "".join(line + "\n" for line in USER_MANAGER_LIMITS)
+            + "".join(line + "\n" for line in USER_MANAGER_LIMITS + (SANDBOX if lift_sandbox else []))
         )
     manager.systemctl("daemon-reload")
     return log
@@ -516,7 +527,7 @@ async def inside(args):
     try:
         manager.start()
         port = common.free_port()
-        install_unit(manager, port, args.delay, args.clients * args.sessions_per_client)
+        install_unit(manager, port, args.delay, args.clients * args.sessions_per_client, lift_sandbox=args.lift_sandbox)
         manager.systemctl("start", "baton.service")
         await common.wait_http_ready(port)
         for index in range(args.cycles):
@@ -565,6 +576,7 @@ async def inside(args):
         "sessions": args.clients * args.sessions_per_client,
         "rate_per_client": args.rate,
         "delay_s": args.delay,
+        "sandbox_lifted": args.lift_sandbox,
         "final_unit": {k: final[k] for k in ("ActiveState", "SubState", "NRestarts", "StatusText")},
         "median": summary,
         "idle_cycles": len(idle),
@@ -586,6 +598,7 @@ if __name__ == "__main__":
     parser.add_argument("--after", type=float, default=2, help="seconds of load after the new READY")
     parser.add_argument("--json", help="write the result here instead of stdout")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--lift-sandbox", action="store_true", help="lift the unit's whole sandbox: what it costs a restart")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.inside:
