@@ -16,6 +16,9 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     private let registry: ConnectionRegistry
     private var context: ChannelHandlerContext?
     private var id: ConnectionTable.ID?
+    /// Whether the registry has heard of this connection's fate: registered, refused or
+    /// closed before either.
+    private var settled = false
     private var phase: ConnectionTable.Phase = .idle
     /// Between a request's first byte and its end.
     private var reading = false
@@ -42,6 +45,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         cancelTimer()
         self.context = nil
+        if !settled {
+            settled = true
+            registry.abandoned()
+        }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -51,6 +58,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimer()
+        if !settled {
+            settled = true
+            registry.abandoned()
+        }
         if let id {
             registry.closed(id)
             self.id = nil
@@ -89,7 +100,8 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func register(context: ChannelHandlerContext) {
-        guard id == nil else { return }
+        guard !settled else { return }
+        settled = true
         guard let id = registry.open(context.channel) else {
             context.close(promise: nil)
             return

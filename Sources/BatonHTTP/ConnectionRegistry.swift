@@ -52,6 +52,10 @@ public final class ConnectionRegistry: Sendable {
         var silent: Set<ConnectionTable.ID> = []
         /// Connections accepted and not yet handed to the accept loop.
         var arriving = 0
+        /// Connections accepted whose guard has not registered them yet: NIO activates an
+        /// accepted connection only after handing it to the accept loop, so one can be in
+        /// neither `arriving` nor `silent` for a moment.
+        var unregistered = 0
         var nextID: ConnectionTable.ID = 0
         /// When the maximum was last reported in the log (uptime nanoseconds).
         var lastFullWarning: UInt64 = 0
@@ -82,6 +86,7 @@ public final class ConnectionRegistry: Sendable {
     /// Closes the connection chosen to make room, if any.
     func open(_ channel: any Channel) -> ConnectionTable.ID? {
         let (id, victim, full) = state.withLock { state -> (ConnectionTable.ID?, (any Channel)?, Bool) in
+            state.unregistered = max(state.unregistered - 1, 0)
             state.nextID += 1
             let id = state.nextID
             switch state.table.open(id) {
@@ -121,15 +126,26 @@ public final class ConnectionRegistry: Sendable {
         state.withLock { $0.table.update(id, to: phase) }
     }
 
-    /// The listener accepted a connection; until it has been handed to the accept loop
-    /// (``arrived()``), closing the listener could drop it unserved (apple/swift-nio#2813).
+    /// The listener accepted a connection. Until it has been handed to the accept loop
+    /// (``arrived()``), closing the listener could drop it unserved (apple/swift-nio#2813);
+    /// until its guard registers it (``open(_:)``) or gives up (``abandoned()``), a
+    /// shutdown would not know to wait for its request.
     func arriving() {
-        state.withLock { $0.arriving += 1 }
+        state.withLock {
+            $0.arriving += 1
+            $0.unregistered += 1
+        }
     }
 
-    /// An accepted connection reached the accept loop, set up and registered.
+    /// An accepted connection reached the accept loop, set up (its guard may register it
+    /// a moment later).
     func arrived() {
         state.withLock { $0.arriving = max($0.arriving - 1, 0) }
+    }
+
+    /// An accepted connection closed before its guard registered it.
+    func abandoned() {
+        state.withLock { $0.unregistered = max($0.unregistered - 1, 0) }
     }
 
     /// `id` has sent its first byte.
@@ -137,9 +153,12 @@ public final class ConnectionRegistry: Sendable {
         _ = state.withLock { $0.silent.remove(id) }
     }
 
-    /// Whether a connection is open that has not sent anything yet: one accepted just
-    /// before a shutdown, whose request may still be on its way.
-    public var hasSilentConnections: Bool { state.withLock { !$0.silent.isEmpty || $0.arriving > 0 } }
+    /// Whether a connection is open that has not sent anything yet, or one is accepted and
+    /// not yet registered: one accepted just before a shutdown, whose request may still
+    /// be on its way.
+    public var hasSilentConnections: Bool {
+        state.withLock { !$0.silent.isEmpty || $0.arriving > 0 || $0.unregistered > 0 }
+    }
 
     /// Baton is closing `id` for `reason` (a deadline passed).
     func closing(_ id: ConnectionTable.ID, reason: CloseReason) {
