@@ -173,7 +173,9 @@ let package = Package(
         ),
         .testTarget(
             name: "BatonCoreTests",
-            dependencies: ["BatonCore", "BatonTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "BatonCore", "BatonTestSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
+            ]
         ),
         // The PostgreSQL store in-process, against the throwaway server of scripts/postgres.sh.
         .testTarget(

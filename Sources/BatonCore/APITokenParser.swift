@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// Reads ``APIToken`` entries from the three places tokens come from: the `api_tokens`
 /// list, the `BATON_API_TOKENS` variable, and a token file (`api_tokens_file`, or the
@@ -38,7 +37,7 @@ enum APITokenParser {
     /// A token file: a YAML list like `api_tokens`, or else plain tokens one per line
     /// (blank lines and lines starting with `#` are skipped).
     static func parse(file text: String) throws(Problem) -> [APIToken] {
-        if let list = (try? Yams.load(yaml: text)) as? [Any] {
+        if let list = (try? YAMLDocument.load(text)) as? [Any] {
             return try parse(yaml: list)
         }
         var tokens: [APIToken] = []

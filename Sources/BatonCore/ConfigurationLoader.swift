@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// Reads a ``Configuration`` from a YAML file and `BATON_*` environment variables.
 ///
@@ -39,7 +38,7 @@ public struct ConfigurationLoader: Sendable {
     public func apply(yaml text: String, source: String, to configuration: inout Configuration) throws(ConfigurationError) {
         let document: Any?
         do {
-            document = try Yams.load(yaml: text)
+            document = try YAMLDocument.load(text)
         } catch {
             throw ConfigurationError(source: source, key: "(file)", problem: "is not valid YAML: \(error)")
         }

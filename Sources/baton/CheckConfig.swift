@@ -52,7 +52,8 @@ extension CheckConfig {
 }
 
 struct Units: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a baton.service whose timeouts agree with the configuration.")
+    static let configuration = CommandConfiguration(
+        commandName: "units", abstract: "Print a baton.service whose timeouts agree with the configuration.")
 
     @OptionGroup var options: ConfigurationOptions
 

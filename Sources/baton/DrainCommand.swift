@@ -68,7 +68,8 @@ struct DrainCommand {
 }
 
 struct Restart: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Drain in-flight turns, then start a new process (exit 75).")
+    static let configuration = CommandConfiguration(
+        commandName: "restart", abstract: "Drain in-flight turns, then start a new process (exit 75).")
 
     @OptionGroup var control: ControlOptions
     @Flag(help: "Return only once the new process is ready.") var wait = false
@@ -80,7 +81,7 @@ struct Restart: ParsableCommand {
 }
 
 struct Stop: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Drain in-flight turns, then exit (exit 0).")
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Drain in-flight turns, then exit (exit 0).")
 
     @OptionGroup var control: ControlOptions
     @Flag(help: "Return only once the process is gone.") var wait = false

@@ -6,7 +6,7 @@ import Foundation
 import Logging
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the gateway in the foreground.")
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the gateway in the foreground.")
 
     @OptionGroup var options: ConfigurationOptions
 

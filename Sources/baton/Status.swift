@@ -4,7 +4,7 @@ import BatonCore
 import Foundation
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what the running gateway is doing.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show what the running gateway is doing.")
 
     @OptionGroup var control: ControlOptions
 
