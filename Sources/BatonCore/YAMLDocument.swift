@@ -74,7 +74,7 @@ public enum YAMLDocument {
 
     /// `[-+]?` then `0b[01_]+`, `0o?[0-7_]+`, `0`, `[1-9][0-9_]*`, `0x[0-9a-fA-F_]+`, or
     /// base 60 (`[1-9][0-9_]*(:[0-5]?[0-9])+`).
-    static func isInteger(_ text: String) -> Bool {
+    private static func isInteger(_ text: String) -> Bool {
         var digits = Substring(text)
         if let first = digits.first, first == "-" || first == "+" { digits = digits.dropFirst() }
         guard let first = digits.first else { return false }
@@ -94,7 +94,7 @@ public enum YAMLDocument {
 
     /// `[-+]?[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?`, `\.[0-9_]+([eE][-+][0-9]+)?`,
     /// base 60 with a fraction, `[-+]?\.(inf|Inf|INF)` or `\.(nan|NaN|NAN)`.
-    static func isFloat(_ text: String) -> Bool {
+    private static func isFloat(_ text: String) -> Bool {
         if [".nan", ".NaN", ".NAN"].contains(text) { return true }
         var body = Substring(text)
         let signed = body.first == "-" || body.first == "+"
