@@ -45,10 +45,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         cancelTimer()
         self.context = nil
-        if !settled {
-            settled = true
-            registry.abandoned()
-        }
+        settleAsAbandoned()
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -58,10 +55,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimer()
-        if !settled {
-            settled = true
-            registry.abandoned()
-        }
+        settleAsAbandoned()
         if let id {
             registry.closed(id)
             self.id = nil
@@ -97,6 +91,15 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     func responseEndWritten() {
         requestsOpen = max(requestsOpen - 1, 0)
         settle()
+    }
+
+    /// Tells the registry this connection closed before it was registered, if so: a
+    /// channel closed before it was active reaches `channelInactive` or `handlerRemoved`
+    /// without `channelActive`.
+    private func settleAsAbandoned() {
+        guard !settled else { return }
+        settled = true
+        registry.abandoned()
     }
 
     private func register(context: ChannelHandlerContext) {
