@@ -17,8 +17,18 @@ struct ConfigurationKey: Sendable {
     let path: String
     let apply: @Sendable (RawValue, inout Configuration) throws(Problem) -> Void
 
-    /// `BATON_` and the path in upper case with dots as underscores.
-    var environmentName: String { "BATON_" + path.uppercased().replacingOccurrences(of: ".", with: "_") }
+    /// `BATON_` and the path in upper case with dots as underscores. Paths are ASCII, so
+    /// this maps bytes (read at every start for every key: no Unicode case tables).
+    var environmentName: String {
+        let upper = path.utf8.map { byte -> UInt8 in
+            switch byte {
+            case UInt8(ascii: "."): UInt8(ascii: "_")
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): byte - 32
+            default: byte
+            }
+        }
+        return "BATON_" + String(decoding: upper, as: UTF8.self)
+    }
 
     static func named(_ path: String) -> ConfigurationKey? { all.first { $0.path == path } }
 

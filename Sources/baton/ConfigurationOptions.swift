@@ -16,8 +16,15 @@ struct ConfigurationOptions: ParsableArguments {
     /// `readingTokenFiles` false skips the token file and credential (see
     /// ``ConfigurationLoader/load(path:readingTokenFiles:)``).
     func load(readingTokenFiles: Bool = true) throws -> Configuration {
+        try Self.load(explicitPath: config, readingTokenFiles: readingTokenFiles)
+    }
+
+    /// Loads the configuration from `explicitPath` (else `BATON_CONFIG`, else the
+    /// defaults), or prints what is wrong and exits 78.
+    static func load(explicitPath: String?, readingTokenFiles: Bool = true) throws -> Configuration {
+        let loader = ConfigurationLoader()
         do {
-            return try ConfigurationLoader().load(path: path, readingTokenFiles: readingTokenFiles)
+            return try loader.load(path: loader.configurationPath(explicit: explicitPath), readingTokenFiles: readingTokenFiles)
         } catch {
             throw invalidConfiguration(error)
         }

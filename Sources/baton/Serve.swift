@@ -11,10 +11,16 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
+        try await Self.serve(configurationPath: options.config)
+    }
+
+    /// Runs the gateway with the configuration at `configurationPath` (else `BATON_CONFIG`,
+    /// else the defaults) until it exits; never returns otherwise.
+    static func serve(configurationPath: String?) async throws {
         // Everything Baton creates is its user's alone, as under the shipped unit
         // (UMask=0077): the store holds every chat message. Exec agents inherit it.
         umask(0o077)
-        let configuration = try options.load()
+        let configuration = try ConfigurationOptions.load(explicitPath: configurationPath)
         signal(SIGPIPE, SIG_IGN)
         // A reload that arrives before the signal router is up must not kill the process.
         signal(SIGUSR1, SIG_IGN)

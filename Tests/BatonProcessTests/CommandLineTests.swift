@@ -16,6 +16,22 @@ import Testing
         }
     }
 
+    /// The unit's `ExecStart=baton serve`: no arguments, the configuration from
+    /// `BATON_CONFIG`, served in full and stopped cleanly.
+    @Test func serveAloneReadsTheConfigurationFromTheEnvironmentAndServes() async throws {
+        try await withBatonFixture { baton in
+            let server = try await baton.startServer(configurationInEnvironment: true)
+            let status = try await baton.client.status()
+            #expect(status.pid == server.pid)
+            #expect(status.state == "ready")
+            let sent = try await baton.client.send(session: "plain", text: "hello")
+            let events = try await baton.client.events(session: "plain") { $0.firstReply(to: sent.id) != nil }
+            #expect(events.firstReply(to: sent.id) != nil, "\(events)")
+            server.send(SIGTERM)
+            #expect(try await server.exit() == .exited(0), "\(baton.serverLogs)")
+        }
+    }
+
     @Test func anUnknownKeyInTheFileExits78NamingItAndTheNearestKnownOne() async throws {
         try await withBatonFixture { baton in
             let file = try baton.directory.write("drain:\n  timout: 5\n", to: "typo.yaml")

@@ -59,17 +59,22 @@ public final class BatonFixture: Sendable {
     ///
     /// `launcher` runs before `baton` and execs it with the rest of the command line
     /// (`prlimit --nofile=…`, or a shell that sets a umask), so the pid stays baton's.
+    /// `configurationInEnvironment` starts `baton serve` alone, the file named by
+    /// `BATON_CONFIG`, as the shipped unit starts it.
     public func startServer(
-        environment extra: [String: String] = [:], launcher: [String] = [], waitUntilReady: Bool = true
+        environment extra: [String: String] = [:], launcher: [String] = [], waitUntilReady: Bool = true,
+        configurationInEnvironment: Bool = false
     ) async throws -> BatonServer {
         let number = started.withLock { $0.processes.count + 1 }
         let notifications = try NotifySocket(path: directory.appending("notify-\(number).sock"))
         started.withLock { $0.sockets.append(notifications) }
         let log = directory.appending("serve-\(number).log")
-        let command = launcher + [binary, "serve", "--config", configurationPath]
+        let command = launcher + [binary, "serve"] + (configurationInEnvironment ? [] : ["--config", configurationPath])
+        var settings = ["NOTIFY_SOCKET": notifications.path]
+        if configurationInEnvironment { settings["BATON_CONFIG"] = configurationPath }
         let process = try ChildProcess(
             command[0], arguments: Array(command.dropFirst()),
-            environment: environment(["NOTIFY_SOCKET": notifications.path].merging(extra) { $1 }),
+            environment: environment(settings.merging(extra) { $1 }),
             directory: directory.path, outputPath: log, errorPath: log)
         started.withLock { $0.processes.append(process) }
         let server = BatonServer(process: process, notifications: notifications)
