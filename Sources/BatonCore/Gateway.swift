@@ -285,15 +285,11 @@ public actor Gateway: Service {
 
     // MARK: Events
 
-    /// A store write appending the next event of `session`; the store gives it its id as it
+    /// A store write appending a notice to `session`; the store gives it its id as it
     /// commits it (writes commit in the order they are queued, so ids follow that order).
-    func event(_ session: String, _ kind: SessionEvent.Kind, _ payload: some Encodable) -> StoreWrite {
-        let data = (try? WireFormat.encoder.encode(payload)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return .appendEvent(SessionEvent(session: session, id: 0, kind: kind, data: data))
-    }
-
     func notice(_ session: String, _ kind: NoticeKind, _ text: String, message: String? = nil, position: Int? = nil) -> StoreWrite {
-        event(session, .notice, NoticePayload(kind: kind, text: text, message: message, position: position, instance: instance))
+        let payload = NoticePayload(kind: kind, text: text, message: message, position: position, instance: instance)
+        return .appendEvent(SessionEvent(session: session, id: 0, kind: .notice, data: payload.json))
     }
 
     // MARK: Recovery

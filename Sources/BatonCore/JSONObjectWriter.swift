@@ -1,6 +1,7 @@
 /// Writes a flat JSON object byte for byte as ``WireFormat/encoder`` would (keys sorted,
-/// `/` not escaped), for the bodies every message gets: its acknowledgement and its reply.
-/// `JSONEncoder` cost more for those than storing them did.
+/// `/` not escaped), for the bodies of the message path: an acknowledgement, a reply, a
+/// notice (a message queued behind others gets one). `JSONEncoder` cost more for those
+/// than storing them did.
 ///
 /// Callers add the keys in sorted order; `Tests/BatonCoreTests/JSONObjectWriterTests`
 /// checks the output against `JSONEncoder`'s.
@@ -83,6 +84,19 @@ extension ReplyPayload {
         var writer = JSONObjectWriter(capacity: 64 + text.utf8.count)
         writer.add("id", id)
         writer.add("in_reply_to", inReplyTo)
+        writer.add("text", text)
+        return String(decoding: writer.finish(), as: UTF8.self)
+    }
+}
+
+extension NoticePayload {
+    /// The data of a `notice` event (a message queued behind others gets one).
+    var json: String {
+        var writer = JSONObjectWriter(capacity: 96 + text.utf8.count)
+        writer.add("instance", instance)
+        writer.add("kind", kind.rawValue)
+        if let message { writer.add("message", message) }
+        if let position { writer.add("position", position) }
         writer.add("text", text)
         return String(decoding: writer.finish(), as: UTF8.self)
     }

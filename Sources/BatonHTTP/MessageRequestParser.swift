@@ -23,7 +23,7 @@ struct MessageRequestParser {
             fields = try Self.parsedBySerialization(body)
         }
         let session = try identifier("session", in: fields)
-        guard !session.contains("/") else { throw APIError(.badRequest, "field \"session\" must not contain \"/\"") }
+        guard !session.utf8.contains(UInt8(ascii: "/")) else { throw APIError(.badRequest, "field \"session\" must not contain \"/\"") }
         let user = try identifier("user", in: fields)
         let text = try string("text", in: fields)
         guard !text.isBlank else {

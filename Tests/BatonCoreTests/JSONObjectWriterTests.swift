@@ -29,4 +29,15 @@ struct JSONObjectWriterTests {
             #expect(reply.json == expected, "\(text.debugDescription)")
         }
     }
+
+    @Test func noticesAreWrittenAsJSONEncoderWritesThem() throws {
+        for (index, text) in Self.texts.enumerated() {
+            let kind = [NoticeKind.queued, .draining, .interrupted, .restarted, .error][index % 5]
+            let message: String? = index % 2 == 0 ? "m\(text)" : nil
+            let position: Int? = index % 3 == 0 ? nil : index - 7
+            let notice = NoticePayload(kind: kind, text: text, message: message, position: position, instance: "i\(text)")
+            let expected = String(decoding: try WireFormat.encoder.encode(notice), as: UTF8.self)
+            #expect(notice.json == expected, "\(text.debugDescription)")
+        }
+    }
 }
