@@ -21,8 +21,10 @@ struct ConfigurationOptions: ParsableArguments {
 
     /// Loads the configuration from `explicitPath` (else `BATON_CONFIG`, else the
     /// defaults), or prints what is wrong and exits 78.
-    static func load(explicitPath: String?, readingTokenFiles: Bool = true) throws -> Configuration {
-        let loader = ConfigurationLoader()
+    static func load(
+        explicitPath: String?, readingTokenFiles: Bool = true, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Configuration {
+        let loader = ConfigurationLoader(environment: environment)
         do {
             return try loader.load(path: loader.configurationPath(explicit: explicitPath), readingTokenFiles: readingTokenFiles)
         } catch {

@@ -20,11 +20,12 @@ struct Serve: AsyncParsableCommand {
         // Everything Baton creates is its user's alone, as under the shipped unit
         // (UMask=0077): the store holds every chat message. Exec agents inherit it.
         umask(0o077)
-        let configuration = try ConfigurationOptions.load(explicitPath: configurationPath)
+        // Read once: each read of ProcessInfo's environment builds the dictionary again.
+        let environment = ProcessInfo.processInfo.environment
+        let configuration = try ConfigurationOptions.load(explicitPath: configurationPath, environment: environment)
         signal(SIGPIPE, SIG_IGN)
         // A reload that arrives before the signal router is up must not kill the process.
         signal(SIGUSR1, SIG_IGN)
-        let environment = ProcessInfo.processInfo.environment
         AllocatorTuning.apply(environment: environment)
         let level = Logger.Level(rawValue: environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
         let toJournal = JournalLogHandler.isJournalAvailable(environment: environment)
@@ -36,7 +37,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "baton")
         let application: BatonApplication
         do {
-            application = try await buildApplication(configuration: configuration, logger: logger)
+            application = try await buildApplication(configuration: configuration, environment: environment, logger: logger)
         } catch let error as ConfigurationError {
             throw invalidConfiguration(error)
         } catch {
