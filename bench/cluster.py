@@ -10,7 +10,9 @@ The cluster part:
   - a throwaway PostgreSQL (scripts/postgres.sh up), --processes `baton serve` on one
     database (demo agent, `agent.delay` = --delay, `store.lease` = --lease), HAProxy in
     front (round robin, health check `GET /readyz` every 100 ms, a server out after one
-    failed check, in after one good one; `retry-on conn-failure empty-response
+    failed check, in after one good one; a check's answer may take up to 1 s, so a
+    server that is busy, not down, stays in (a 503 from a draining process, or a refused
+    connection, still takes it out at once); `retry-on conn-failure empty-response
     response-timeout` with `option redispatch`: a request cut off by a process going
     away is tried on a peer).
   - --clients clients post through HAProxy continuously, each over one keep-alive
@@ -91,6 +93,9 @@ backend baton
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
+    # Without it a check times out after `inter`: with both cores busy (the debug build
+    # in CI) all three answered slower than 100 ms once, and HAProxy had no server left.
+    timeout check 1s
     default-server inter 100ms fall 1 rise 1
 {servers}
 """
