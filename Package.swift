@@ -168,6 +168,8 @@ let package = Package(
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // Stores as earlier releases left them, for upgrade tests.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/BatonTestSupport"
         ),

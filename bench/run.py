@@ -302,6 +302,8 @@ def table(results):
         row(name, "… the same statements in the same commits from python's sqlite3, same schema and settings (SQLite's own floor)",
             fmt(m["control_cpu_us_per_message"], " µs"))
         row(name, "messages stored and answered per second, one writer", fmt(m["messages_per_s"]))
+        row(name, "pages written to the WAL per commit (SQLite's count; each a 4 KiB write before the sync)",
+            fmt(m["pages_per_commit"]))
         row(name, "every message answered (store: none pending)", "yes" if m["all_answered"] else "no", "yes", m["all_answered"])
     if "gateway" in results:
         r = results["gateway"]

@@ -6,7 +6,8 @@ turns or thread hand-offs, beside what SQLite itself needs for the same statemen
            drives it under load. Each commit holds --batch new messages (each inserted
            with its turn's "running") and the turn ends of the batch before (a reply event
            and "done"), over --sessions sessions, until --messages are answered. CPU time
-           (getrusage) per message.
+           (getrusage) per message, and the pages the commits wrote to the WAL
+           (SQLITE_DBSTATUS_CACHE_WRITE), which no machine's load changes.
   control  python's sqlite3 on the schema store-bench made (read back from its file),
            WAL, synchronous = FULL, the writer's page cache, the same statements in the
            same commits: the floor SQLite and the kernel set for those writes.
@@ -126,6 +127,7 @@ def main():
     median = {
         "cpu_us_per_message": common.median(run["baton"]["cpu_us_per_message"] for run in runs),
         "messages_per_s": common.median(run["baton"]["messages_per_s"] for run in runs),
+        "pages_per_commit": common.median(run["baton"]["pages_per_commit"] for run in runs),
         "control_cpu_us_per_message": common.median(run["control"]["cpu_us_per_message"] for run in runs),
         "all_answered": all(run["baton"]["all_answered"] for run in runs),
     }

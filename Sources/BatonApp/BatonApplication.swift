@@ -21,6 +21,10 @@ public struct BatonApplication: Sendable {
     public let metrics: PrometheusCollectorRegistry
     let serviceGroup: ServiceGroup
 
+    /// How long systemd waits for the next word from a store upgrade at start, in seconds:
+    /// its slowest step (indexing every event) takes seconds per million events.
+    static let storeUpgradeTimeout: Double = 120
+
     /// Runs until a drain finishes; returns the status the process should exit with.
     public func run() async throws -> ExitStatus {
         try await serviceGroup.run()
@@ -52,7 +56,12 @@ public func buildApplication(
     let instance = Gateway.makeInstanceID()
     try PrivateStateDirectory.prepare(configuration.stateDirectory, logger: logger)
     let bus = EventBus()
-    let backEnd = try await StoreBackEnd.open(configuration, instance: instance, logger: logger)
+    let backEnd = try await StoreBackEnd.open(configuration, instance: instance, logger: logger) { progress in
+        // The first start after an upgrade may rewrite a large store: systemd hears how
+        // far it got, and waits for it rather than take the start for hung.
+        logger.notice("Store upgrade", metadata: ["baton.step": "\(progress.step)", "baton.done": "\(progress.done)", "baton.total": "\(progress.total)"])
+        notifier.extendTimeout(seconds: BatonApplication.storeUpgradeTimeout, status: progress.description)
+    }
     let store = backEnd.store
     let writer = StoreWriter(store: store, bus: bus, logger: logger)
     let httpSocket: ListeningSocket

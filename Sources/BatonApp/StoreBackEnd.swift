@@ -15,11 +15,15 @@ struct StoreBackEnd {
     private let configuration: Configuration
     private let instance: String
 
-    /// Opens SQLite, or migrates PostgreSQL's schema (refusing one newer than this build,
-    /// as a configuration error: exit 78) and makes its client.
-    static func open(_ configuration: Configuration, instance: String, logger: Logger) async throws -> StoreBackEnd {
+    /// Opens SQLite (upgrading its layout, reported through `upgradeProgress`), or
+    /// migrates PostgreSQL's schema (refusing one newer than this build, as a
+    /// configuration error: exit 78) and makes its client.
+    static func open(
+        _ configuration: Configuration, instance: String, logger: Logger,
+        upgradeProgress: @escaping @Sendable (StoreUpgradeProgress) -> Void
+    ) async throws -> StoreBackEnd {
         guard configuration.store.isShared else {
-            let sqlite = try SQLiteStore(directory: configuration.stateDirectory)
+            let sqlite = try SQLiteStore(directory: configuration.stateDirectory, upgradeProgress: upgradeProgress)
             return StoreBackEnd(
                 store: sqlite, recovery: try sqlite.recovery(), postgres: nil, configuration: configuration, instance: instance)
         }

@@ -1,6 +1,7 @@
 import CSQLiteSettings
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// Baton's durable state in SQLite, for one process: the default ``Store``.
@@ -28,8 +29,9 @@ public final class SQLiteStore: Store {
     /// Where a start looks for pending messages, as the last commit left it.
     private let pendingFloor: Mutex<SQLitePendingFloor>
 
-    /// Opens (creating if needed) `baton.sqlite` in `directory`.
-    public init(directory: String) throws {
+    /// Opens (creating if needed) `baton.sqlite` in `directory`, upgrading a store an
+    /// earlier release left; a long upgrade calls `upgradeProgress` as it goes.
+    public init(directory: String, upgradeProgress: @escaping @Sendable (StoreUpgradeProgress) -> Void = { _ in }) throws {
         _ = Self.processSettings
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = (directory as NSString).appendingPathComponent("baton.sqlite")
@@ -53,7 +55,13 @@ public final class SQLiteStore: Store {
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
         }
-        try Self.migrator.migrate(pool)
+        let migrator = Self.migrator(upgradeProgress: upgradeProgress)
+        let reorders = try pool.read { db in try SQLiteEventsInCommitOrder.isPending(in: db, migrator: migrator) }
+        try migrator.migrate(pool)
+        if reorders {
+            // The copy went through the WAL: give its space back now, not at the next start.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        }
         pendingFloor = Mutex(try pool.read { db in try SQLitePendingFloor(in: db) })
         self.pool = pool
     }
@@ -77,7 +85,7 @@ public final class SQLiteStore: Store {
     /// The writer connection's page cache, in KiB.
     static let writerCacheKiB = 32 * 1024
 
-    private static var migrator: DatabaseMigrator {
+    private static func migrator(upgradeProgress: @escaping @Sendable (StoreUpgradeProgress) -> Void) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(
@@ -145,6 +153,9 @@ public final class SQLiteStore: Store {
         migrator.registerMigration("v5-pending-floor") { db in
             try SQLitePendingFloor.migrate(db)
         }
+        migrator.registerMigration(SQLiteEventsInCommitOrder.migration) { db in
+            try SQLiteEventsInCommitOrder.migrate(db, progress: upgradeProgress)
+        }
         return migrator
     }
 
@@ -186,8 +197,8 @@ public final class SQLiteStore: Store {
     /// The highest event id of every session whose name starts with `prefix` and that has
     /// events stored.
     ///
-    /// A loose index scan: each step seeks the next session name in the events' primary
-    /// key, then its highest id, so the cost follows the number of such sessions, not of
+    /// A loose index scan: each step seeks the next session name in the events' session
+    /// index, then its highest id, so the cost follows the number of such sessions, not of
     /// their events (a `GROUP BY` read every event).
     public func lastEventIDs(sessionsStartingWith prefix: String) throws -> [String: Int64] {
         try pool.read { db in
@@ -239,6 +250,17 @@ public final class SQLiteStore: Store {
     /// The writer connection's `synchronous` setting (2 is FULL: every commit is synced).
     public func synchronousMode() throws -> Int {
         try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// Pages the writer connection has written to the WAL since the store opened (SQLite's
+    /// `SQLITE_DBSTATUS_CACHE_WRITE`): what the commits cost the disk, for the benchmarks.
+    package func pagesWritten() throws -> Int {
+        try pool.writeWithoutTransaction { db in
+            var current: CInt = 0
+            var highest: CInt = 0
+            guard sqlite3_db_status(db.sqliteConnection, SQLITE_DBSTATUS_CACHE_WRITE, &current, &highest, 0) == SQLITE_OK else { return -1 }
+            return Int(current)
+        }
     }
 
     /// The highest message sequence number stored, 0 for an empty store.
@@ -361,12 +383,15 @@ public final class SQLiteStore: Store {
                 messages += db.changesCount
             }
 
-            // The oldest events, through the created_at index. Each session's highest
-            // deleted id is kept first, so its next event gets a higher one.
-            let old = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT session, id FROM events WHERE created_at < ? ORDER BY created_at LIMIT ?"),
-                arguments: [cutoff.timeIntervalSince1970, limit]
-            ).map { (session: $0["session"] as String, id: $0["id"] as Int64) }
+            // The oldest events: the first `limit` in commit order, those of them older
+            // than the cutoff (a clock set back may leave a newer one among them). Each
+            // session's highest deleted id is kept first, so its next event gets a higher one.
+            let oldest = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT sequence, session, id, created_at FROM events ORDER BY sequence LIMIT ?"),
+                arguments: [limit])
+            let old = oldest.filter { ($0["created_at"] as Double) < cutoff.timeIntervalSince1970 }.map {
+                (sequence: $0["sequence"] as Int64, session: $0["session"] as String, id: $0["id"] as Int64)
+            }
             var highest: [String: Int64] = [:]
             for event in old { highest[event.session] = max(highest[event.session] ?? 0, event.id) }
             let raise = try db.cachedStatement(
@@ -375,12 +400,12 @@ public final class SQLiteStore: Store {
                     ON CONFLICT (session) DO UPDATE SET pruned_through = MAX(pruned_through, excluded.pruned_through)
                     """)
             for (session, id) in highest { try raise.execute(arguments: [session, id]) }
-            let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE session = ? AND id = ?")
-            for event in old { try deleteEvent.execute(arguments: [event.session, event.id]) }
+            let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE sequence = ?")
+            for event in old { try deleteEvent.execute(arguments: [event.sequence]) }
 
             return StorePruning(
                 messages: messages, events: old.count, examinedThrough: plan.examinedThrough,
-                hasMore: plan.hasMore || old.count >= limit)
+                hasMore: plan.hasMore || (oldest.count >= limit && !old.isEmpty))
         }
     }
 

@@ -26,9 +26,10 @@ public struct SystemdNotifier: Sendable {
     /// The drain has begun: the unit shows as deactivating.
     public func stopping(status: String) { notify("STOPPING=1\nSTATUS=\(status)") }
 
-    /// Keeps systemd's start/stop timeout at least `seconds` ahead of now.
-    public func extendTimeout(seconds: Double) {
-        notify("EXTEND_TIMEOUT_USEC=\(UInt64(max(seconds, 1) * 1_000_000))")
+    /// Keeps systemd's start/stop timeout at least `seconds` ahead of now, saying why in
+    /// `status` if given (in the same message).
+    public func extendTimeout(seconds: Double, status: String? = nil) {
+        notify((status.map { "STATUS=\($0)\n" } ?? "") + "EXTEND_TIMEOUT_USEC=\(UInt64(max(seconds, 1) * 1_000_000))")
     }
 
     public func watchdog() { notify("WATCHDOG=1") }

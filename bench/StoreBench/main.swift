@@ -47,6 +47,7 @@ func groups(first: Int, count: Int, ending previous: [Message]) -> [[StoreWrite]
 var previous: [Message] = []
 var commits = 0
 let clock = ContinuousClock()
+let pagesBefore = try store.pagesWritten()
 let cpuBefore = processCPUSeconds()
 let started = clock.now
 var next = 1
@@ -64,6 +65,7 @@ while next <= total || !previous.isEmpty {
 let elapsed = (clock.now - started).components
 let cpu = processCPUSeconds() - cpuBefore
 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+let pages = try store.pagesWritten() - pagesBefore
 let answered = try store.pendingMessages().isEmpty
 let size = (try? FileManager.default.attributesOfItem(atPath: store.path)[.size] as? Int) ?? 0
 if directory == nil { try? FileManager.default.removeItem(atPath: folder) }
@@ -73,6 +75,7 @@ let result: [String: Any] = [
     "messages_per_s": (Double(total) / seconds).rounded(),
     "cpu_us_per_message": (cpu * 1e6 / Double(total) * 10).rounded() / 10,
     "all_answered": answered,
+    "pages_per_commit": (Double(pages) / Double(commits) * 10).rounded() / 10,
     "file_mib": (Double(size) / 1_048_576 * 10).rounded() / 10,
 ]
 print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
