@@ -2,12 +2,14 @@
 """Two `baton` binaries under the same wrk load, alternating, in one run: what a change
 did to the single-process SQLite path, measured side by side.
 
-    bench/compare.py --before /tmp/baton-old --after .build/release/baton [--runs 5]
+    bench/compare.py --before /tmp/baton-old --after .build/release/baton [--runs 5] [--notify]
 
 Each run starts each binary on a fresh SQLite store (demo agent, `agent.delay: 0`), posts
 for --duration seconds with wrk (bench/post.lua, as bench/throughput.py does) and waits
 until every message is answered; the order alternates between runs. It prints, per
 binary, the median POSTs/s and p50/p99, and the median of the per-run ratios after/before.
+With --notify each runs with NOTIFY_SOCKET set (a socket the script reads), as under
+systemd, so the status it reports to systemd is part of the cost.
 """
 
 import argparse
@@ -22,7 +24,17 @@ import throughput
 async def measure(binary, folder, label, args):
     port = common.free_port()
     env = common.baton_env(port, os.path.join(folder, label), agent_delay=0, limits_max_queue_per_session=1_000_000)
-    return await throughput.wrk_until_answered(binary, env, os.path.join(folder, f"{label}.log"), args, label)
+    if not args.notify:
+        return await throughput.wrk_until_answered(binary, env, os.path.join(folder, f"{label}.log"), args, label)
+    # As under systemd: a notification socket, read as it fills.
+    notify = common.NotifySocket(folder)
+    notify.attach(asyncio.get_running_loop())
+    env["NOTIFY_SOCKET"] = notify.path
+    try:
+        return await throughput.wrk_until_answered(binary, env, os.path.join(folder, f"{label}.log"), args, label)
+    finally:
+        asyncio.get_running_loop().remove_reader(notify.sock.fileno())
+        notify.close()
 
 
 async def main():
@@ -34,6 +46,7 @@ async def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--wrk-sessions", type=int, default=1000)
+    parser.add_argument("--notify", action="store_true", help="run each with NOTIFY_SOCKET set, as under systemd")
     parser.add_argument("--json")
     args = parser.parse_args()
     folder = common.state_root()

@@ -77,6 +77,10 @@ public actor Gateway: Service {
     private let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
     private var statusListeners: [UUID: AsyncStream<GatewayStatus>.Continuation] = [:]
+    /// The lifecycle state status listeners last heard of.
+    private var publishedLifecycle = LifecycleState.starting
+    /// A ``Job/publishStatus`` waits in the job queue.
+    private var statusPublicationQueued = false
 
     enum Job: Sendable {
         case turn(TurnScheduler.Start)
@@ -87,6 +91,8 @@ public actor Gateway: Service {
         case releaseIdle
         /// The drain is over: flush the store, say goodbye, stop taking jobs.
         case finish(DrainReason)
+        /// Status listeners get the changes made since they last heard.
+        case publishStatus
     }
 
     struct RunningTurn {
@@ -195,6 +201,8 @@ public actor Gateway: Service {
                     await releaseAllSessions()
                     bus.close(with: Goodbye(reason: reason, instance: instance))
                     jobQueue.finish()
+                case .publishStatus:
+                    sendStatus()
                 }
             }
             group.cancelAll()
@@ -272,8 +280,26 @@ public actor Gateway: Service {
         if networks.update(name, change) { publishStatus() }
     }
 
+    /// Updates the gauges, and tells status listeners (systemd's notifier, the page's
+    /// live view) of the change: at once when the lifecycle state changed, else through
+    /// the job queue, so that the changes a busy gateway makes meanwhile (three a message)
+    /// go out as one snapshot.
     func publishStatus() {
         metrics.observe(inFlight: scheduler.runningCount, queued: scheduler.waitingCount, health: agentHealth.health)
+        guard !statusListeners.isEmpty else { return }
+        if lifecycle != publishedLifecycle {
+            sendStatus()
+        } else if !statusPublicationQueued {
+            statusPublicationQueued = true
+            // Once the run loop is over, nothing reads the queue.
+            if case .terminated = jobQueue.yield(.publishStatus) { sendStatus() }
+        }
+    }
+
+    /// Sends every status listener the status as it is now.
+    private func sendStatus() {
+        statusPublicationQueued = false
+        publishedLifecycle = lifecycle
         guard !statusListeners.isEmpty else { return }
         let snapshot = status()
         for listener in statusListeners.values { listener.yield(snapshot) }
