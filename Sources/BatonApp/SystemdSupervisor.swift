@@ -55,7 +55,7 @@ actor SystemdSupervisor: Service {
         let watchdog = notifier.watchdogInterval()
         // Every loop runs until this service's turn to shut down, so the process never
         // waits on a sleeping tick, and no service ends while the group shuts down.
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     for await status in await self.gateway.statusUpdates() {
