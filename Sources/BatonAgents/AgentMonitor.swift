@@ -59,7 +59,7 @@ public struct AgentMonitor: Service {
     /// Waits for a status that needs probes, probes every interval until none is needed,
     /// and waits again. Returns when the gateway stops.
     private func probeWhileNeeded(_ probe: HTTPHealthProbe) async {
-        for await status in await gateway.statusUpdates() where Self.needsProbe(status) {
+        for await status in await gateway.statusUpdates(.coalesced) where Self.needsProbe(status) {
             var current = status
             while Self.needsProbe(current) {
                 let startedAt = ContinuousClock.now

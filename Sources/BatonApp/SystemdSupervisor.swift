@@ -58,7 +58,7 @@ actor SystemdSupervisor: Service {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    for await status in await self.gateway.statusUpdates() {
+                    for await status in await self.gateway.statusUpdates(.coalesced) {
                         await self.report(status, tick: false)
                     }
                 }

@@ -77,10 +77,11 @@ public actor Gateway: Service {
     private let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
     private var statusListeners: [UUID: AsyncStream<GatewayStatus>.Continuation] = [:]
-    /// The lifecycle state status listeners last heard of.
-    private var publishedLifecycle = LifecycleState.starting
+    private var coalescedStatusListeners: [UUID: AsyncStream<GatewayStatus>.Continuation] = [:]
+    /// The lifecycle state the coalesced status feeds last heard of.
+    private var coalescedLifecycle = LifecycleState.starting
     /// A ``Job/publishStatus`` waits in the job queue.
-    private var statusPublicationQueued = false
+    private var coalescedStatusQueued = false
 
     enum Job: Sendable {
         case turn(TurnScheduler.Start)
@@ -91,7 +92,7 @@ public actor Gateway: Service {
         case releaseIdle
         /// The drain is over: flush the store, say goodbye, stop taking jobs.
         case finish(DrainReason)
-        /// Status listeners get the changes made since they last heard.
+        /// The coalesced status feeds get the changes made since they last heard.
         case publishStatus
     }
 
@@ -202,7 +203,7 @@ public actor Gateway: Service {
                     bus.close(with: Goodbye(reason: reason, instance: instance))
                     jobQueue.finish()
                 case .publishStatus:
-                    sendStatus()
+                    sendCoalescedStatus()
                 }
             }
             group.cancelAll()
@@ -260,11 +261,24 @@ public actor Gateway: Service {
             lastEventID: lastEventID)
     }
 
-    /// A feed of status snapshots, sent on every change; the newest wins if the reader lags.
-    public func statusUpdates() -> AsyncStream<GatewayStatus> {
+    /// How a status feed follows the changes.
+    public enum StatusDelivery: Sendable {
+        /// A snapshot on every change (`GET /v1/status/events`).
+        case everyChange
+        /// A snapshot once the gateway gets to it, for the changes made meanwhile (under
+        /// load, three a message), and at once when the lifecycle state changes: for
+        /// readers that want the newest state only (systemd's notifier, the agent monitor).
+        case coalesced
+    }
+
+    /// A feed of status snapshots, the current one first; the newest wins if the reader lags.
+    public func statusUpdates(_ delivery: StatusDelivery = .everyChange) -> AsyncStream<GatewayStatus> {
         let (stream, continuation) = AsyncStream.makeStream(of: GatewayStatus.self, bufferingPolicy: .bufferingNewest(1))
         let id = UUID()
-        statusListeners[id] = continuation
+        switch delivery {
+        case .everyChange: statusListeners[id] = continuation
+        case .coalesced: coalescedStatusListeners[id] = continuation
+        }
         continuation.yield(status())
         continuation.onTermination = { _ in Task { await self.removeStatusListener(id) } }
         if lifecycle == .stopping { continuation.finish() }
@@ -273,6 +287,7 @@ public actor Gateway: Service {
 
     private func removeStatusListener(_ id: UUID) {
         statusListeners[id] = nil
+        coalescedStatusListeners[id] = nil
     }
 
     /// Changes a chat network's status; status listeners (and so systemd) hear of it.
@@ -280,33 +295,40 @@ public actor Gateway: Service {
         if networks.update(name, change) { publishStatus() }
     }
 
-    /// Updates the gauges, and tells status listeners (systemd's notifier, the page's
-    /// live view) of the change: at once when the lifecycle state changed, else through
-    /// the job queue, so that the changes a busy gateway makes meanwhile (three a message)
-    /// go out as one snapshot.
+    /// Updates the gauges and tells the status feeds of a change.
     func publishStatus() {
         metrics.observe(inFlight: scheduler.runningCount, queued: scheduler.waitingCount, health: agentHealth.health)
-        guard !statusListeners.isEmpty else { return }
-        if lifecycle != publishedLifecycle {
-            sendStatus()
-        } else if !statusPublicationQueued {
-            statusPublicationQueued = true
-            // Once the run loop is over, nothing reads the queue.
-            if case .terminated = jobQueue.yield(.publishStatus) { sendStatus() }
+        if !statusListeners.isEmpty {
+            let snapshot = status()
+            for listener in statusListeners.values { listener.yield(snapshot) }
         }
+        if !coalescedStatusListeners.isEmpty {
+            if lifecycle != coalescedLifecycle {
+                sendCoalescedStatus()
+            } else if !coalescedStatusQueued {
+                coalescedStatusQueued = true
+                // Once the run loop is over, nothing reads the queue.
+                if case .terminated = jobQueue.yield(.publishStatus) { sendCoalescedStatus() }
+            }
+        }
+        if lifecycle == .stopping { finishStatusFeeds() }
     }
 
-    /// Sends every status listener the status as it is now.
-    private func sendStatus() {
-        statusPublicationQueued = false
-        publishedLifecycle = lifecycle
-        guard !statusListeners.isEmpty else { return }
+    /// Sends the coalesced feeds the status as it is now.
+    private func sendCoalescedStatus() {
+        coalescedStatusQueued = false
+        coalescedLifecycle = lifecycle
+        guard !coalescedStatusListeners.isEmpty else { return }
         let snapshot = status()
-        for listener in statusListeners.values { listener.yield(snapshot) }
-        if lifecycle == .stopping {
-            for listener in statusListeners.values { listener.finish() }
-            statusListeners = [:]
-        }
+        for listener in coalescedStatusListeners.values { listener.yield(snapshot) }
+    }
+
+    /// The process is stopping: every feed has had its last snapshot.
+    private func finishStatusFeeds() {
+        for listener in statusListeners.values { listener.finish() }
+        for listener in coalescedStatusListeners.values { listener.finish() }
+        statusListeners = [:]
+        coalescedStatusListeners = [:]
     }
 
     // MARK: Events
