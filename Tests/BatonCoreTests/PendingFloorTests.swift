@@ -84,30 +84,8 @@ import Testing
     /// A store written before the floor existed starts its floor at its oldest pending
     /// message, and a start finds every pending one.
     @Test func aStoreFromBeforeTheFloorKeepsItsPendingMessages() throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let old = try DatabaseQueue(path: directory + "/baton.sqlite")
-        try old.write { db in
-            // The schema as the release before the floor left it (migrations v1 to v4).
-            try db.execute(
-                sql: """
-                    CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
-                    INSERT INTO grdb_migrations VALUES ('v1'), ('v2-chat-networks'), ('v3-reply-ordinals'), ('v4-retention');
-                    CREATE TABLE messages (
-                        id TEXT PRIMARY KEY NOT NULL, sequence INTEGER NOT NULL UNIQUE, session TEXT NOT NULL,
-                        user TEXT NOT NULL, text TEXT NOT NULL, state TEXT NOT NULL, ack_status TEXT NOT NULL,
-                        ack_position INTEGER NOT NULL, accepted_at REAL NOT NULL, replies INTEGER NOT NULL DEFAULT 0);
-                    CREATE INDEX messages_pending ON messages(sequence) WHERE state IN ('queued', 'running', 'interrupted');
-                    CREATE TABLE events (
-                        session TEXT NOT NULL, id INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL,
-                        created_at REAL NOT NULL, PRIMARY KEY (session, id)) WITHOUT ROWID;
-                    CREATE TABLE network_cursors (network TEXT PRIMARY KEY NOT NULL, cursor TEXT NOT NULL);
-                    CREATE TABLE deliveries (
-                        network TEXT NOT NULL, session TEXT NOT NULL, event_id INTEGER NOT NULL,
-                        PRIMARY KEY (network, session)) WITHOUT ROWID;
-                    CREATE TABLE network_marks (network TEXT NOT NULL, mark TEXT NOT NULL, PRIMARY KEY (network, mark)) WITHOUT ROWID;
-                    CREATE TABLE sessions (session TEXT PRIMARY KEY NOT NULL, pruned_through INTEGER NOT NULL) WITHOUT ROWID;
-                    CREATE INDEX events_created ON events(created_at);
-                    """)
+        // The store as the release before the floor left it (migrations v1 to v4).
+        try EarlierSQLiteStore.write(in: directory, release: .v4) { db in
             let states: [MessageState] = [.done, .done, .interrupted, .done, .queued, .failed, .running, .done]
             for (index, state) in states.enumerated() {
                 try db.execute(
@@ -118,7 +96,6 @@ import Testing
                     arguments: ["m\(index + 1)", index + 1, state.rawValue])
             }
         }
-        try old.close()
 
         let store = try SQLiteStore(directory: directory)
         #expect(try count("SELECT sequence FROM pending_floor", in: store) == 3)

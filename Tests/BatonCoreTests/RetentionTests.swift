@@ -1,4 +1,5 @@
 @testable import BatonCore
+import BatonTestSupport
 import Foundation
 import GRDB
 import Logging
@@ -97,33 +98,15 @@ import Testing
 
     @Test func aStoreFromBeforeRetentionUpgradesInPlace() async throws {
         // A v3 store, as the release before retention left it, with history in it.
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let old = try DatabaseQueue(path: directory + "/baton.sqlite")
-        try await old.write { db in
+        try EarlierSQLiteStore.write(in: directory, release: .v3) { db in
             try db.execute(
                 sql: """
-                    CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
-                    INSERT INTO grdb_migrations VALUES ('v1'), ('v2-chat-networks'), ('v3-reply-ordinals');
-                    CREATE TABLE messages (
-                        id TEXT PRIMARY KEY NOT NULL, sequence INTEGER NOT NULL UNIQUE, session TEXT NOT NULL,
-                        user TEXT NOT NULL, text TEXT NOT NULL, state TEXT NOT NULL, ack_status TEXT NOT NULL,
-                        ack_position INTEGER NOT NULL, accepted_at REAL NOT NULL, replies INTEGER NOT NULL DEFAULT 0);
-                    CREATE INDEX messages_pending ON messages(sequence) WHERE state IN ('queued', 'running', 'interrupted');
-                    CREATE TABLE events (
-                        session TEXT NOT NULL, id INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL,
-                        created_at REAL NOT NULL, PRIMARY KEY (session, id)) WITHOUT ROWID;
-                    CREATE TABLE network_cursors (network TEXT PRIMARY KEY NOT NULL, cursor TEXT NOT NULL);
-                    CREATE TABLE deliveries (
-                        network TEXT NOT NULL, session TEXT NOT NULL, event_id INTEGER NOT NULL,
-                        PRIMARY KEY (network, session)) WITHOUT ROWID;
-                    CREATE TABLE network_marks (network TEXT NOT NULL, mark TEXT NOT NULL, PRIMARY KEY (network, mark)) WITHOUT ROWID;
                     INSERT INTO messages (id, sequence, session, user, text, state, ack_status, ack_position, accepted_at)
                         VALUES ('m1', 1, 's', 'u', 'text', 'done', 'accepted', 0, 0), ('m2', 2, 's', 'u', 'text', 'queued', 'queued', 1, 0);
                     INSERT INTO events (session, id, kind, data, created_at)
                         VALUES ('s', 1, 'notice', '{}', 0), ('s', 2, 'notice', '{}', 0), ('s', 3, 'notice', '{}', 0);
                     """)
         }
-        try old.close()
 
         let upgraded = try SQLiteStore(directory: directory)
         let tables = try await upgraded.pool.read { db in
