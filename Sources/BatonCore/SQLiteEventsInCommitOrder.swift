@@ -18,11 +18,6 @@ enum SQLiteEventsInCommitOrder {
     /// Events copied per statement: each takes well under a second.
     static let chunk = 100_000
 
-    /// Whether opening the store will copy its events: an existing store from before.
-    static func isPending(in db: Database, migrator: DatabaseMigrator) throws -> Bool {
-        try db.tableExists("events") && !migrator.completedMigrations(db).contains(migration)
-    }
-
     /// Copies the events in commit order; `progress` hears of each step unless there is
     /// nothing to copy (a new store).
     static func migrate(_ db: Database, progress: (StoreUpgradeProgress) -> Void) throws {

@@ -55,10 +55,13 @@ public final class SQLiteStore: Store {
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
         }
-        let migrator = Self.migrator(upgradeProgress: upgradeProgress)
-        let reorders = try pool.read { db in try SQLiteEventsInCommitOrder.isPending(in: db, migrator: migrator) }
-        try migrator.migrate(pool)
-        if reorders {
+        // An upgrade that copied anything reported its progress.
+        let upgraded = Mutex(false)
+        try Self.migrator { progress in
+            upgraded.withLock { $0 = true }
+            upgradeProgress(progress)
+        }.migrate(pool)
+        if upgraded.withLock({ $0 }) {
             // The copy went through the WAL: give its space back now, not at the next start.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         }
