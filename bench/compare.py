@@ -24,17 +24,18 @@ import throughput
 async def measure(binary, folder, label, args):
     port = common.free_port()
     env = common.baton_env(port, os.path.join(folder, label), agent_delay=0, limits_max_queue_per_session=1_000_000)
-    if not args.notify:
-        return await throughput.wrk_until_answered(binary, env, os.path.join(folder, f"{label}.log"), args, label)
-    # As under systemd: a notification socket, read as it fills.
-    notify = common.NotifySocket(folder)
-    notify.attach(asyncio.get_running_loop())
-    env["NOTIFY_SOCKET"] = notify.path
+    notify = None
+    if args.notify:
+        # As under systemd: a notification socket, read as it fills.
+        notify = common.NotifySocket(folder)
+        notify.attach(asyncio.get_running_loop())
+        env["NOTIFY_SOCKET"] = notify.path
     try:
         return await throughput.wrk_until_answered(binary, env, os.path.join(folder, f"{label}.log"), args, label)
     finally:
-        asyncio.get_running_loop().remove_reader(notify.sock.fileno())
-        notify.close()
+        if notify:
+            asyncio.get_running_loop().remove_reader(notify.sock.fileno())
+            notify.close()
 
 
 async def main():
