@@ -67,12 +67,13 @@ extension Gateway {
         if leases.isShared { return try await storeShared(incoming) }
         let session = incoming.session
         let draining = !drain.isServing
-        let busy = scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0
-        if let refused = try refusal(of: session, draining: draining, busy: busy) { return refused }
+        let view = scheduler.view(of: session)
+        let busy = view.hasWork
+        if let refused = try refusal(of: session, waiting: view.waiting, draining: draining, busy: busy) { return refused }
 
         let id = incoming.id ?? MessageID.make()
-        let position = scheduler.position(forNewMessageIn: session)
-        let status: Acknowledgement.Status = !draining && scheduler.wouldStartImmediately(in: session) ? .accepted : .queued
+        let position = view.position
+        let status: Acknowledgement.Status = !draining && scheduler.wouldStartImmediately(given: view) ? .accepted : .queued
         let acknowledgement = Acknowledgement(id: id, session: session, status: status, position: position)
         let message = Message(
             id: id, sequence: nextSequence, session: session, user: incoming.user, text: incoming.text,
@@ -117,10 +118,11 @@ extension Gateway {
         let session = incoming.session
         let draining = !drain.isServing
         let holds = held[session] != nil
-        let busy = holds && (scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0)
-        if let refused = try refusal(of: session, draining: draining, busy: busy) { return refused }
+        let view = scheduler.view(of: session)
+        let busy = holds && view.hasWork
+        if let refused = try refusal(of: session, waiting: view.waiting, draining: draining, busy: busy) { return refused }
         let id = incoming.id ?? MessageID.make()
-        let position = holds ? scheduler.position(forNewMessageIn: session) : 0
+        let position = holds ? view.position : 0
         let status: Acknowledgement.Status = !draining && position == 0 ? .accepted : .queued
         let acknowledgement = Acknowledgement(id: id, session: session, status: status, position: position)
         let message = Message(
@@ -154,14 +156,14 @@ extension Gateway {
         return .acknowledged(acknowledgement)
     }
 
-    /// Why a message for `session` is not taken, if it is not: `busy_input: reject` while
-    /// draining or busy (an answer), or a full queue (an error).
-    private func refusal(of session: String, draining: Bool, busy: Bool) throws(GatewayError) -> AcceptResult? {
+    /// Why a message for `session` (`waiting` messages in its queue) is not taken, if it is
+    /// not: `busy_input: reject` while draining or busy (an answer), or a full queue (an error).
+    private func refusal(of session: String, waiting: Int, draining: Bool, busy: Bool) throws(GatewayError) -> AcceptResult? {
         if configuration.busyInput == .reject, draining || busy {
             metrics.messageRejected(draining ? .draining : .busy)
             return .rejected(draining ? .draining : .busy)
         }
-        guard scheduler.waitingCount(of: session) < configuration.limits.maxQueuePerSession else {
+        guard waiting < configuration.limits.maxQueuePerSession else {
             metrics.messageRejected(.queueFull)
             throw .queueFull("Session \(session) already has \(configuration.limits.maxQueuePerSession) messages waiting (limits.max_queue_per_session).")
         }

@@ -13,8 +13,9 @@ extension Gateway {
         guard !starts.isEmpty else { return }
         metrics.turnsStarted(starts.count)
         var writes: [StoreWrite] = []
+        let startedAt = ContinuousClock.now
         for start in starts {
-            turns[start.message] = RunningTurn(session: start.session)
+            turns[start.message] = RunningTurn(session: start.session, startedAt: startedAt)
             messages[start.message]?.state = .running
             if leases.isShared {
                 writer.enqueue(turnGroup(start.session, [.setState(id: start.message, state: .running)]))
@@ -24,8 +25,8 @@ extension Gateway {
             jobQueue.yield(.turn(start))
         }
         if !writes.isEmpty { writer.enqueue(writes) }
-        if turnTimer == nil, let first = starts.first, let started = turns[first.message]?.startedAt {
-            armTurnTimer(at: started + turnTimeout)
+        if turnTimer == nil {
+            armTurnTimer(at: startedAt + turnTimeout)
         }
         publishStatus()
     }
@@ -48,18 +49,18 @@ extension Gateway {
     /// The turn's request, its task recorded so an interrupt can cancel it; nil when the
     /// turn is gone, or was stopped before it began (it has ended then).
     private func beginTurn(_ start: TurnScheduler.Start) -> TurnRequest? {
-        guard let message = messages[start.message], let turn = turns[start.message] else { return nil }
+        guard let message = messages[start.message], let turn = turns.index(forKey: start.message) else { return nil }
         // Metadata built only when debug logging is on: a turn holds nothing for it.
         logger.debug("Turn started", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)"])
-        if let stop = turn.stop {
+        if let stop = turns.values[turn].stop {
             endTurn(message.id, result: stop)
             return nil
         }
         // Safe: the handle is dropped in finishTurn, which this task runs before it ends.
-        withUnsafeCurrentTask { task in turns[message.id]?.task = task }
+        withUnsafeCurrentTask { task in turns.values[turn].task = task }
         return TurnRequest(
             id: message.id, session: message.session, user: message.user, text: message.text, instance: instance,
-            rerun: reruns.remove(message.id) != nil, repliesDelivered: message.replies)
+            rerun: !reruns.isEmpty && reruns.remove(message.id) != nil, repliesDelivered: message.replies)
     }
 
     /// Ends the turn with what the agent did, or, when its task was cancelled, with why.
@@ -94,9 +95,9 @@ extension Gateway {
     /// reply of that ordinal (it was cut short after it): then the reply is dropped, and the
     /// session sees each reply once however often the turn runs.
     func emitReply(to id: String, text: String) {
-        guard turns[id] != nil, let message = messages[id] else { return }
-        turns[message.id]?.replies += 1
-        let ordinal = turns[message.id]?.replies ?? 1
+        guard let turn = turns.index(forKey: id), let message = messages[id] else { return }
+        turns.values[turn].replies += 1
+        let ordinal = turns.values[turn].replies
         guard ordinal > message.replies else { return }
         let reply = ReplyPayload(id: "\(message.id).\(ordinal)", inReplyTo: message.id, text: text)
         let event = SessionEvent(session: message.session, id: 0, kind: .reply, data: reply.json)
@@ -112,11 +113,12 @@ extension Gateway {
 
     func finishTurn(_ message: Message, outcome: TurnOutcome) {
         metrics.turnEnded(outcome)
+        let turn = turns.removeValue(forKey: message.id)
         var writes: [StoreWrite] = []
         switch outcome {
         case .completed:
             writes.append(.setState(id: message.id, state: .done))
-            agentHealth.record(succeeded: true, startedAt: turns[message.id]?.startedAt ?? .now)
+            agentHealth.record(succeeded: true, startedAt: turn?.startedAt ?? .now)
         case .interrupted(.drain):
             writes.append(.setState(id: message.id, state: .interrupted))
             writes.append(notice(message.session, .interrupted, "Baton is restarting; this message will be answered again by the next process.", message: message.id))
@@ -136,7 +138,6 @@ extension Gateway {
             logger.warning("Turn failed", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)", "baton.error": "\(error.code.rawValue)"])
         }
         writer.enqueue(turnGroup(message.session, writes))
-        turns[message.id] = nil
         messages[message.id] = nil
         let starts = scheduler.turnEnded(session: message.session)
         startTurns(starts)

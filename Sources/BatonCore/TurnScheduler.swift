@@ -31,7 +31,8 @@ public struct TurnScheduler: Sendable {
         var isReady = false
     }
 
-    private var sessions: [String: SessionQueue] = [:]
+    private typealias Sessions = [String: SessionQueue]
+    private var sessions: Sessions = [:]
     /// Sessions that can start a turn as soon as a slot frees, oldest first.
     private var ready: Deque<String> = []
     public private(set) var runningCount = 0
@@ -47,6 +48,31 @@ public struct TurnScheduler: Sendable {
     /// Sessions with a message waiting or running; idle ones are forgotten.
     public var sessionCount: Int { sessions.count }
 
+    /// What a session holds, read with one lookup: for a new message's checks.
+    public struct SessionView: Sendable, Equatable {
+        /// The message whose turn the session is running.
+        public var running: String?
+        /// Messages waiting, not counting the running turn.
+        public var waiting: Int
+
+        /// Whether the session has a turn running or messages waiting.
+        public var hasWork: Bool { running != nil || waiting > 0 }
+        /// Messages ahead of a new one in the session, the running turn included.
+        public var position: Int { waiting + (running == nil ? 0 : 1) }
+    }
+
+    /// The session as it is now.
+    public func view(of session: String) -> SessionView {
+        guard let queue = sessions[session] else { return SessionView(running: nil, waiting: 0) }
+        return SessionView(running: queue.running, waiting: queue.waiting.count)
+    }
+
+    /// Whether a message accepted now into a session seen as `view` would start at once
+    /// (once durable).
+    public func wouldStartImmediately(given view: SessionView) -> Bool {
+        !isDraining && view.position == 0 && runningCount < maxConcurrentTurns && ready.isEmpty
+    }
+
     /// Whether the session has a turn running.
     public func isBusy(_ session: String) -> Bool { sessions[session]?.running != nil }
 
@@ -56,52 +82,46 @@ public struct TurnScheduler: Sendable {
     /// Messages waiting in the session, not counting its running turn.
     public func waitingCount(of session: String) -> Int { sessions[session]?.waiting.count ?? 0 }
 
-    /// Messages ahead of a new one in the session, the running turn included.
-    public func position(forNewMessageIn session: String) -> Int {
-        guard let queue = sessions[session] else { return 0 }
-        return queue.waiting.count + (queue.running == nil ? 0 : 1)
-    }
-
-    /// Whether a message accepted now would start at once (once durable).
-    public func wouldStartImmediately(in session: String) -> Bool {
-        !isDraining && position(forNewMessageIn: session) == 0 && runningCount < maxConcurrentTurns
-            && ready.isEmpty
-    }
-
     /// Adds an accepted message at the back of its session's queue.
     public mutating func enqueue(_ message: String, session: String, durable: Bool) -> [Start] {
-        sessions[session, default: SessionQueue()].waiting.append(Entry(message: message, durable: durable))
+        let entry = Entry(message: message, durable: durable)
+        let index: Sessions.Index
+        if let existing = sessions.index(forKey: session) {
+            sessions.values[existing].waiting.append(entry)
+            index = existing
+        } else {
+            sessions[session] = SessionQueue(waiting: [entry])
+            index = sessions.index(forKey: session)!
+        }
         waitingCount += 1
-        return refresh(session)
+        return refresh(at: index)
     }
 
     /// The message is on disk; it may now start.
     public mutating func markDurable(_ message: String, session: String) -> [Start] {
-        guard var queue = sessions[session],
-            let index = queue.waiting.firstIndex(where: { $0.message == message })
+        guard let index = sessions.index(forKey: session),
+            let position = sessions.values[index].waiting.firstIndex(where: { $0.message == message })
         else { return [] }
-        queue.waiting[index].durable = true
-        sessions[session] = queue
-        return refresh(session)
+        sessions.values[index].waiting[position].durable = true
+        return refresh(at: index)
     }
 
     /// Drops a message that never made it to disk.
     public mutating func remove(_ message: String, session: String) -> [Start] {
-        guard var queue = sessions[session],
-            let index = queue.waiting.firstIndex(where: { $0.message == message })
+        guard let index = sessions.index(forKey: session),
+            let position = sessions.values[index].waiting.firstIndex(where: { $0.message == message })
         else { return [] }
-        queue.waiting.remove(at: index)
+        sessions.values[index].waiting.remove(at: position)
         waitingCount -= 1
-        sessions[session] = queue
-        return refresh(session)
+        return refresh(at: index)
     }
 
     /// The session's turn ended, however it ended.
     public mutating func turnEnded(session: String) -> [Start] {
-        guard sessions[session]?.running != nil else { return [] }
-        sessions[session]?.running = nil
+        guard let index = sessions.index(forKey: session), sessions.values[index].running != nil else { return [] }
+        sessions.values[index].running = nil
         runningCount -= 1
-        return refresh(session)
+        return refresh(at: index)
     }
 
     /// From now on no turn starts.
@@ -119,20 +139,21 @@ public struct TurnScheduler: Sendable {
         sessions[session]?.waiting.map(\.message) ?? []
     }
 
-    /// Puts the session on the ready list if it can run, forgets it if it is empty, then
-    /// starts what the free slots allow.
-    private mutating func refresh(_ session: String) -> [Start] {
-        if var queue = sessions[session] {
-            if queue.running == nil, queue.waiting.isEmpty {
-                if queue.isReady { ready.removeAll { $0 == session } }
-                sessions[session] = nil
-            } else {
-                if queue.running == nil, queue.waiting.first?.durable == true, !queue.isReady {
-                    queue.isReady = true
-                    ready.append(session)
-                }
-                sessions[session] = queue
-            }
+    /// Puts the session at `index` on the ready list if it can run, forgets it if it is
+    /// empty, then starts what the free slots allow.
+    ///
+    /// Sessions are changed in place, through their index: a copy of a session's queue
+    /// taken out of the dictionary and put back would copy its storage, and hash its name
+    /// again, on every change.
+    private mutating func refresh(at index: Sessions.Index) -> [Start] {
+        let isIdle = sessions.values[index].running == nil
+        if isIdle, sessions.values[index].waiting.isEmpty {
+            let session = sessions.keys[index]
+            if sessions.values[index].isReady { ready.removeAll { $0 == session } }
+            sessions.remove(at: index)
+        } else if isIdle, sessions.values[index].waiting.first?.durable == true, !sessions.values[index].isReady {
+            sessions.values[index].isReady = true
+            ready.append(sessions.keys[index])
         }
         return startReady()
     }
@@ -141,15 +162,11 @@ public struct TurnScheduler: Sendable {
         guard !isDraining else { return [] }
         var starts: [Start] = []
         while runningCount < maxConcurrentTurns, let session = ready.popFirst() {
-            guard var queue = sessions[session] else { continue }
-            queue.isReady = false
-            guard queue.running == nil, let head = queue.waiting.first, head.durable else {
-                sessions[session] = queue
-                continue
-            }
-            queue.waiting.removeFirst()
-            queue.running = head.message
-            sessions[session] = queue
+            guard let index = sessions.index(forKey: session) else { continue }
+            sessions.values[index].isReady = false
+            guard sessions.values[index].running == nil, let head = sessions.values[index].waiting.first, head.durable else { continue }
+            sessions.values[index].waiting.removeFirst()
+            sessions.values[index].running = head.message
             waitingCount -= 1
             runningCount += 1
             starts.append(Start(message: head.message, session: session))
