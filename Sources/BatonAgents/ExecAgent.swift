@@ -48,7 +48,7 @@ public struct ExecAgent: Agent {
 
     public var kind: AgentConfiguration.Kind { .exec }
 
-    public func runTurn(_ turn: TurnRequest, reply: @Sendable (String) async throws -> Void) async throws {
+    @concurrent public func runTurn(_ turn: TurnRequest, reply: nonisolated(nonsending) @Sendable (String) async throws -> Void) async throws {
         let logger = turnLogger(turn)
         let input = try WireFormat.encoder.encode(turn) + [UInt8(ascii: "\n")]
 

@@ -38,7 +38,7 @@ public struct HTTPAgent: Agent {
 
     public var kind: AgentConfiguration.Kind { .http }
 
-    public func runTurn(_ turn: TurnRequest, reply: @Sendable (String) async throws -> Void) async throws {
+    @concurrent public func runTurn(_ turn: TurnRequest, reply: nonisolated(nonsending) @Sendable (String) async throws -> Void) async throws {
         var logger = logger
         logger[metadataKey: "baton.session"] = "\(turn.session)"
         logger[metadataKey: "baton.message"] = "\(turn.id)"

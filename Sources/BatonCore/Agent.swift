@@ -37,7 +37,12 @@ public protocol Agent: Sendable {
     var kind: AgentConfiguration.Kind { get }
 
     /// Runs one turn, calling `reply` with each piece of text as the agent produces it.
-    func runTurn(_ turn: TurnRequest, reply: @Sendable (String) async throws -> Void) async throws
+    ///
+    /// It starts on the caller's executor, the gateway's, as `reply` does (SE-0461): a
+    /// turn that answers at once (the demo agent) costs no hop between threads. An agent
+    /// that works between its awaits (reading a process's output, parsing a stream)
+    /// declares its implementation `@concurrent`, so that work runs off the gateway.
+    nonisolated(nonsending) func runTurn(_ turn: TurnRequest, reply: nonisolated(nonsending) @Sendable (String) async throws -> Void) async throws
 }
 
 /// Why an agent could not answer; the description goes to the session as an `error` notice.

@@ -8,7 +8,7 @@ public struct DemoAgent: Agent {
 
     public var kind: AgentConfiguration.Kind { .demo }
 
-    public func runTurn(_ turn: TurnRequest, reply: @Sendable (String) async throws -> Void) async throws {
+    nonisolated(nonsending) public func runTurn(_ turn: TurnRequest, reply: nonisolated(nonsending) @Sendable (String) async throws -> Void) async throws {
         if delay > .zero {
             try await Task.sleep(for: delay)
         }

@@ -73,11 +73,12 @@ extension Gateway {
     }
 
     /// Runs the agent; nil when it stopped because its task was cancelled (an interrupt,
-    /// the timeout, or the gateway torn down: the caller knows which).
-    nonisolated static func execute(
+    /// the timeout, or the gateway torn down: the caller knows which). It runs on the
+    /// caller's executor, as the agent starts on it (``Agent/runTurn(_:reply:)``).
+    nonisolated(nonsending) static func execute(
         agent: any Agent,
         request: TurnRequest,
-        reply: @escaping @Sendable (String) async -> Void
+        reply: nonisolated(nonsending) @escaping @Sendable (String) async -> Void
     ) async -> TurnOutcome? {
         do {
             try await agent.runTurn(request) { text in await reply(text) }

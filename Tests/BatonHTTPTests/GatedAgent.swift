@@ -21,7 +21,7 @@ final class GatedAgent: Agent {
 
     var kind: AgentConfiguration.Kind { .demo }
 
-    func runTurn(_ turn: TurnRequest, reply: @Sendable (String) async throws -> Void) async throws {
+    nonisolated(nonsending) func runTurn(_ turn: TurnRequest, reply: nonisolated(nonsending) @Sendable (String) async throws -> Void) async throws {
         startedContinuation.yield(turn)
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
