@@ -67,6 +67,8 @@ public final class GatewayMetrics: Sendable {
     private let leasesHeld: Gauge
     /// When the drain under way began; nil while serving.
     private let drainStart = Mutex<ContinuousClock.Instant?>(nil)
+    /// The agent's health the gauges last showed: they change only when it does.
+    private let recordedHealth = Mutex<AgentHealth?>(nil)
 
     /// The histogram of drain durations; its buckets are the factory's to choose.
     public static let drainDurationLabel = "baton_drain_duration_seconds"
@@ -160,7 +162,13 @@ public final class GatewayMetrics: Sendable {
     func observe(inFlight: Int, queued: Int, health: AgentHealth) {
         self.inFlight.record(inFlight)
         queueDepth.record(queued)
-        for (state, gauge) in agentHealth { gauge.record(state == health ? 1 : 0) }
+        let changed = recordedHealth.withLock { recorded in
+            defer { recorded = health }
+            return recorded != health
+        }
+        if changed {
+            for (state, gauge) in agentHealth { gauge.record(state == health ? 1 : 0) }
+        }
     }
 
     /// Counts a drain when it begins and records how long it took when it finishes,
