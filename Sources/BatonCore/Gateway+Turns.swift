@@ -8,21 +8,26 @@ extension Gateway {
         case failed(AgentError)
     }
 
-    /// Marks the turns running and hands them to ``run()``.
+    /// Marks the turns running and starts a task for each.
+    ///
+    /// A turn's task runs on this actor from its first line, as the agent starts on the
+    /// caller's executor (``Agent/runTurn(_:reply:)``): a turn the agent answers at once
+    /// (the demo agent) is one job of this actor, with no hop to another thread.
     func startTurns(_ starts: [TurnScheduler.Start]) {
         guard !starts.isEmpty else { return }
         metrics.turnsStarted(starts.count)
         var writes: [StoreWrite] = []
         let startedAt = ContinuousClock.now
         for start in starts {
-            turns[start.message] = RunningTurn(session: start.session, startedAt: startedAt)
+            // Runs once this job of the actor is over, so its record is in place by then.
+            let task = Task { await self.runTurn(start) }
+            turns[start.message] = RunningTurn(session: start.session, startedAt: startedAt, task: task)
             messages[start.message]?.state = .running
             if leases.isShared {
                 writer.enqueue(turnGroup(start.session, [.setState(id: start.message, state: .running)]))
             } else {
                 writes.append(.setState(id: start.message, state: .running))
             }
-            jobQueue.yield(.turn(start))
         }
         if !writes.isEmpty { writer.enqueue(writes) }
         if turnTimer == nil {
@@ -46,18 +51,16 @@ extension Gateway {
         endTurn(id, result: result)
     }
 
-    /// The turn's request, its task recorded so an interrupt can cancel it; nil when the
-    /// turn is gone, or was stopped before it began (it has ended then).
+    /// The turn's request; nil when the turn is gone, or was stopped before it began (it
+    /// has ended then).
     private func beginTurn(_ start: TurnScheduler.Start) -> TurnRequest? {
-        guard let message = messages[start.message], let turn = turns.index(forKey: start.message) else { return nil }
+        guard let message = messages[start.message], let turn = turns[start.message] else { return nil }
         // Metadata built only when debug logging is on: a turn holds nothing for it.
         logger.debug("Turn started", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)"])
-        if let stop = turns.values[turn].stop {
+        if let stop = turn.stop {
             endTurn(message.id, result: stop)
             return nil
         }
-        // Safe: the handle is dropped in finishTurn, which this task runs before it ends.
-        withUnsafeCurrentTask { task in turns.values[turn].task = task }
         return TurnRequest(
             id: message.id, session: message.session, user: message.user, text: message.text, instance: instance,
             rerun: !reruns.isEmpty && reruns.remove(message.id) != nil, repliesDelivered: message.replies)

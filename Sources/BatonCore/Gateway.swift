@@ -7,8 +7,9 @@ import Synchronization
 /// The heart of Baton: accepts messages, runs one turn at a time per session, drains.
 ///
 /// One actor owns every piece of session and drain state; the decisions themselves are
-/// made by the pure ``TurnScheduler`` and ``DrainStateMachine``. Turns run as child tasks
-/// of ``run()``, which returns the moment a drain has nothing left in flight.
+/// made by the pure ``TurnScheduler`` and ``DrainStateMachine``. Each turn is a task of its
+/// own, on this actor from its first line (``startTurns(_:)``); ``run()`` returns the moment
+/// a drain has nothing left in flight, and, when cancelled, once the turns it stopped ended.
 public actor Gateway: Service {
     /// Identifies this process; fresh on every start.
     public nonisolated let instance: String
@@ -84,7 +85,6 @@ public actor Gateway: Service {
     private var coalescedStatusQueued = false
 
     enum Job: Sendable {
-        case turn(TurnScheduler.Start)
         case deadline(ContinuousClock.Instant)
         /// The oldest running turn reaches `agent.turn_timeout` then.
         case turnTimeouts(ContinuousClock.Instant)
@@ -99,8 +99,8 @@ public actor Gateway: Service {
     struct RunningTurn {
         var session: String
         var startedAt = ContinuousClock.now
-        /// The task running the turn, once it began: cancelled to stop it.
-        var task: UnsafeCurrentTask?
+        /// The task running the turn: cancelled to stop it.
+        var task: Task<Void, Never>?
         /// Why the turn is being stopped (an interrupt, the timeout), once it is.
         var stop: TurnOutcome?
         /// Replies the agent gave in this run.
@@ -180,8 +180,6 @@ public actor Gateway: Service {
         await withDiscardingTaskGroup { group in
             for await job in jobs {
                 switch job {
-                case .turn(let start):
-                    group.addTask { await self.runTurn(start) }
                 case .deadline(let deadline):
                     group.addTask {
                         try? await Task.sleep(until: deadline)
@@ -208,6 +206,11 @@ public actor Gateway: Service {
             }
             group.cancelAll()
         }
+        // Cancelled before a drain finished: the turns still running stop, and end (each
+        // writes why) before this returns.
+        let running = turns.values.compactMap(\.task)
+        for task in running { task.cancel() }
+        for task in running { await task.value }
         logger.info("Gateway finished", metadata: ["baton.reason": "\(exitReason?.rawValue ?? "cancelled")"])
     }
 
