@@ -23,6 +23,22 @@ BARE = os.environ.get("BENCH_BARE", os.path.join(REPO, ".build", "release", "bar
 HOST = "127.0.0.1"
 
 
+def unit_environment():
+    """The `Environment=` settings of the shipped unit (units/baton.service): a benchmark
+    runs `baton serve` with the environment systemd would give it."""
+    settings = {}
+    with open(os.path.join(REPO, "units", "baton.service")) as unit:
+        for line in unit:
+            if line.startswith("Environment="):
+                key, _, value = line.strip()[len("Environment="):].partition("=")
+                settings[key] = value
+    return settings
+
+
+# The benchmarks' own environment wins, so a run can try other settings.
+UNIT_ENVIRONMENT = {k: v for k, v in unit_environment().items() if k not in os.environ}
+
+
 def now_ns():
     return time.monotonic_ns()
 
@@ -320,6 +336,7 @@ class NotifySocket:
 def baton_env(port, state, **settings):
     """The environment of a `baton serve` for benchmarks: loopback only, quiet logs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "NOTIFY_SOCKET", "LISTEN_", "WATCHDOG_"))}
+    env.update(UNIT_ENVIRONMENT)
     env.update(
         {
             "BATON_LISTEN": f"{HOST}:{port}",

@@ -27,6 +27,8 @@ public enum UnitFile {
         NotifyAccess=main
         ExecStart=\(executable) serve
         ExecReload=/bin/kill -USR1 $MAINPID
+        # glibc's per-thread cache of freed memory, read at exec only (README, "Memory allocator").
+        Environment=GLIBC_TUNABLES=\(AllocatorTuning.unitTunables)
         # 75: drained for a restart, start the next process; 78: bad configuration, stop.
         Restart=on-failure
         RestartSec=0

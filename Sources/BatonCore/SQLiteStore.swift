@@ -321,11 +321,27 @@ public final class SQLiteStore: Store {
     /// a failing group fails alone; a failure of the whole store (locked, full, I/O) fails
     /// the commit at once.
     public func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
+        try await withTaskExecutorPreference(Self.commitThread) { try await commitOnCommitThread(groups) }
+    }
+
+    /// The thread every SQLite store of the process commits on: a commit blocks it for
+    /// the transaction and its fsync.
+    static let commitThread = DedicatedThreadExecutor(name: "baton-store")
+
+    public var commitExecutor: (any TaskExecutor)? { Self.commitThread }
+
+    /// ``commit(_:)`` on ``commitThread``: GRDB's synchronous write runs there, with no
+    /// hop to GRDB's writer queue and back.
+    private func commitOnCommitThread(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
+        try commitBlocking(groups)
+    }
+
+    private func commitBlocking(_ groups: [[StoreWrite]]) throws -> [Result<[SessionEvent], any Error>] {
         let lookup: @Sendable (String) -> Int64? = { [self] session in committedEventIDs.withLock { $0.ids[session] } }
         let (results, assigned): ([Result<[SessionEvent], any Error>], [String: Int64])
         do {
             let floor: SQLitePendingFloor
-            (results, assigned, floor) = try await pool.write { [self] db in
+            (results, assigned, floor) = try pool.write { [self] db in
                 var batch = SQLiteWriteBatch(committedLastEventID: lookup)
                 let results: [Result<[SessionEvent], any Error>] = try groups.map { writes in
                     .success(try writes.compactMap { try batch.apply($0, in: db) })
@@ -338,7 +354,7 @@ public final class SQLiteStore: Store {
         } catch let error as DatabaseError where Self.storeWideFailures.contains(error.resultCode) {
             throw error  // every group would fail the same way, after the same wait
         } catch {
-            (results, assigned) = try await pool.write { db in
+            (results, assigned) = try pool.write { db in
                 var assigned: [String: Int64] = [:]
                 let results = groups.map { writes -> Result<[SessionEvent], any Error> in
                     var batch = SQLiteWriteBatch(committedLastEventID: lookup, assigned: assigned)

@@ -40,6 +40,11 @@ public protocol Store: Sendable {
     /// Throws when the transaction as a whole failed: then nothing was committed.
     func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>]
 
+    /// Where ``commit(_:)`` runs when the store needs a thread of its own for it (a commit
+    /// that blocks its thread); ``StoreWriter`` runs there too, so it reaches the store
+    /// without a hop. Nil: the shared pool.
+    var commitExecutor: (any TaskExecutor)? { get }
+
     /// Removes one batch of old history in one short transaction of its own (not through
     /// ``StoreWriter``: nothing waits on it, and a batch holds the writer for one small
     /// transaction only).
@@ -106,6 +111,10 @@ public struct LeaseLostError: Error, CustomStringConvertible {
     }
 
     public var description: String { "the lease on session \(session) is another process's now; its turn's writes are dropped" }
+}
+
+extension Store {
+    public var commitExecutor: (any TaskExecutor)? { nil }
 }
 
 extension StoreWrite {

@@ -74,13 +74,15 @@ public final class StoreWriter: Service, Sendable {
     }
 
     public func run() async throws {
-        for await _ in wakeups.cancelOnGracefulShutdown() {
+        await withTaskExecutorPreference(store.commitExecutor) {
+            for await _ in wakeups.cancelOnGracefulShutdown() {
+                await commitPending()
+            }
+            // Shutdown: commit what the other services submitted on their way out.
+            await commitPending()
+            pending.withLock { $0.closed = true }
             await commitPending()
         }
-        // Shutdown: commit what the other services submitted on their way out.
-        await commitPending()
-        pending.withLock { $0.closed = true }
-        await commitPending()
         logger.info("Store closed")
     }
 
