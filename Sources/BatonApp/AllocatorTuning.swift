@@ -15,7 +15,8 @@ import Glibc
 /// free goes to the shared bins, under the arena's lock, and the next large allocation
 /// (a task's first 1 KiB slab) consolidates them. glibc reads that count only from
 /// `GLIBC_TUNABLES` at exec, so the unit sets it (``unitTunables``): 256 per size
-/// answered 7 % more messages per second for 8 % less CPU time each (bench/README.md).
+/// answered 7 % more messages per second for 8 % less CPU time each (README.md, the
+/// table of what changes did).
 ///
 /// A `glibc.malloc` tunable `GLIBC_TUNABLES` sets wins over the setting here it names.
 public enum AllocatorTuning {
