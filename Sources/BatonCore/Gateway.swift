@@ -98,7 +98,8 @@ public actor Gateway: Service {
 
     struct RunningTurn {
         var session: String
-        var startedAt = ContinuousClock.now
+        /// When the turn started, for its timeout and the agent's health.
+        var startedAt: ContinuousClock.Instant
         /// The task running the turn: cancelled to stop it.
         var task: Task<Void, Never>?
         /// Why the turn is being stopped (an interrupt, the timeout), once it is.

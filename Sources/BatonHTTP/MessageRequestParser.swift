@@ -16,11 +16,11 @@ struct MessageRequestParser {
         guard String(validating: body, as: UTF8.self) != nil else {
             throw APIError(.badRequest, "body is not valid UTF-8")
         }
-        let fields: [String: Field]
+        let fields: Fields
         if let members = FlatJSONObject.read(body) {
-            fields = Self.fields(members)
+            fields = .flat(members)
         } else {
-            fields = try Self.parsedBySerialization(body)
+            fields = .parsed(try Self.parsedBySerialization(body))
         }
         let session = try identifier("session", in: fields)
         guard !session.utf8.contains(UInt8(ascii: "/")) else { throw APIError(.badRequest, "field \"session\" must not contain \"/\"") }
@@ -29,7 +29,7 @@ struct MessageRequestParser {
         guard !text.isBlank else {
             throw APIError(.badRequest, "field \"text\" must not be empty")
         }
-        let id = fields["id", default: .null] == .null ? nil : try identifier("id", in: fields)
+        let id = fields["id"] == .null ? nil : try identifier("id", in: fields)
         return IncomingMessage(id: id, session: session, user: user, text: text)
     }
 
@@ -41,8 +41,18 @@ struct MessageRequestParser {
         case other
     }
 
-    private static func fields(_ members: FlatJSONObject.Members) -> [String: Field] {
-        members.mapValues { value in value.map(Field.string) ?? .null }
+    /// The body's members: ``FlatJSONObject``'s as they are (no copy), or Foundation's
+    /// parse of a body it leaves. A missing member reads as null.
+    enum Fields {
+        case flat(FlatJSONObject.Members)
+        case parsed([String: Field])
+
+        subscript(name: String) -> Field {
+            switch self {
+            case .flat(let members): members[name].map { value in value.map(Field.string) ?? .null } ?? .null
+            case .parsed(let fields): fields[name, default: .null]
+            }
+        }
     }
 
     /// Any body `FlatJSONObject` leaves: JSON it does not read, and every malformed body.
@@ -100,15 +110,15 @@ struct MessageRequestParser {
         return false
     }
 
-    private func string(_ name: String, in fields: [String: Field]) throws(APIError) -> String {
-        switch fields[name, default: .null] {
+    private func string(_ name: String, in fields: Fields) throws(APIError) -> String {
+        switch fields[name] {
         case .null: throw APIError(.badRequest, "missing field \"\(name)\"")
         case .other: throw APIError(.badRequest, "field \"\(name)\" must be a string")
         case .string(let string): return string
         }
     }
 
-    private func identifier(_ name: String, in fields: [String: Field]) throws(APIError) -> String {
+    private func identifier(_ name: String, in fields: Fields) throws(APIError) -> String {
         let value = try string(name, in: fields)
         guard !value.isEmpty else { throw APIError(.badRequest, "field \"\(name)\" must not be empty") }
         guard value.utf8.count <= Self.maxIdentifierBytes else {
