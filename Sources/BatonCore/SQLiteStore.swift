@@ -331,7 +331,9 @@ public final class SQLiteStore: Store {
     public var commitExecutor: (any TaskExecutor)? { Self.commitThread }
 
     /// ``commit(_:)`` on ``commitThread``: GRDB's synchronous write runs there, with no
-    /// hop to GRDB's writer queue and back.
+    /// hop to GRDB's writer queue and back. An async function of its own, as entering
+    /// one is where a task moves to its preferred executor; ``commitBlocking(_:)`` is
+    /// synchronous, so that GRDB's synchronous `write` is the one it calls.
     private func commitOnCommitThread(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
         try commitBlocking(groups)
     }

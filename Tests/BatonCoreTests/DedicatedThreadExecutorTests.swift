@@ -17,8 +17,8 @@ struct DedicatedThreadExecutorTests {
         #expect(runs.threads == ["test-dedicated"])
     }
 
-    @Test("A store's commits run on the store's thread, not on the shared pool")
-    func storeCommitsOnItsThread() async throws {
+    @Test("A SQLite store's commit executor is a named thread of its own, and a commit stores its event")
+    func storeHasACommitThread() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-commit-thread-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try SQLiteStore(directory: directory)
