@@ -39,6 +39,12 @@ def unit_environment():
 UNIT_ENVIRONMENT = {k: v for k, v in unit_environment().items() if k not in os.environ}
 
 
+def with_unit_environment():
+    """This process's environment with the unit's settings added: for the processes a
+    benchmark runs beside `baton serve` (the bare endpoint, store-bench, gateway-bench)."""
+    return dict(os.environ, **UNIT_ENVIRONMENT)
+
+
 def now_ns():
     return time.monotonic_ns()
 

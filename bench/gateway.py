@@ -36,7 +36,7 @@ def main():
         out = subprocess.run(
             [GATEWAY_BENCH, "--messages", str(args.messages), "--clients", str(args.clients),
              "--commit-us", str(args.commit_us)],
-            env=dict(os.environ, **common.UNIT_ENVIRONMENT), check=True, capture_output=True, text=True).stdout
+            env=common.with_unit_environment(), check=True, capture_output=True, text=True).stdout
         runs.append(json.loads(out))
     median = {
         "cpu_us_per_message": common.median(run["cpu_us_per_message"] for run in runs),

@@ -84,7 +84,7 @@ def run_store_bench(args, folder):
     out = subprocess.run(
         [STORE_BENCH, "--messages", str(args.messages), "--sessions", str(args.sessions), "--batch", str(args.batch),
          "--directory", directory],
-        env=dict(os.environ, **common.UNIT_ENVIRONMENT), check=True, capture_output=True, text=True).stdout
+        env=common.with_unit_environment(), check=True, capture_output=True, text=True).stdout
     result = json.loads(out)
     schema = "\n".join(
         row[0] + ";" for row in sqlite3.connect(os.path.join(directory, "baton.sqlite")).execute(

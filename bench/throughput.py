@@ -229,7 +229,7 @@ async def measure_refused(args, folder, index):
 async def measure_bare(args, folder, index):
     port = common.free_port()
     # The same environment as Baton's (the unit's), so the two differ only in their code.
-    process = common.Process([common.BARE, str(port)], dict(os.environ, **common.UNIT_ENVIRONMENT), os.path.join(folder, "bare.log"))
+    process = common.Process([common.BARE, str(port)], common.with_unit_environment(), os.path.join(folder, "bare.log"))
     try:
         await asyncio.to_thread(wait_port, port)
         cpu_before = common.cpu_seconds(process.pid)
