@@ -436,6 +436,41 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# Which kind of thread a thread's name says it is, for `cpu_seconds_by_thread`.
+THREAD_KINDS = (
+    ("NIO-", "event_loops"),  # SwiftNIO's event loops: sockets, HTTP parsing and encoding
+    ("baton-store", "store_thread"),  # SQLite's commits (DedicatedThreadExecutor)
+    ("qos", "swift_pool"),  # libdispatch's workers: Swift's cooperative pool, where tasks run
+)
+
+
+def cpu_seconds_by_thread(pid):
+    """User + system CPU time a process has used so far, by kind of thread (the names in
+    THREAD_KINDS, from /proc/PID/task/*/stat), in seconds. "other" is the rest of the
+    process's total, threads that have ended included."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    result = {kind: 0.0 for _, kind in THREAD_KINDS}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                text = f.read()
+        except FileNotFoundError:
+            continue  # ended meanwhile: its time is in the process's total, so in "other"
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        kind = next((kind for prefix, kind in THREAD_KINDS if prefix in name), None)
+        if kind:
+            result[kind] += (int(fields[11]) + int(fields[12])) / ticks
+    result["other"] = cpu_seconds(pid) - sum(result.values())
+    return result
+
+
+def cpu_us_by_thread(before, after, count):
+    """What each kind of thread spent between two `cpu_seconds_by_thread` readings, in
+    microseconds per one of `count` requests."""
+    return {kind: round((after[kind] - before[kind]) * 1e6 / count, 1) if count else None for kind in after}
+
+
 def emit(result, path=None):
     """Writes a benchmark's JSON result to `path` (or stdout)."""
     text = json.dumps(result, indent=2, sort_keys=True)

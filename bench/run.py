@@ -266,6 +266,10 @@ def table(results):
         m = r["median"]
         w = r["wrk"]
         name = f"throughput ({r['runs']} runs)"
+
+        def by_thread(side):
+            return " / ".join(fmt(m[f"{side}.cpu_us_by_thread.{kind}"]) for kind in
+                              ("event_loops", "swift_pool", "store_thread", "other")) + " µs"
         row(name, f"POST /v1/messages req/s, wrk -t{w['threads']} -c{w['connections']} -d{w['duration_s']}s: Baton (delay 0)",
             fmt(m["baton.wrk.rps"]))
         row(name, "… bare Hummingbird endpoint, same run", fmt(m["bare.wrk.rps"]))
@@ -278,6 +282,8 @@ def table(results):
             "bare per POST", f"{fmt(m['baton.answered.cpu_us_per_message'], ' µs')}; {fmt(m['bare.cpu_us_per_post'], ' µs')}",
             "≤ 2 × bare", m["baton.answered.cpu_us_per_message"] is not None and m["bare.cpu_us_per_post"]
             and m["baton.answered.cpu_us_per_message"] <= 2 * m["bare.cpu_us_per_post"])
+        row(name, "… of which, by thread: SwiftNIO's event loops / Swift's cooperative pool / the store's commit thread / "
+            "other: Baton; bare", f"{by_thread('baton.answered')}; {by_thread('bare')}")
         row(name, "… Baton's HTTP layer alone: CPU time per POST it refuses (400, an empty session; nothing stored), same load",
             fmt(m["refused.cpu_us_per_post"], " µs"))
         row(name, "every stored message answered (store: done = messages = replies)",

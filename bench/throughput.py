@@ -13,7 +13,9 @@ alternating which comes first:
          the process's user + system CPU time (/proc/PID/stat) from wrk's start until
          every message is answered, divided by the messages answered: what accepting,
          storing and answering one message costs, whatever the machine's load does
-         to the rate.
+         to the rate. The same time split by thread (/proc/PID/task: SwiftNIO's event
+         loops, Swift's cooperative pool, the store's commit thread, the rest) says
+         which part of Baton it went to, without a profiler.
          Then a Python client (bench/common.py, raw sockets) runs --latency-sessions
          sessions in a closed loop for --latency-duration seconds: POST, wait for the
          reply on the session's event stream, POST again: POST-to-202 and POST-to-reply
@@ -24,7 +26,8 @@ alternating which comes first:
          costs alone, without storing or answering anything.
   bare   `bare-server` (bench/BareServer): the same wrk load, and the same Python client
          posting without waiting for a reply (its POST-to-202 is the client's floor).
-         CPU per POST: its CPU time over the wrk run divided by the requests.
+         CPU per POST: its CPU time over the wrk run divided by the requests, split by
+         thread as Baton's is.
 
 The figure is the ratio baton/bare of POSTs/s, per run; the table reports its median.
 """
@@ -172,6 +175,7 @@ async def measure_baton(args, folder, index):
     try:
         await common.wait_http_ready(port)
         cpu_before = common.cpu_seconds(process.pid)
+        threads_before = common.cpu_seconds_by_thread(process.pid)
         result = {"wrk": await asyncio.to_thread(wrk, port, args, f"r{index}w")}
         wrk_end = time.time()
         # Let it answer what wrk left queued (requests wrk abandoned at its end may still
@@ -188,6 +192,7 @@ async def measure_baton(args, folder, index):
                 break
             await asyncio.sleep(0.1)
         cpu = common.cpu_seconds(process.pid) - cpu_before
+        threads = common.cpu_us_by_thread(threads_before, common.cpu_seconds_by_thread(process.pid), replies)
         db.close()
         result["answered"] = {
             "messages": count,
@@ -197,6 +202,7 @@ async def measure_baton(args, folder, index):
             "backlog_after_wrk_ms": round(max(0.0, last - wrk_end) * 1000, 1) if replies else None,
             "cpu_s": round(cpu, 2),
             "cpu_us_per_message": round(cpu * 1e6 / replies, 1) if replies else None,
+            "cpu_us_by_thread": threads,
         }
         result["latency"] = await closed_loop(port, args.latency_sessions, args.latency_duration, f"r{index}l", True)
         return result
@@ -233,13 +239,20 @@ async def measure_bare(args, folder, index):
     try:
         await asyncio.to_thread(wait_port, port)
         cpu_before = common.cpu_seconds(process.pid)
+        threads_before = common.cpu_seconds_by_thread(process.pid)
         result = {"wrk": await asyncio.to_thread(wrk, port, args, f"r{index}w")}
         cpu = common.cpu_seconds(process.pid) - cpu_before
         result["cpu_us_per_post"] = round(cpu * 1e6 / result["wrk"]["requests"], 1) if result["wrk"]["requests"] else None
+        result["cpu_us_by_thread"] = common.cpu_us_by_thread(
+            threads_before, common.cpu_seconds_by_thread(process.pid), result["wrk"]["requests"])
         result["latency"] = await closed_loop(port, args.latency_sessions, args.latency_duration, f"r{index}l", False)
         return result
     finally:
         process.stop()
+
+
+# The kinds of thread the table splits CPU time by (common.cpu_seconds_by_thread).
+THREAD_KINDS = ("event_loops", "swift_pool", "store_thread", "other")
 
 
 async def main(args):
@@ -280,6 +293,8 @@ async def main(args):
             "baton.latency.ack_p50_ms", "baton.latency.ack_p99_ms",
             "baton.latency.reply_p50_ms", "baton.latency.reply_p99_ms", "baton.latency.replies_per_s",
             "bare.latency.ack_p50_ms", "bare.latency.ack_p99_ms",
+            *(f"baton.answered.cpu_us_by_thread.{kind}" for kind in THREAD_KINDS),
+            *(f"bare.cpu_us_by_thread.{kind}" for kind in THREAD_KINDS),
         )
     }
     # Every refused POST was answered 400 (wrk's status errors) and none was stored.

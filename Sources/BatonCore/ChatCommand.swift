@@ -8,8 +8,8 @@ public enum ChatCommand: Sendable, Equatable {
     /// The command `text` is, or nil for an ordinary message.
     public init?(text: String) {
         // Most messages are not commands: only text that starts with "/" is looked at.
+        guard text.unicodeScalars.first(where: { !$0.isWhiteSpace }) == "/" else { return nil }
         let command = text.trimmingWhiteSpace
-        guard command.first == "/" else { return nil }
         switch command {
         case "/restart": self = .restart(now: false)
         case "/restart now": self = .restart(now: true)

@@ -3,7 +3,7 @@ extension StringProtocol {
     /// person would call an empty message. Reads the scalars in place, without the copy
     /// that trimming makes.
     public var isBlank: Bool {
-        unicodeScalars.allSatisfy(\.properties.isWhitespace)
+        unicodeScalars.allSatisfy(\.isWhiteSpace)
     }
 }
 
@@ -12,9 +12,17 @@ extension String {
     public var trimmingWhiteSpace: Substring {
         let text = Substring(self)
         let scalars = text.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
+        guard let first = scalars.firstIndex(where: { !$0.isWhiteSpace }),
+            let last = scalars.lastIndex(where: { !$0.isWhiteSpace })
         else { return text[text.endIndex...] }
         return Substring(scalars[first...last])
+    }
+}
+
+extension Unicode.Scalar {
+    /// Unicode `White_Space`. ASCII, what nearly every message starts and ends with, is
+    /// answered here; only other scalars look the property up in the Unicode tables.
+    var isWhiteSpace: Bool {
+        isASCII ? value == 0x20 || (0x09...0x0D).contains(value) : properties.isWhitespace
     }
 }

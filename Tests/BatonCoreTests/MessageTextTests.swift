@@ -28,6 +28,15 @@ struct MessageTextTests {
         #expect(!"a".isBlank && !" . ".isBlank && !"\u{200B}x".isBlank)
     }
 
+    @Test func whiteSpaceIsUnicodesWhiteSpaceForEveryScalar() {
+        // ASCII is answered without the Unicode tables: it must give the tables' answer,
+        // and so must every other scalar of the Basic Multilingual Plane.
+        let scalars = (0...0xFFFF).compactMap(Unicode.Scalar.init(_:) as (UInt32) -> Unicode.Scalar?)
+        let differing = scalars.filter { $0.isWhiteSpace != $0.properties.isWhitespace }
+        #expect(differing.isEmpty, "\(differing.map { String($0.value, radix: 16) })")
+        #expect(scalars.filter(\.isWhiteSpace).count == 25, "Unicode's White_Space: 25 scalars, all in the BMP")
+    }
+
     @Test func madeIDsAreVersion7UUIDsThatSortByTime() throws {
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         let ids = (0..<200).map { MessageID.make(at: start.addingTimeInterval(Double($0) / 100)) }
