@@ -101,9 +101,10 @@ public func buildApplication(
     let controlSocket = try ListeningSocket.unix(path: controlSocketPath, mode: 0o600)
 
     let connections = ConnectionRegistry.make(configuration: configuration, logger: logger, metricsFactory: metricsFactory)
+    let chat = APIRouter.chat(gateway: gateway, store: store, bus: bus, metrics: metrics)
     let http = HTTPListener(
-        name: "http", socket: httpSocket, router: APIRouter.chat(gateway: gateway, store: store, bus: bus, metrics: metrics),
-        logger: logger, connections: connections,
+        name: "http", socket: httpSocket, router: chat.router,
+        logger: logger, connections: connections, messages: chat.messages,
         onStarted: { await gateway.listenerStarted() })
     // Only this user (and root) may steer the gateway, whatever the socket's mode.
     let ownUID = getuid()

@@ -22,8 +22,13 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     /// The JSON response for this error: written by ``JSONObjectWriter``, as cheap as a
     /// 202's body, so a flood of bad requests costs no more than good ones.
     public func response() -> Response {
+        JSONBody.response(status, body: body, headers: headers)
+    }
+
+    /// The JSON body, `{"error": "..."}`.
+    var body: ByteBuffer {
         var body = JSONObjectWriter(capacity: message.utf8.count + 16)
         body.add("error", message)
-        return JSONBody.response(status, body: ByteBuffer(bytes: body.finish()), headers: headers)
+        return ByteBuffer(bytes: body.finish())
     }
 }

@@ -37,9 +37,15 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("Unexpected error", metadata: ["baton.error": "\(error)"])
             response = APIError(.internalServerError, "internal error").response()
         }
-        response.headers[.batonInstance] = instance
-        if closesConnections() { response.headers[.connection] = "close" }
+        stamp(&response.headers)
         return response
+    }
+
+    /// Names the instance, and says `Connection: close` once the gateway drains: what
+    /// every response gets, from the router or from ``MessageEndpoint``.
+    func stamp(_ headers: inout HTTPFields) {
+        headers[.batonInstance] = instance
+        if closesConnections() { headers[.connection] = "close" }
     }
 
     private static func message(for error: HTTPError, request: Request) -> String {

@@ -4,23 +4,28 @@ import Prometheus
 
 /// Builds the routers of Baton's two HTTP faces.
 public enum APIRouter {
-    /// The chat API served on `listen`; `GET /metrics` serves `metrics`; `GET /` the web page.
+    /// The chat API served on `listen`; `GET /metrics` serves `metrics`; `GET /` the web
+    /// page. `POST /v1/messages` is served by `messages` in front of the router, and by
+    /// the router behind another request on the same connection.
     public static func chat(
         gateway: Gateway, store: any Store, bus: EventBus, metrics: PrometheusCollectorRegistry
-    ) -> Router<BatonRequestContext> {
+    ) -> (router: Router<BatonRequestContext>, messages: MessageEndpoint) {
         let router = Router(context: BatonRequestContext.self)
-        router.add(middleware: APIMiddleware(gateway: gateway))
+        let stamping = APIMiddleware<BatonRequestContext>(gateway: gateway)
+        router.add(middleware: stamping)
         let access = AccessMetrics(registry: metrics, configuration: gateway.configuration)
-        router.add(middleware: TokenAuthMiddleware(configuration: gateway.configuration, metrics: access))
+        let authentication = TokenAuthMiddleware<BatonRequestContext>(configuration: gateway.configuration, metrics: access)
+        router.add(middleware: authentication)
         let parser = MessageRequestParser(maxBodyBytes: gateway.configuration.limits.maxMessageBytes)
-        MessagesController(gateway: gateway, parser: parser, access: access).register(on: router)
+        let messages = MessagesController(gateway: gateway, parser: parser, access: access)
+        messages.register(on: router)
         EventStreamController(store: store, bus: bus).register(on: router)
         StatusController(gateway: gateway).register(on: router)
         StatusStreamController(gateway: gateway).register(on: router)
         UserController(admins: Set(gateway.configuration.admins)).register(on: router)
         PageController().register(on: router)
         MetricsController(registry: metrics).register(on: router)
-        return router
+        return (router, MessageEndpoint(controller: messages, authentication: authentication, stamping: stamping))
     }
 
     /// The control API served on `<runtime_directory>/control.sock`.

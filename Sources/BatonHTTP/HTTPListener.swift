@@ -22,6 +22,8 @@ public final class HTTPListener: Service, Sendable {
     private let admitPeer: (@Sendable (PeerCredentials) -> Bool)?
     /// Bounds the connections and their deadlines; nil keeps Hummingbird's idle timeout only.
     private let connections: ConnectionRegistry?
+    /// Answers `POST /v1/messages` in front of the router; nil leaves it to the router.
+    private let messages: MessageEndpoint?
     /// How long a connection accepted just before shutdown has to send its request.
     private let lastRequestGrace: TimeAmount
     /// When the last connection was accepted (uptime nanoseconds); the grace is only
@@ -35,12 +37,14 @@ public final class HTTPListener: Service, Sendable {
         logger: Logger,
         admitPeer: (@Sendable (PeerCredentials) -> Bool)? = nil,
         connections: ConnectionRegistry? = nil,
+        messages: MessageEndpoint? = nil,
         lastRequestGrace: TimeAmount = .milliseconds(200),
         onStarted: @escaping @Sendable () async -> Void = {}
     ) {
         self.lastRequestGrace = lastRequestGrace
         self.admitPeer = admitPeer
         self.connections = connections
+        self.messages = messages
         self.name = name
         self.socket = socket
         self.logger = logger
@@ -73,7 +77,8 @@ public final class HTTPListener: Service, Sendable {
         // Hummingbird's idle timeout cannot tell from idle ones).
         let idleTimeout: TimeAmount? = connections == nil ? .seconds(75) : nil
         let childChannel = HandoffSafeHTTP1Channel(
-            HTTP1Channel(responder: responder, configuration: .init(idleTimeout: idleTimeout)), connections: connections)
+            HTTP1Channel(responder: responder, configuration: .init(idleTimeout: idleTimeout)), connections: connections,
+            messages: messages)
         let quiescing = ServerQuiescingHelper(group: MultiThreadedEventLoopGroup.singleton)
         let logger = self.logger
         let serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

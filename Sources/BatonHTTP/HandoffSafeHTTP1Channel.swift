@@ -12,30 +12,36 @@ import NIOCore
 /// that one dropped that way finishes its writer and closes instead.
 ///
 /// With a ``ConnectionRegistry``, each connection also gets a ``ConnectionGuard`` in front
-/// of the HTTP decoder and a ``RequestProgressHandler`` behind it.
+/// of the HTTP decoder and a ``RequestProgressHandler`` behind it; with a
+/// ``MessageEndpoint``, a ``MessageEndpointHandler`` in front of the router.
 struct HandoffSafeHTTP1Channel: Sendable {
     let base: HTTP1Channel
     let connections: ConnectionRegistry?
+    let messages: MessageEndpoint?
 
-    init(_ base: HTTP1Channel, connections: ConnectionRegistry? = nil) {
+    init(_ base: HTTP1Channel, connections: ConnectionRegistry? = nil, messages: MessageEndpoint? = nil) {
         self.base = base
         self.connections = connections
+        self.messages = messages
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<AcceptedConnection> {
-        guard let connections else { return base.setup(channel: channel, logger: logger).map(AcceptedConnection.init) }
-        let connection = ConnectionGuard(registry: connections)
-        do {
-            try channel.pipeline.syncOperations.addHandler(connection, position: .first)
-        } catch {
-            return channel.eventLoop.makeFailedFuture(error)
+        guard connections != nil || messages != nil else { return base.setup(channel: channel, logger: logger).map(AcceptedConnection.init) }
+        let connection = connections.map(ConnectionGuard.init(registry:))
+        if let connection {
+            do {
+                try channel.pipeline.syncOperations.addHandler(connection, position: .first)
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
         }
         // The child channel initializer runs on the connection's event loop.
         return base.setup(channel: channel, logger: logger).assumeIsolated().flatMapThrowing { value in
-            // Behind the decoder and Hummingbird's extra handlers, before its connection state.
+            // Behind the decoder and Hummingbird's extra handlers, around its connection state.
             let pipeline = channel.pipeline.syncOperations
             let state = try pipeline.handler(type: HTTPConnectionStateHandler.self)
-            try pipeline.addHandler(RequestProgressHandler(connection: connection), position: .before(state))
+            if let connection { try pipeline.addHandler(RequestProgressHandler(connection: connection), position: .before(state)) }
+            if let messages { try pipeline.addHandler(messages.handler(logger: logger), position: .after(state)) }
             return AcceptedConnection(value)
         }.nonisolated()
     }

@@ -1,6 +1,7 @@
 import BatonCore
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// Finds out who is calling the API and puts the ``Caller`` in the request's context.
@@ -36,20 +37,35 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
             return try await next(request, context)
         }
         var context = context
+        context.caller = try caller(of: request.headers, peer: context.remoteAddress, logger: context.logger)
+        context.logger = logger(context.logger, naming: context.caller)
+        return try await next(request, context)
+    }
+
+    /// `logger` with the caller's token in its metadata. Without tokens every caller is
+    /// the same one: naming it in each request's logs says nothing, and costs every
+    /// request a copy of the logger's metadata.
+    func logger(_ logger: Logger, naming caller: Caller) -> Logger {
+        guard !tokens.isEmpty else { return logger }
+        var logger = logger
+        logger[metadataKey: "baton.token"] = "\(caller.name)"
+        return logger
+    }
+
+    /// The caller of a request with `headers` from `peer`, counted in the metrics; or the
+    /// answer that refuses it, counted and logged.
+    func caller(of headers: HTTPFields, peer: SocketAddress?, logger: Logger) throws(APIError) -> Caller {
         do {
-            context.caller = try identify(request.headers, peer: context.remoteAddress)
+            let caller = try identify(headers, peer: peer)
+            metrics?.identified(caller)
+            return caller
         } catch {
             metrics?.refused(error.reason)
-            context.logger.log(
+            logger.log(
                 level: error.reason == .notLocal ? .notice : .debug, "Refused an API request",
-                metadata: ["baton.reason": "\(error.reason.rawValue)", "baton.peer": "\(context.remoteAddress?.ipAddress ?? "unknown")"])
+                metadata: ["baton.reason": "\(error.reason.rawValue)", "baton.peer": "\(peer?.ipAddress ?? "unknown")"])
             throw error.answer
         }
-        metrics?.identified(context.caller)
-        // Without tokens every caller is the same one: naming it in each request's logs
-        // says nothing, and costs every request a copy of the logger's metadata.
-        if !tokens.isEmpty { context.logger[metadataKey: "baton.token"] = "\(context.caller.name)" }
-        return try await next(request, context)
     }
 
     /// The caller of a request with `headers` from `peer`, or why it is refused.

@@ -49,6 +49,12 @@ final class KeptAliveConnection: Sendable {
             return try await readResponse()
         }
 
+        /// Sends `GET path` and reads the response whole.
+        mutating func get(_ path: String) async throws -> Response {
+            try await outbound.write(ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            return try await readResponse()
+        }
+
         /// Whether the server closes the connection (rather than sending anything more).
         mutating func serverCloses() async throws -> Bool {
             guard buffered.isEmpty else { return false }

@@ -1,0 +1,208 @@
+import BatonCore
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTPTypes
+
+/// Answers one connection's messages (``MessageEndpoint``) and passes every other request
+/// on to the router, so that the connection's answers go out in the order its requests
+/// came (HTTP/1.1 has no other way to match them).
+///
+/// A message that comes while the router still answers an earlier request goes to the
+/// router too, which serves `POST /v1/messages` the same way. Requests that come while a
+/// message is being answered wait here, and are read once its answer is written.
+///
+/// The connection ends as the router would end it: after the answer to a request that
+/// says `Connection: close`, or after a 400 when the message's body could not be read.
+///
+/// In the pipeline behind Hummingbird's connection state, in front of its async channel:
+/// the state and ``RequestProgressHandler`` see every request and every answer, whichever
+/// way it went.
+final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// A message being read.
+    private struct Reading {
+        /// The connection's logger, naming the caller's token.
+        var logger: Logger
+        /// Who sent it; nil when the token check refused it (`refusal`).
+        var caller: Caller?
+        var refusal: APIError?
+        /// What is wrong with the body, once something is.
+        var bodyProblem: APIError?
+        /// The connection closes after the answer.
+        var closes: Bool
+    }
+
+    private let endpoint: MessageEndpoint
+    private let logger: Logger
+    private var reading: Reading?
+    private var body = ByteBuffer()
+    /// Whether a message's answer is on its way.
+    private var answering = false
+    /// Requests passed to the router whose answer has not ended yet.
+    private var routed = 0
+    /// Parts that came while a message was being answered, in order.
+    private var held: [HTTPRequestPart] = []
+    /// The client's end of the connection closed while a message was read or answered:
+    /// passed on behind its answer, or the router's connection task would close the
+    /// connection before it.
+    private var inputClosed = false
+    /// An error from the parts held while a message was answered: passed on behind it.
+    private var heldError: (any Error)?
+    /// The connection closed: an answer that comes later has nowhere to go.
+    private var removed = false
+
+    init(endpoint: MessageEndpoint, logger: Logger) {
+        self.endpoint = endpoint
+        self.logger = logger
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        removed = true
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if answering {
+            held.append(part)
+        } else {
+            read(part, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent, reading != nil || answering {
+            inputClosed = true
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if answering {
+            heldError = heldError ?? error
+        } else if var message = reading {
+            // The body's framing broke, or the connection ended inside it: the client's
+            // fault, answered 400, and the rest of the connection cannot be read.
+            reading = nil
+            if message.refusal == nil { message.bodyProblem = MessagesController.brokenBody }
+            message.closes = true
+            answer(message, context: context)
+        } else {
+            context.fireErrorCaught(error)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // Only the router's answers come through here: this handler writes its own in front of itself.
+        if case .end = unwrapOutboundIn(data) { routed = max(0, routed - 1) }
+        context.write(data, promise: promise)
+    }
+
+    private func read(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let head) where routed == 0 && endpoint.serves(head):
+            reading = start(head, peer: context.channel.remoteAddress)
+        case .head:
+            routed += 1
+            context.fireChannelRead(wrapInboundOut(part))
+        case .body(var chunk) where reading != nil:
+            guard reading?.refusal == nil, reading?.bodyProblem == nil else { return }
+            // One byte over the limit is enough to know it is too large (the parser says by how much).
+            if body.readableBytes + chunk.readableBytes > endpoint.controller.parser.maxBodyBytes + 1 {
+                reading?.bodyProblem = endpoint.controller.tooLarge
+                body.clear()
+            } else {
+                body.writeBuffer(&chunk)
+            }
+        case .end where reading != nil:
+            let message = reading!
+            reading = nil
+            answer(message, context: context)
+        case .body, .end:
+            context.fireChannelRead(wrapInboundOut(part))
+        }
+    }
+
+    /// A message's reading begun: its caller, or why it is refused.
+    private func start(_ head: HTTPRequest, peer: SocketAddress?) -> Reading {
+        let closes = head.headerFields[values: .connection].contains { $0.lowercased().split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "close" } }
+        var reading = Reading(logger: logger, closes: closes)
+        do {
+            let caller = try endpoint.authentication.caller(of: head.headerFields, peer: peer, logger: logger)
+            reading.caller = caller
+            reading.logger = endpoint.authentication.logger(logger, naming: caller)
+        } catch {
+            reading.refusal = error
+        }
+        reading.bodyProblem = MessagesController.unsupportedCoding(head.headerFields)
+        body.clear()
+        return reading
+    }
+
+    private func answer(_ message: Reading, context: ChannelHandlerContext) {
+        answering = true
+        guard let caller = message.caller else {
+            respond(MessagesController.Answer(message.refusal!), closing: message.closes, context: context)
+            return
+        }
+        let body: Result<ByteBuffer, APIError> = message.bodyProblem.map { .failure($0) } ?? .success(self.body)
+        self.body = ByteBuffer()
+        let (controller, logger, closes) = (endpoint.controller, message.logger, message.closes)
+        let handler = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        Task {
+            let answer = await controller.answer(to: body, caller: caller, logger: logger)
+            handler.eventLoop.execute {
+                let (handler, context) = handler.value
+                handler.respond(answer, closing: closes, context: context)
+            }
+        }
+    }
+
+    /// Writes a message's answer; then closes the connection, or reads the requests that
+    /// came meanwhile.
+    private func respond(_ answer: MessagesController.Answer, closing: Bool, context: ChannelHandlerContext) {
+        guard !removed else { return }
+        var headers = answer.headers
+        headers[.contentType] = "application/json"
+        headers[.contentLength] = String(answer.body.readableBytes)
+        endpoint.stamping.stamp(&headers)
+        if closing { headers[.connection] = "close" }
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(answer.body)), promise: nil)
+        answering = false
+        guard !closing else {
+            held = []
+            // Closed once the end is on the wire: the client reads the whole answer, then
+            // the end of the connection.
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        if let error = heldError {
+            heldError = nil
+            held = []
+            context.fireErrorCaught(error)
+            return
+        }
+        var waiting = held[...]
+        held = []
+        while let part = waiting.popFirst() {
+            if answering {
+                held.append(part)
+            } else {
+                read(part, context: context)
+            }
+        }
+        if inputClosed, reading == nil, !answering {
+            inputClosed = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+    }
+}
