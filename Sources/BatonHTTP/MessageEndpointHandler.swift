@@ -28,9 +28,8 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     private struct Reading {
         /// The connection's logger, naming the caller's token.
         var logger: Logger
-        /// Who sent it; nil when the token check refused it (`refusal`).
-        var caller: Caller?
-        var refusal: APIError?
+        /// Who sent it, or the token check's answer refusing it.
+        var caller: Result<Caller, APIError>
         /// What is wrong with the body, once something is.
         var bodyProblem: APIError?
         /// The connection closes after the answer.
@@ -89,7 +88,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
             // The body's framing broke, or the connection ended inside it: the client's
             // fault, answered 400, and the rest of the connection cannot be read.
             reading = nil
-            if message.refusal == nil { message.bodyProblem = MessagesController.brokenBody }
+            message.bodyProblem = MessagesController.brokenBody
             message.closes = true
             answer(message, context: context)
         } else {
@@ -111,7 +110,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
             routed += 1
             context.fireChannelRead(wrapInboundOut(part))
         case .body(var chunk) where reading != nil:
-            guard reading?.refusal == nil, reading?.bodyProblem == nil else { return }
+            guard case .success = reading?.caller, reading?.bodyProblem == nil else { return }
             // One byte over the limit is enough to know it is too large (the parser says by how much).
             if body.readableBytes + chunk.readableBytes > endpoint.controller.parser.maxBodyBytes + 1 {
                 reading?.bodyProblem = endpoint.controller.tooLarge
@@ -130,35 +129,45 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     /// A message's reading begun: its caller, or why it is refused.
     private func start(_ head: HTTPRequest, peer: SocketAddress?) -> Reading {
-        let closes = head.headerFields[values: .connection].contains { $0.lowercased().split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "close" } }
-        var reading = Reading(logger: logger, closes: closes)
-        do {
-            let caller = try endpoint.authentication.caller(of: head.headerFields, peer: peer, logger: logger)
-            reading.caller = caller
-            reading.logger = endpoint.authentication.logger(logger, naming: caller)
-        } catch {
-            reading.refusal = error
+        let caller = Result { () throws(APIError) in
+            try endpoint.authentication.caller(of: head.headerFields, peer: peer, logger: logger)
         }
-        reading.bodyProblem = MessagesController.unsupportedCoding(head.headerFields)
         body.clear()
-        return reading
+        return Reading(
+            logger: (try? caller.get()).map { endpoint.authentication.logger(logger, naming: $0) } ?? logger,
+            caller: caller, bodyProblem: MessagesController.unsupportedCoding(head.headerFields),
+            closes: Self.asksToClose(head.headerFields))
     }
 
+    /// Whether a request says `Connection: close`.
+    private static func asksToClose(_ fields: HTTPFields) -> Bool {
+        fields[values: .connection].contains { value in
+            value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "close" }
+        }
+    }
+
+    /// Answers the message: a refused one at once, any other through the gateway, on a
+    /// task of its own. Either way the answer is written on a later turn of the event
+    /// loop, never from inside this read.
     private func answer(_ message: Reading, context: ChannelHandlerContext) {
         answering = true
-        guard let caller = message.caller else {
-            respond(MessagesController.Answer(message.refusal!), closing: message.closes, context: context)
-            return
-        }
         let body: Result<ByteBuffer, APIError> = message.bodyProblem.map { .failure($0) } ?? .success(self.body)
         self.body = ByteBuffer()
         let (controller, logger, closes) = (endpoint.controller, message.logger, message.closes)
         let handler = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        Task {
-            let answer = await controller.answer(to: body, caller: caller, logger: logger)
-            handler.eventLoop.execute {
+        switch message.caller {
+        case .failure(let refusal):
+            context.eventLoop.execute {
                 let (handler, context) = handler.value
-                handler.respond(answer, closing: closes, context: context)
+                handler.respond(MessagesController.Answer(refusal), closing: closes, context: context)
+            }
+        case .success(let caller):
+            Task {
+                let answer = await controller.answer(to: body, caller: caller, logger: logger)
+                handler.eventLoop.execute {
+                    let (handler, context) = handler.value
+                    handler.respond(answer, closing: closes, context: context)
+                }
             }
         }
     }
