@@ -428,39 +428,45 @@ def status_of(pid):
     return result
 
 
+def read_stat(path):
+    """The name and the user + system CPU time (seconds) in a /proc `stat` file, a
+    process's or a thread's."""
+    with open(path) as f:
+        text = f.read()
+    fields = text.rsplit(")", 1)[1].split()
+    # After the command name: state is field 3, utime 14 and stime 15 (man 5 proc).
+    return text[text.index("(") + 1:text.rindex(")")], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid):
     """User + system CPU time a process has used so far (/proc/PID/stat), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # After the command name: state is field 3, utime 14 and stime 15 (man 5 proc).
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return read_stat(f"/proc/{pid}/stat")[1]
 
 
-# Which kind of thread a thread's name says it is, for `cpu_seconds_by_thread`.
+# Which kind of thread a thread's name says it is, for `cpu_seconds_by_thread`, in the
+# order the benchmark table gives them.
 THREAD_KINDS = (
     ("NIO-", "event_loops"),  # SwiftNIO's event loops: sockets, HTTP parsing and encoding
-    ("baton-store", "store_thread"),  # SQLite's commits (DedicatedThreadExecutor)
     ("qos", "swift_pool"),  # libdispatch's workers: Swift's cooperative pool, where tasks run
+    ("baton-store", "store_thread"),  # SQLite's commits (DedicatedThreadExecutor)
 )
+# The kinds `cpu_seconds_by_thread` reports: those, then "other".
+THREAD_KIND_NAMES = (*(kind for _, kind in THREAD_KINDS), "other")
 
 
 def cpu_seconds_by_thread(pid):
     """User + system CPU time a process has used so far, by kind of thread (the names in
-    THREAD_KINDS, from /proc/PID/task/*/stat), in seconds. "other" is the rest of the
-    process's total, threads that have ended included."""
-    ticks = os.sysconf("SC_CLK_TCK")
+    THREAD_KINDS, from /proc/PID/task/*/stat), in seconds. "other" is the rest of
+    the process's total, threads that have ended included: the values add up to it."""
     result = {kind: 0.0 for _, kind in THREAD_KINDS}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{pid}/task/{task}/stat") as f:
-                text = f.read()
+            name, seconds = read_stat(f"/proc/{pid}/task/{task}/stat")
         except FileNotFoundError:
             continue  # ended meanwhile: its time is in the process's total, so in "other"
-        name = text[text.index("(") + 1:text.rindex(")")]
-        fields = text.rsplit(")", 1)[1].split()
         kind = next((kind for prefix, kind in THREAD_KINDS if prefix in name), None)
         if kind:
-            result[kind] += (int(fields[11]) + int(fields[12])) / ticks
+            result[kind] += seconds
     result["other"] = cpu_seconds(pid) - sum(result.values())
     return result
 

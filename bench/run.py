@@ -268,8 +268,7 @@ def table(results):
         name = f"throughput ({r['runs']} runs)"
 
         def by_thread(side):
-            return " / ".join(fmt(m[f"{side}.cpu_us_by_thread.{kind}"]) for kind in
-                              ("event_loops", "swift_pool", "store_thread", "other")) + " µs"
+            return " / ".join(fmt(m[f"{side}.cpu_us_by_thread.{kind}"]) for kind in r["thread_kinds"]) + " µs"
         row(name, f"POST /v1/messages req/s, wrk -t{w['threads']} -c{w['connections']} -d{w['duration_s']}s: Baton (delay 0)",
             fmt(m["baton.wrk.rps"]))
         row(name, "… bare Hummingbird endpoint, same run", fmt(m["bare.wrk.rps"]))

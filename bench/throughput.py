@@ -174,7 +174,6 @@ async def measure_baton(args, folder, index):
     process = common.Process([common.BATON, "serve"], env, os.path.join(folder, "baton.log"))
     try:
         await common.wait_http_ready(port)
-        cpu_before = common.cpu_seconds(process.pid)
         threads_before = common.cpu_seconds_by_thread(process.pid)
         result = {"wrk": await asyncio.to_thread(wrk, port, args, f"r{index}w")}
         wrk_end = time.time()
@@ -191,8 +190,9 @@ async def measure_baton(args, folder, index):
             if settled or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.1)
-        cpu = common.cpu_seconds(process.pid) - cpu_before
-        threads = common.cpu_us_by_thread(threads_before, common.cpu_seconds_by_thread(process.pid), replies)
+        threads_after = common.cpu_seconds_by_thread(process.pid)
+        cpu = sum(threads_after.values()) - sum(threads_before.values())
+        threads = common.cpu_us_by_thread(threads_before, threads_after, replies)
         db.close()
         result["answered"] = {
             "messages": count,
@@ -238,21 +238,16 @@ async def measure_bare(args, folder, index):
     process = common.Process([common.BARE, str(port)], common.with_unit_environment(), os.path.join(folder, "bare.log"))
     try:
         await asyncio.to_thread(wait_port, port)
-        cpu_before = common.cpu_seconds(process.pid)
         threads_before = common.cpu_seconds_by_thread(process.pid)
         result = {"wrk": await asyncio.to_thread(wrk, port, args, f"r{index}w")}
-        cpu = common.cpu_seconds(process.pid) - cpu_before
+        threads_after = common.cpu_seconds_by_thread(process.pid)
+        cpu = sum(threads_after.values()) - sum(threads_before.values())
         result["cpu_us_per_post"] = round(cpu * 1e6 / result["wrk"]["requests"], 1) if result["wrk"]["requests"] else None
-        result["cpu_us_by_thread"] = common.cpu_us_by_thread(
-            threads_before, common.cpu_seconds_by_thread(process.pid), result["wrk"]["requests"])
+        result["cpu_us_by_thread"] = common.cpu_us_by_thread(threads_before, threads_after, result["wrk"]["requests"])
         result["latency"] = await closed_loop(port, args.latency_sessions, args.latency_duration, f"r{index}l", False)
         return result
     finally:
         process.stop()
-
-
-# The kinds of thread the table splits CPU time by (common.cpu_seconds_by_thread).
-THREAD_KINDS = ("event_loops", "swift_pool", "store_thread", "other")
 
 
 async def main(args):
@@ -293,8 +288,8 @@ async def main(args):
             "baton.latency.ack_p50_ms", "baton.latency.ack_p99_ms",
             "baton.latency.reply_p50_ms", "baton.latency.reply_p99_ms", "baton.latency.replies_per_s",
             "bare.latency.ack_p50_ms", "bare.latency.ack_p99_ms",
-            *(f"baton.answered.cpu_us_by_thread.{kind}" for kind in THREAD_KINDS),
-            *(f"bare.cpu_us_by_thread.{kind}" for kind in THREAD_KINDS),
+            *(f"baton.answered.cpu_us_by_thread.{kind}" for kind in common.THREAD_KIND_NAMES),
+            *(f"bare.cpu_us_by_thread.{kind}" for kind in common.THREAD_KIND_NAMES),
         )
     }
     # Every refused POST was answered 400 (wrk's status errors) and none was stored.
@@ -308,6 +303,7 @@ async def main(args):
     return {
         "benchmark": "throughput",
         "runs": len(runs),
+        "thread_kinds": common.THREAD_KIND_NAMES,
         "wrk": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration,
                 "sessions_per_thread": args.wrk_sessions},
         "latency_client": {"sessions": args.latency_sessions, "duration_s": args.latency_duration},
