@@ -202,6 +202,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
         var waiting = held[...]
         held = []
+        let replaying = !waiting.isEmpty
         while let part = waiting.popFirst() {
             if answering {
                 held.append(part)
@@ -209,6 +210,9 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
                 read(part, context: context)
             }
         }
+        // The async channel hands on what it was given at the end of a read: without
+        // this, a request that came behind the message would wait for the client's next bytes.
+        if replaying { context.fireChannelReadComplete() }
         if inputClosed, reading == nil, !answering {
             inputClosed = false
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)

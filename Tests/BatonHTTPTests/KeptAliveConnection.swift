@@ -28,6 +28,17 @@ final class KeptAliveConnection: Sendable {
         return KeptAliveConnection(channel: channel)
     }
 
+    /// A message's POST for `session`, as bytes to send.
+    static func post(session: String, text: String) -> String {
+        let body = #"{"session":"\#(session)","user":"bob","text":"\#(text)"}"#
+        return "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
+    /// `GET path`, as bytes to send.
+    static func get(_ path: String) -> String {
+        "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    }
+
     /// Runs `body` with the connection's reader, and closes the connection after.
     func use<T: Sendable>(_ body: (inout Reader) async throws -> T) async throws -> T {
         try await channel.executeThenClose { inbound, outbound in
@@ -43,16 +54,20 @@ final class KeptAliveConnection: Sendable {
 
         /// Posts a message for `session` and reads the response whole.
         mutating func post(session: String, text: String) async throws -> Response {
-            let body = #"{"session":"\#(session)","user":"bob","text":"\#(text)"}"#
-            let request = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-            try await outbound.write(ByteBuffer(string: request))
-            return try await readResponse()
+            try await send([KeptAliveConnection.post(session: session, text: text)])[0]
         }
 
         /// Sends `GET path` and reads the response whole.
         mutating func get(_ path: String) async throws -> Response {
-            try await outbound.write(ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
-            return try await readResponse()
+            try await send([KeptAliveConnection.get(path)])[0]
+        }
+
+        /// Sends `requests` in one write (pipelined) and reads a response for each, in order.
+        mutating func send(_ requests: [String]) async throws -> [Response] {
+            try await outbound.write(ByteBuffer(string: requests.joined()))
+            var responses: [Response] = []
+            for _ in requests { responses.append(try await readResponse()) }
+            return responses
         }
 
         /// Whether the server closes the connection (rather than sending anything more).

@@ -31,6 +31,27 @@ import Testing
         }
     }
 
+    /// Pipelined: every request is written before any answer is read, so the ones behind a
+    /// message wait while it is answered, and each must still be answered, in order.
+    @Test func pipelinedRequestsAreEachAnsweredInOrder() async throws {
+        try await InProcessBaton().run { app, client in
+            let port = try #require(app.httpSocket.port)
+            let connection = try await KeptAliveConnection.open(port: port)
+            let requests = [
+                KeptAliveConnection.post(session: "p", text: "one"), KeptAliveConnection.get("/readyz"),
+                KeptAliveConnection.post(session: "p", text: "two"), KeptAliveConnection.post(session: "p", text: "three"),
+                KeptAliveConnection.get("/v1/nothing"), KeptAliveConnection.post(session: "", text: "refused"),
+                KeptAliveConnection.get("/readyz"),
+            ]
+            let statuses = try await withTimeout(.seconds(30), waitingFor: "an answer to each pipelined request") {
+                try await connection.use { reader in try await reader.send(requests).map(\.status) }
+            }
+            #expect(statuses == [202, 200, 202, 202, 404, 400, 200])
+            let events = try await client.events(session: "p") { $0.filter(\.isReply).count == 3 }
+            #expect(events.filter(\.isReply).compactMap { $0.payload?.text } == ["Demo agent heard bob: one", "Demo agent heard bob: two", "Demo agent heard bob: three"])
+        }
+    }
+
     @Test func aMessageThatAsksForConnectionCloseIsAnsweredThenTheConnectionEnds() async throws {
         try await InProcessBaton().run { app, _ in
             let port = try #require(app.httpSocket.port)
