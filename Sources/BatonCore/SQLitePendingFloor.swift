@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// Where a start looks for the messages that still owe their session a turn, without an
 /// index every message enters and leaves.
@@ -67,21 +68,25 @@ struct SQLitePendingFloor: Sendable {
     /// the newest, in the transaction of a commit. The caller keeps the result only if that
     /// transaction commits.
     func raised(in db: Database) throws -> SQLitePendingFloor {
-        let newest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(sequence) FROM messages")) ?? 0
+        var newest: Int64 = 0
+        try db.cachedStatement(sql: "SELECT MAX(sequence) FROM messages").forEachRow { row in
+            newest = sqlite3_column_int64(row, 0)
+            return false
+        }
         var next = self
         var parked: [Int64] = []
-        let rows = try Row.fetchCursor(
-            db.cachedStatement(sql: "SELECT sequence, state FROM messages WHERE sequence >= ? ORDER BY sequence LIMIT ?"),
-            arguments: [floor, Self.scanLimit])
-        while let row = try rows.next() {
-            let sequence: Int64 = row[0]
-            let state: String = row[1]
+        try db.cachedStatement(sql: "SELECT sequence, state FROM messages WHERE sequence >= ? ORDER BY sequence LIMIT ?").forEachRow(
+            binding: floor, Self.scanLimit
+        ) { row in
+            let sequence = sqlite3_column_int64(row, 0)
+            let state = sqlite3_column_text(row, 1).map { String(cString: $0) }
             // A state this build does not know is taken for pending.
-            if MessageState(rawValue: state).map(MessageState.pending.contains) ?? true {
-                guard newest - sequence >= Self.parkDistance else { break }
+            if state.flatMap(MessageState.init(rawValue:)).map(MessageState.pending.contains) ?? true {
+                guard newest - sequence >= Self.parkDistance else { return false }
                 parked.append(sequence)
             }
             next.floor = sequence + 1
+            return true
         }
         for sequence in parked {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO parked_messages (sequence) VALUES (?)").execute(arguments: [sequence])

@@ -343,13 +343,15 @@ public final class SQLiteStore: Store {
         let (results, assigned): ([Result<[SessionEvent], any Error>], [String: Int64])
         do {
             let floor: SQLitePendingFloor
-            (results, assigned, floor) = try pool.write { [self] db in
-                var batch = SQLiteWriteBatch(committedLastEventID: lookup)
-                let results: [Result<[SessionEvent], any Error>] = try groups.map { writes in
-                    .success(try writes.compactMap { try batch.apply($0, in: db) })
+            (results, assigned, floor) = try pool.writeWithoutTransaction { [self] db in
+                try Self.inTransaction(db) {
+                    var batch = SQLiteWriteBatch(committedLastEventID: lookup)
+                    let results: [Result<[SessionEvent], any Error>] = try groups.map { writes in
+                        .success(try writes.compactMap { try batch.apply($0, in: db) })
+                    }
+                    try batch.finish(in: db)
+                    return (results, batch.lastEventIDs, try pendingFloor.withLock { $0 }.raised(in: db))
                 }
-                try batch.finish(in: db)
-                return (results, batch.lastEventIDs, try pendingFloor.withLock { $0 }.raised(in: db))
             }
             // Only once committed: a floor past a parked row that was rolled back could lose it.
             pendingFloor.withLock { $0 = floor }
@@ -378,6 +380,21 @@ public final class SQLiteStore: Store {
         }
         committedEventIDs.withLock { cache in cache.remember(assigned) }
         return results
+    }
+
+    /// Runs `body` in one immediate transaction, as GRDB's `write` does, with its `BEGIN`
+    /// and `COMMIT` prepared once: GRDB prepares them anew for every transaction.
+    /// Rolled back when `body` or the commit throws.
+    private static func inTransaction<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
+        do {
+            let result = try body()
+            try db.cachedStatement(sql: "COMMIT").execute()
+            return result
+        } catch {
+            if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+            throw error
+        }
     }
 
     // MARK: Retention
