@@ -13,7 +13,8 @@ struct MessageRequestParser {
             throw APIError(.contentTooLarge, "body is \(body.count) bytes, over limits.max_message_bytes (\(maxBodyBytes))")
         }
         guard !body.isEmpty else { throw APIError(.badRequest, "body is empty; expected a JSON object") }
-        guard String(validating: body, as: UTF8.self) != nil else {
+        // Checked in place: a `String` made to check it would copy the whole body.
+        guard (try? UTF8Span(validating: body.span)) != nil else {
             throw APIError(.badRequest, "body is not valid UTF-8")
         }
         let fields: Fields
