@@ -9,9 +9,10 @@ extension Statement {
     /// `StatementArguments`, an array of existentials that is checked and copied on every
     /// call, then checks the database's state around the step; its `String` binding
     /// copies the text into a C string and measures it again. Here each value binds
-    /// itself from its UTF-8 storage. Only for writes inside a transaction GRDB opened,
-    /// whose statements change rows and nothing else (no schema, no transaction control).
-    /// The values must match the statement's parameters in number, which this checks.
+    /// itself from its UTF-8 storage. Only for statements that change rows, inside a
+    /// transaction: a schema change or transaction control goes through GRDB, which keeps
+    /// track of them. The values must match the statement's parameters in number, which
+    /// this checks.
     func execute<each Value: SQLiteBindable>(binding values: repeat each Value) throws {
         let statement = sqliteStatement
         // Reset after every run, so a failed one leaves the statement ready for the next.

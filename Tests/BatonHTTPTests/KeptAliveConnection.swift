@@ -29,13 +29,13 @@ final class KeptAliveConnection: Sendable {
     }
 
     /// A message's POST for `session`, as bytes to send.
-    static func post(session: String, text: String) -> String {
+    static func postRequest(session: String, text: String) -> String {
         let body = #"{"session":"\#(session)","user":"bob","text":"\#(text)"}"#
         return "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
     }
 
     /// `GET path`, as bytes to send.
-    static func get(_ path: String) -> String {
+    static func getRequest(_ path: String) -> String {
         "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     }
 
@@ -54,12 +54,12 @@ final class KeptAliveConnection: Sendable {
 
         /// Posts a message for `session` and reads the response whole.
         mutating func post(session: String, text: String) async throws -> Response {
-            try await send([KeptAliveConnection.post(session: session, text: text)])[0]
+            try await send([KeptAliveConnection.postRequest(session: session, text: text)])[0]
         }
 
         /// Sends `GET path` and reads the response whole.
         mutating func get(_ path: String) async throws -> Response {
-            try await send([KeptAliveConnection.get(path)])[0]
+            try await send([KeptAliveConnection.getRequest(path)])[0]
         }
 
         /// Sends `requests` in one write (pipelined) and reads a response for each, in order.

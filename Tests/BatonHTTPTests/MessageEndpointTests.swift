@@ -38,10 +38,10 @@ import Testing
             let port = try #require(app.httpSocket.port)
             let connection = try await KeptAliveConnection.open(port: port)
             let requests = [
-                KeptAliveConnection.post(session: "p", text: "one"), KeptAliveConnection.get("/readyz"),
-                KeptAliveConnection.post(session: "p", text: "two"), KeptAliveConnection.post(session: "p", text: "three"),
-                KeptAliveConnection.get("/v1/nothing"), KeptAliveConnection.post(session: "", text: "refused"),
-                KeptAliveConnection.get("/readyz"),
+                KeptAliveConnection.postRequest(session: "p", text: "one"), KeptAliveConnection.getRequest("/readyz"),
+                KeptAliveConnection.postRequest(session: "p", text: "two"), KeptAliveConnection.postRequest(session: "p", text: "three"),
+                KeptAliveConnection.getRequest("/v1/nothing"), KeptAliveConnection.postRequest(session: "", text: "refused"),
+                KeptAliveConnection.getRequest("/readyz"),
             ]
             let statuses = try await withTimeout(.seconds(30), waitingFor: "an answer to each pipelined request") {
                 try await connection.use { reader in try await reader.send(requests).map(\.status) }
