@@ -7,16 +7,33 @@ import Foundation
 /// Jobs run one at a time, in the order they came. The thread lives as long as the
 /// process: make one per kind of work, not per object.
 public final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
-    /// Guards `jobs`, and wakes the thread when one is added.
+    /// Guards `jobs` and `started`, and wakes the thread when either changes.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
+    /// Whether `Thread.start()` has returned, so Foundation knows which thread it made.
+    private var started = false
 
     public init(name: String) {
-        // Named from inside: Foundation names the OS thread only when it is the current one.
         Thread { [self] in
-            Thread.current.name = name
+            nameThread(name)
             runJobs()
         }.start()
+        condition.withLock {
+            started = true
+            condition.broadcast()
+        }
+    }
+
+    /// Names the thread, as `top -H` and `perf` show it, once `start()` has returned.
+    ///
+    /// Before then Foundation does not know the thread and drops a name set from inside.
+    /// A name set from outside does not hold either: the new thread renames itself, as it
+    /// starts, to the name it inherited from the thread that started it.
+    private func nameThread(_ name: String) {
+        condition.withLock {
+            while !started { condition.wait() }
+        }
+        Thread.current.name = name
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {

@@ -258,7 +258,7 @@ public final class SQLiteStore: Store {
     /// Pages the writer connection has written to the WAL since the store opened (SQLite's
     /// `SQLITE_DBSTATUS_CACHE_WRITE`): what the commits cost the disk, for the benchmarks.
     package func pagesWritten() throws -> Int {
-        try pool.writeWithoutTransaction { db in
+        pool.writeWithoutTransaction { db in
             var current: CInt = 0
             var highest: CInt = 0
             guard sqlite3_db_status(db.sqliteConnection, SQLITE_DBSTATUS_CACHE_WRITE, &current, &highest, 0) == SQLITE_OK else { return -1 }

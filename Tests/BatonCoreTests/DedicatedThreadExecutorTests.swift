@@ -17,6 +17,18 @@ struct DedicatedThreadExecutorTests {
         #expect(runs.threads == ["test-dedicated"])
     }
 
+    @Test("Each executor's thread has its own name, whichever thread made it")
+    func eachThreadHasItsOwnName() async {
+        let names = (0..<12).map { "test-named-\($0)" }
+        var executors: [DedicatedThreadExecutor] = []
+        for name in names { executors.append(DedicatedThreadExecutor(name: name)) }
+        var seen: [String?] = []
+        for executor in executors {
+            seen.append(await Task(executorPreference: executor) { Self.threadName() }.value)
+        }
+        #expect(seen == names)
+    }
+
     @Test("A SQLite store's commit executor is a named thread of its own, and a commit stores its event")
     func storeHasACommitThread() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-commit-thread-\(UUID().uuidString)").path
