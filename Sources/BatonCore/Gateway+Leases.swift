@@ -114,6 +114,8 @@ extension Gateway {
     /// refreshes the cluster's picture for `/v1/status`.
     public func leaseBeat() async {
         guard leases.isShared, lifecycle != .stopping else { return }
+        // What this renewal is for: a session taken while it runs is not in its answer.
+        let renewing = held
         let stillHeld: Set<String>
         do {
             stillHeld = try await leases.renew(state: lifecycle.rawValue)
@@ -123,13 +125,19 @@ extension Gateway {
             storeReachable(false)
             return
         }
-        for session in held.keys.sorted() where !stillHeld.contains(session) {
+        for (session, generation) in renewing.sorted(by: { $0.key < $1.key })
+        where !stillHeld.contains(session) && held[session] == generation {
             // Ran out before this renewal: a peer may run the session now.
             logger.error(
                 "Lease ran out before it was renewed", metadata: ["baton.session": "\(session)", "baton.running": "\(scheduler.isBusy(session))"])
             metrics.leaseExpired()
             held[session] = nil
             loadedThrough[session] = nil
+        }
+        // A lease the store says is this process's, for a session it does not run: a take
+        // that lost a race with an earlier renewal. Taken again, so its messages run here.
+        for session in stillHeld.sorted() where held[session] == nil {
+            await takeSession(session)
         }
         await releaseIdleSessions()
         if drain.isServing {
