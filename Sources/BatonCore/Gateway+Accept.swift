@@ -57,12 +57,14 @@ extension Gateway {
     }
 
     private func store(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
-        if let id = incoming.id, let earlier = try await knownAcknowledgement(id) {
-            return .acknowledged(earlier)
-        }
-        // Re-checked after the read: the same id may have been accepted meanwhile.
-        if let id = incoming.id, let earlier = messages[id] {
-            return .acknowledged(earlier.acknowledgement)
+        if let id = incoming.id {
+            // Answered as the earlier message with this id stands once on disk: a 202 for a
+            // commit under way could be for a message the store then refuses.
+            await waitForCommit(of: id)
+            if let earlier = try await knownAcknowledgement(id) { return .acknowledged(earlier) }
+            // Re-checked after the read: the same id may have been accepted meanwhile.
+            await waitForCommit(of: id)
+            if let earlier = messages[id] { return .acknowledged(earlier.acknowledgement) }
         }
         if leases.isShared { return try await storeShared(incoming) }
         let session = incoming.session
@@ -80,6 +82,7 @@ extension Gateway {
             state: .queued, acknowledgement: acknowledgement, acceptedAt: Date())
         nextSequence += 1
         messages[id] = message
+        commitsUnderWay[id] = []
 
         var writes: [StoreWrite] = [.insertMessage(message)]
         if draining {
@@ -93,10 +96,12 @@ extension Gateway {
             try await writer.write(writes)
         } catch {
             messages[id] = nil
+            commitEnded(id)
             startTurns(scheduler.remove(id, session: session))
             publishStatus()
             throw .storeUnavailable("The message could not be stored: \(error). Nothing was accepted; try again.")
         }
+        commitEnded(id)
         // Re-checked after the await: a drain may have begun meanwhile; the scheduler
         // then keeps the message for the next process.
         startTurns(scheduler.markDurable(id, session: session))
@@ -168,6 +173,18 @@ extension Gateway {
             throw .queueFull("Session \(session) already has \(configuration.limits.maxQueuePerSession) messages waiting (limits.max_queue_per_session).")
         }
         return nil
+    }
+
+    /// Returns once no commit of a message with this id is under way.
+    private func waitForCommit(of id: String) async {
+        while commitsUnderWay[id] != nil {
+            await withCheckedContinuation { commitsUnderWay[id, default: []].append($0) }
+        }
+    }
+
+    /// Wakes the requests waiting for this id's commit: the message is on disk, or gone.
+    private func commitEnded(_ id: String) {
+        for waiter in commitsUnderWay.removeValue(forKey: id) ?? [] { waiter.resume() }
     }
 
     /// The answer given to an earlier message with this id, by this process or a previous one.

@@ -38,6 +38,9 @@ public actor Gateway: Service {
     var agentHealth: AgentHealthTracker
     /// Messages this process still has to run, by id.
     var messages: [String: Message] = [:]
+    /// Messages whose commit is under way, by id, with the requests for the same id (a
+    /// client's retry) that wait to learn whether it is on disk.
+    var commitsUnderWay: [String: [CheckedContinuation<Void, Never>]] = [:]
     /// Turns in flight, by message id.
     var turns: [String: RunningTurn] = [:]
     /// No per-session event counters: the store assigns event ids as it commits, so

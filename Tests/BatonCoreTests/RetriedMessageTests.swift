@@ -1,0 +1,111 @@
+@testable import BatonCore
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// A client's retry of a message (the same id) while the first try's commit is under way.
+@Suite("Retried messages")
+struct RetriedMessageTests {
+    @Test("A retry is answered 202 only once its message is on disk, though the first try's commit failed")
+    func aRetryIsAnsweredOnlyOnceOnDisk() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-retry-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let sqlite = try SQLiteStore(directory: directory)
+        let store = FirstCommitFailsStore(sqlite)
+        let bus = EventBus()
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        let writer = StoreWriter(store: store, bus: bus, logger: logger)
+        var configuration = Configuration(listen: ListenAddress(host: "127.0.0.1", port: 0), stateDirectory: directory)
+        configuration.agent.delay = 0
+        let gateway = Gateway(
+            configuration: configuration, store: store, recovery: try sqlite.recovery(), writer: writer, bus: bus,
+            agent: DemoAgent(delay: .zero), supervisor: nil, logger: logger)
+        let message = IncomingMessage(id: "k", session: "s", user: "u", text: "hello")
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await writer.run() }
+            group.addTask { try await gateway.run() }
+            await gateway.listenerStarted()
+
+            let first = Task { try await gateway.accept(message) }
+            await store.firstCommitStarted()
+            let retry = Task { try await gateway.accept(message) }
+            // Time for the retry to find the first try under way. Were it slower, it would
+            // come after the failure, and the checks below would hold either way.
+            try await Task.sleep(for: .milliseconds(50))
+            store.failFirstCommit()
+
+            await #expect(throws: GatewayError.self) { try await first.value }
+            let answer = try await retry.value
+            #expect(answer.isAcknowledged, "\(answer)")
+            #expect(try sqlite.message(id: "k") != nil, "answered 202, so on disk")
+
+            _ = await gateway.requestDrain(.stop, immediate: true, origin: .control)
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+extension AcceptResult {
+    var isAcknowledged: Bool {
+        if case .acknowledged = self { true } else { false }
+    }
+}
+
+/// A SQLite store whose first commit waits until the test fails it; every other call
+/// goes to the store.
+final class FirstCommitFailsStore: Store {
+    struct Refused: Error {}
+
+    private let store: SQLiteStore
+    private let (started, startedSignal) = AsyncStream.makeStream(of: Void.self)
+    private let (failed, failSignal) = AsyncStream.makeStream(of: Void.self)
+    private let commits = Mutex(0)
+
+    init(_ store: SQLiteStore) {
+        self.store = store
+    }
+
+    /// Returns once the first commit waits.
+    func firstCommitStarted() async {
+        for await _ in started { return }
+    }
+
+    func failFirstCommit() {
+        failSignal.yield()
+    }
+
+    func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
+        let number = commits.withLock { count in
+            count += 1
+            return count
+        }
+        if number == 1 {
+            startedSignal.yield()
+            for await _ in failed { break }
+            throw Refused()
+        }
+        return try await store.commit(groups)
+    }
+
+    var commitExecutor: (any TaskExecutor)? { nil }
+    func message(id: String) async throws -> Message? { try store.message(id: id) }
+    func pendingMessages() async throws -> [Message] { try store.pendingMessages() }
+    func pendingMessages(session: String) async throws -> [Message] { try store.pendingMessages(session: session) }
+    func events(session: String, after: Int64, limit: Int) async throws -> [SessionEvent] {
+        try store.events(session: session, after: after, limit: limit)
+    }
+    func lastEventIDs(sessionsStartingWith prefix: String) async throws -> [String: Int64] {
+        try await store.lastEventIDs(sessionsStartingWith: prefix)
+    }
+    func lastEventID(session: String) async throws -> Int64 { try await store.lastEventID(session: session) }
+    func messageCount() async throws -> Int { try store.messageCount() }
+    func prune(before cutoff: Date, after: Int64, limit: Int) async throws -> StorePruning {
+        try await store.prune(before: cutoff, after: after, limit: limit)
+    }
+    func cursor(network: String) async throws -> String? { try await store.cursor(network: network) }
+    func deliveryPositions(network: String) async throws -> [String: Int64] { try await store.deliveryPositions(network: network) }
+    func hasMark(network: String, mark: String) async throws -> Bool { try await store.hasMark(network: network, mark: mark) }
+}
