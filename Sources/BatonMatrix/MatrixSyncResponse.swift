@@ -53,19 +53,27 @@ struct MatrixRoomEvent: Decodable, Sendable, Equatable {
     var msgtype: String?
     var body: String?
     var membership: String?
+    /// The membership a member event replaced (`unsigned.prev_content`, which the homeserver
+    /// adds): "join" again for a change of display name or avatar, not a join.
+    var previousMembership: String?
     /// `m.relates_to.rel_type`: `m.replace` marks an edit.
     var relation: String?
 
     enum CodingKeys: String, CodingKey {
-        case type, sender, content
+        case type, sender, content, unsigned
         case eventID = "event_id"
         case originServerTimestamp = "origin_server_ts"
         case stateKey = "state_key"
+        case previousContent = "prev_content"
     }
 
     private enum ContentKeys: String, CodingKey {
         case msgtype, body, membership
         case relatesTo = "m.relates_to"
+    }
+
+    private enum UnsignedKeys: String, CodingKey {
+        case previousContent = "prev_content"
     }
 
     private enum RelationKeys: String, CodingKey {
@@ -74,7 +82,7 @@ struct MatrixRoomEvent: Decodable, Sendable, Equatable {
 
     init(
         type: String, eventID: String? = nil, sender: String? = nil, originServerTimestamp: Int64? = nil, stateKey: String? = nil,
-        msgtype: String? = nil, body: String? = nil, membership: String? = nil, relation: String? = nil
+        msgtype: String? = nil, body: String? = nil, membership: String? = nil, previousMembership: String? = nil, relation: String? = nil
     ) {
         self.type = type
         self.eventID = eventID
@@ -84,6 +92,7 @@ struct MatrixRoomEvent: Decodable, Sendable, Equatable {
         self.msgtype = msgtype
         self.body = body
         self.membership = membership
+        self.previousMembership = previousMembership
         self.relation = relation
     }
 
@@ -98,6 +107,12 @@ struct MatrixRoomEvent: Decodable, Sendable, Equatable {
         msgtype = try? content?.decode(String.self, forKey: .msgtype)
         body = try? content?.decode(String.self, forKey: .body)
         membership = try? content?.decode(String.self, forKey: .membership)
+        // Servers before spec v1.0 put `prev_content` at the top of the event.
+        let unsigned = try? container.nestedContainer(keyedBy: UnsignedKeys.self, forKey: .unsigned)
+        let previousContent =
+            (try? unsigned?.nestedContainer(keyedBy: ContentKeys.self, forKey: .previousContent))
+            ?? (try? container.nestedContainer(keyedBy: ContentKeys.self, forKey: .previousContent))
+        previousMembership = try? previousContent?.decode(String.self, forKey: .membership)
         let relatesTo = try? content?.nestedContainer(keyedBy: RelationKeys.self, forKey: .relatesTo)
         relation = try? relatesTo?.decode(String.self, forKey: .relType)
     }

@@ -22,11 +22,15 @@ enum MatrixTimeline {
     ///
     /// Only `m.text` messages from others count: notices (other bots), edits, the bot's own
     /// events and anything without an id are skipped. When the bot's own join is in the
-    /// timeline, what came before it is history from before Baton was there: skipped.
+    /// timeline, what came before it is history from before Baton was there: skipped. A
+    /// change of the bot's display name or avatar (a member event from "join" to "join")
+    /// is not a join.
     static func read(_ events: [MatrixRoomEvent], room: String, bot: String) -> Reading {
         // Encryption set before the bot joined still applies to everything after.
         var reading = Reading(encrypted: events.contains { $0.type == "m.room.encryption" || $0.type == "m.room.encrypted" })
-        let joined = events.lastIndex { $0.type == "m.room.member" && $0.stateKey == bot && $0.membership == "join" }
+        let joined = events.lastIndex {
+            $0.type == "m.room.member" && $0.stateKey == bot && $0.membership == "join" && $0.previousMembership != "join"
+        }
         let fresh = joined.map { events[events.index(after: $0)...] } ?? events[...]
         for event in fresh {
             guard event.type == "m.room.message", event.msgtype == "m.text", event.relation != "m.replace", let sender = event.sender,

@@ -50,7 +50,7 @@ struct MatrixRoomTests {
         }
     }
 
-    @Test("Messages sent while Baton is stopped are answered when it is back; the first start does not answer history")
+    @Test("Messages sent while Baton is stopped are answered when it is back, even those before a rename of the bot; the first start does not answer history")
     func answeredAfterStop() async throws {
         try await withMatrixConversation { chat in
             let first = try await chat.bob.send("before the stop", to: chat.room)
@@ -58,7 +58,10 @@ struct MatrixRoomTests {
             chat.server.send(SIGTERM)
             #expect(try await chat.server.exit(within: .seconds(30)) == .exited(0))
             var whileDown: [String] = []
-            for number in 1...3 { whileDown.append(try await chat.bob.send("while down \(number)", to: chat.room)) }
+            for number in 1...2 { whileDown.append(try await chat.bob.send("while down \(number)", to: chat.room)) }
+            // A new display name puts a member event of the bot's (join to join) in the room.
+            try await chat.bot.setDisplayName("Baton renamed")
+            whileDown.append(try await chat.bob.send("while down 3", to: chat.room))
             _ = try await chat.fixture.startServer()
             try await chat.waitForReplies(to: whileDown)
             #expect(try await chat.replyCounts() == Dictionary(uniqueKeysWithValues: ([first] + whileDown).map { ($0, 1) }))

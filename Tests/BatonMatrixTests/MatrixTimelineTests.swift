@@ -1,4 +1,5 @@
 import BatonCore
+import Foundation
 import Testing
 
 @testable import BatonMatrix
@@ -42,6 +43,23 @@ struct MatrixTimelineTests {
             text("$3", from: "@bob:test", "after"),
         ]
         #expect(MatrixTimeline.read(events, room: room, bot: bot).messages.map(\.incoming.text) == ["after"])
+    }
+
+    @Test("A change of the bot's display name or avatar is not a join: what came before it is answered")
+    func profileChangeIsNoJoin() throws {
+        let rename = #"""
+            {"type": "m.room.member", "event_id": "$2", "sender": "@baton:test", "state_key": "@baton:test",
+             "content": {"membership": "join", "displayname": "Baton 2"},
+             "unsigned": {"prev_content": {"membership": "join", "displayname": "Baton"}}}
+            """#
+        let events = [
+            MatrixRoomEvent(type: "m.room.member", eventID: "$0", sender: bot, stateKey: bot, membership: "join", previousMembership: "invite"),
+            text("$1", from: "@bob:test", "before the rename"),
+            try JSONDecoder().decode(MatrixRoomEvent.self, from: Data(rename.utf8)),
+            text("$3", from: "@bob:test", "after the rename"),
+        ]
+        #expect(events[2].previousMembership == "join")
+        #expect(MatrixTimeline.read(events, room: room, bot: bot).messages.map(\.incoming.text) == ["before the rename", "after the rename"])
     }
 
     @Test("Encrypted events mark the room encrypted")

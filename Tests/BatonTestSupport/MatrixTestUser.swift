@@ -94,6 +94,12 @@ public final class MatrixTestUser: Sendable {
         try await http.request("POST", "/_matrix/client/v3/join/\(Self.encode(room))", body: [:])
     }
 
+    /// Changes the user's display name: a member event ("join" to "join") in every room the
+    /// user is in.
+    public func setDisplayName(_ name: String) async throws {
+        try await http.request("PUT", "/_matrix/client/v3/profile/\(Self.encode(userID))/displayname", body: ["displayname": name])
+    }
+
     /// Sends a text message; returns its event id.
     @discardableResult
     public func send(_ text: String, to room: String) async throws -> String {
