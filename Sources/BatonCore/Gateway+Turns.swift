@@ -103,7 +103,7 @@ extension Gateway {
         turns.values[turn].replies += 1
         let ordinal = turns.values[turn].replies
         guard ordinal > message.replies else { return }
-        let reply = ReplyPayload(id: "\(message.id).\(ordinal)", inReplyTo: message.id, text: text)
+        let reply = ReplyPayload(id: "\(message.id).\(ordinal)", inReplyTo: message.id, text: text.replacingNUL)
         let event = SessionEvent(session: message.session, id: 0, kind: .reply, data: reply.json)
         writer.enqueue(turnGroup(message.session, [.appendReply(event, message: message.id, ordinal: ordinal)]))
     }

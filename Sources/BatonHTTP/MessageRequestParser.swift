@@ -30,6 +30,9 @@ struct MessageRequestParser {
         guard !text.isBlank else {
             throw APIError(.badRequest, "field \"text\" must not be empty")
         }
+        guard !text.utf8.contains(0) else {
+            throw APIError(.badRequest, "field \"text\" must not contain U+0000 (NUL)")
+        }
         let id = fields["id"] == .null ? nil : try identifier("id", in: fields)
         return IncomingMessage(id: id, session: session, user: user, text: text)
     }

@@ -38,7 +38,7 @@ enum MatrixTimeline {
             else { continue }
             reading.messages.append(
                 Message(
-                    incoming: IncomingMessage(id: id, session: room, user: sender, text: body),
+                    incoming: IncomingMessage(id: id, session: room, user: sender, text: body.replacingNUL),
                     sentAt: Date(timeIntervalSince1970: Double(event.originServerTimestamp ?? 0) / 1000)))
         }
         return reading

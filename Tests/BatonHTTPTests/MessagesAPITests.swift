@@ -53,6 +53,7 @@ import Testing
         (#"{"session": "s", "text": "hi"}"#, 400, #"missing field "user""#),
         (#"{"session": "s", "user": "u", "text": ""}"#, 400, #"field "text" must not be empty"#),
         (#"{"session": "s", "user": "u", "text": 42}"#, 400, #"field "text" must be a string"#),
+        (#"{"session": "s", "user": "u", "text": "a\u0000b"}"#, 400, #"field "text" must not contain U+0000"#),
         (#"{"session": "", "user": "u", "text": "hi"}"#, 400, #"field "session" must not be empty"#),
         (#"{"session": "a/b", "user": "u", "text": "hi"}"#, 400, #"must not contain "/""#),
         (#"{"session": "s", "user": "u", "text": "hi", "id": 7}"#, 400, #"field "id" must be a string"#),

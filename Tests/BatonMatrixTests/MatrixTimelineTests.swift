@@ -62,6 +62,12 @@ struct MatrixTimelineTests {
         #expect(MatrixTimeline.read(events, room: room, bot: bot).messages.map(\.incoming.text) == ["before the rename", "after the rename"])
     }
 
+    @Test("A U+0000 in a message's body becomes U+FFFD, as every store can hold it")
+    func nulBecomesReplacementCharacter() {
+        let reading = MatrixTimeline.read([text("$1", from: "@bob:test", "a\u{0}b")], room: room, bot: bot)
+        #expect(reading.messages.map(\.incoming.text) == ["a\u{FFFD}b"])
+    }
+
     @Test("Encrypted events mark the room encrypted")
     func encrypted() {
         let events = [MatrixRoomEvent(type: "m.room.encrypted", eventID: "$1", sender: "@bob:test")]

@@ -7,10 +7,10 @@ import PostgresNIO
 import Synchronization
 import Testing
 
-/// How a gateway on PostgreSQL keeps the sessions it runs in step with the leases the
-/// store says it holds.
-@Suite("Lease beats", .serialized, .enabled(if: PostgresTestServer.isAvailable, "needs scripts/postgres.sh up"))
-struct LeaseBeatTests {
+/// A gateway in-process on PostgreSQL: how it keeps the sessions it runs in step with the
+/// leases the store says it holds, and what it stores of an agent's reply.
+@Suite("Gateway on PostgreSQL", .serialized, .enabled(if: PostgresTestServer.isAvailable, "needs scripts/postgres.sh up"))
+struct PostgresGatewayTests {
     @Test("A lease the store says is this process's, for a session it does not run, is taken at the next beat and its message answered")
     func aLeaseHeldButNotRunIsTaken() async throws {
         try await withGateway { gateway, store, leases in
@@ -28,11 +28,28 @@ struct LeaseBeatTests {
         }
     }
 
-    /// The messages the session's replies answer, once there is one (or after 5 s).
-    private static func replies(in session: String, of store: PostgresStore) async throws -> [String] {
+    @Test("An agent's reply with U+0000 in it is stored, with U+FFFD in its place")
+    func aReplyWithNULIsStored() async throws {
+        try await withGateway(agent: NULAgent()) { gateway, store, _ in
+            _ = try await gateway.accept(IncomingMessage(id: "m1", session: "nul", user: "u", text: "hello"))
+            #expect(try await Self.replies(in: "nul", of: store, field: "text") == ["a\u{FFFD}b"])
+        }
+    }
+
+    /// An agent that answers every turn with "a", U+0000, "b".
+    struct NULAgent: Agent {
+        var kind: AgentConfiguration.Kind { .exec }
+        nonisolated(nonsending) func runTurn(_ turn: TurnRequest, reply: nonisolated(nonsending) @Sendable (String) async throws -> Void) async throws {
+            try await reply("a\u{0}b")
+        }
+    }
+
+    /// A field of each of the session's replies (the message it answers, unless said),
+    /// once there is a reply (or after 5 s).
+    private static func replies(in session: String, of store: PostgresStore, field: String = "in_reply_to") async throws -> [String] {
         func read() async throws -> [String] {
             try await store.events(session: session, after: 0, limit: 100).filter { $0.kind == .reply }.compactMap { event in
-                (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any])?["in_reply_to"] as? String
+                (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any])?[field] as? String
             }
         }
         for _ in 0..<500 {
@@ -43,9 +60,11 @@ struct LeaseBeatTests {
         return try await read()
     }
 
-    /// Runs a gateway (demo agent, no delay) and its writer on a fresh database, with no
-    /// lease keeper (the test beats), for `body`; then stops it.
-    private func withGateway(_ body: @escaping @Sendable (Gateway, PostgresStore, GrantHidingLeases) async throws -> Void) async throws {
+    /// Runs a gateway (the demo agent, no delay, unless given another) and its writer on a
+    /// fresh database, with no lease keeper (the test beats), for `body`; then stops it.
+    private func withGateway(
+        agent: any Agent = DemoAgent(delay: .zero), _ body: @escaping @Sendable (Gateway, PostgresStore, GrantHidingLeases) async throws -> Void
+    ) async throws {
         let url = try PostgresURL(try await PostgresTestServer.createDatabase())
         // Silent unless BATON_TEST_LOG is set, then on standard error.
         var logger = Logger(label: "test") { label -> any LogHandler in
@@ -66,7 +85,7 @@ struct LeaseBeatTests {
             configuration.agent.delay = 0
             let gateway = Gateway(
                 configuration: configuration, store: store, recovery: StoreRecovery(), writer: writer, bus: bus,
-                agent: DemoAgent(delay: .zero), leases: leases, supervisor: nil, logger: logger, instance: "test")
+                agent: agent, leases: leases, supervisor: nil, logger: logger, instance: "test")
             let services = Task {
                 try await withThrowingTaskGroup(of: Void.self) { services in
                     services.addTask { try await writer.run() }

@@ -26,3 +26,13 @@ extension Unicode.Scalar {
         isASCII ? value == 0x20 || (0x09...0x0D).contains(value) : properties.isWhitespace
     }
 }
+
+extension String {
+    /// The text with each U+0000 (NUL) replaced by U+FFFD: PostgreSQL's text cannot hold
+    /// NUL, so text Baton cannot refuse (a chat network's message, an agent's reply) is
+    /// stored so in every store. The string itself when it has none, as nearly all do.
+    public var replacingNUL: String {
+        guard utf8.contains(0) else { return self }
+        return String(unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) })
+    }
+}
