@@ -1,4 +1,5 @@
 import BatonCore
+import DequeModule
 import HTTPTypes
 import Logging
 import NIOCore
@@ -12,8 +13,9 @@ import NIOHTTPTypes
 /// router too, which serves `POST /v1/messages` the same way. Requests that come while a
 /// message is being answered wait here, and are read once its answer is written.
 ///
-/// The connection ends as the router would end it: after the answer to a request that
-/// says `Connection: close`, or after a 400 when the message's body could not be read.
+/// The connection ends as the router would end it: after an answer that says
+/// `Connection: close` (the request asked for it, or a drain began), with the requests
+/// behind it left unread, or after a 400 when the message's body could not be read.
 ///
 /// In the pipeline behind Hummingbird's connection state, in front of its async channel:
 /// the state and ``RequestProgressHandler`` see every request and every answer, whichever
@@ -45,12 +47,12 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Requests passed to the router whose answer has not ended yet.
     private var routed = 0
     /// Parts that came while a message was being answered, in order.
-    private var held: [HTTPRequestPart] = []
+    private var held: Deque<HTTPRequestPart> = []
     /// The client's end of the connection closed while a message was read or answered:
     /// passed on behind its answer, or the router's connection task would close the
     /// connection before it.
     private var inputClosed = false
-    /// An error from the parts held while a message was answered: passed on behind it.
+    /// An error from the parts held while a message was answered: passed on behind them.
     private var heldError: (any Error)?
     /// The connection closed: an answer that comes later has nowhere to go.
     private var removed = false
@@ -69,7 +71,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
         if answering {
             held.append(part)
         } else {
-            read(part, context: context)
+            take(part, context: context)
         }
     }
 
@@ -102,7 +104,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.write(data, promise: promise)
     }
 
-    private func read(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head) where routed == 0 && endpoint.serves(head):
             reading = start(head, peer: context.channel.remoteAddress)
@@ -174,12 +176,15 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     /// Writes a message's answer; then closes the connection, or reads the requests that
     /// came meanwhile.
-    private func respond(_ answer: MessagesController.Answer, closing: Bool, context: ChannelHandlerContext) {
+    private func respond(_ answer: MessagesController.Answer, closing asked: Bool, context: ChannelHandlerContext) {
         guard !removed else { return }
         var headers = answer.headers
         headers[.contentType] = "application/json"
         headers[.contentLength] = String(answer.body.readableBytes)
         endpoint.stamping.stamp(&headers)
+        // A drain closes connections too: the requests behind this one are not read (a
+        // message among them would be stored, and its answer never sent).
+        let closing = asked || Self.asksToClose(headers)
         if closing { headers[.connection] = "close" }
         context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(answer.body)), promise: nil)
@@ -194,26 +199,22 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        if let error = heldError {
-            heldError = nil
-            held = []
-            context.fireErrorCaught(error)
-            return
-        }
-        var waiting = held[...]
-        held = []
-        let replaying = !waiting.isEmpty
-        while let part = waiting.popFirst() {
-            if answering {
-                held.append(part)
-            } else {
-                read(part, context: context)
-            }
+        let replaying = !held.isEmpty
+        while !answering, let part = held.popFirst() {
+            take(part, context: context)
         }
         // The async channel hands on what it was given at the end of a read: without
         // this, a request that came behind the message would wait for the client's next bytes.
         if replaying { context.fireChannelReadComplete() }
-        if inputClosed, reading == nil, !answering {
+        guard !answering else { return }
+        if let error = heldError {
+            // Behind the requests that came before it, as the router would have it; a
+            // message it cut short is answered 400.
+            heldError = nil
+            errorCaught(context: context, error: error)
+            return
+        }
+        if inputClosed, reading == nil {
             inputClosed = false
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }

@@ -70,6 +70,20 @@ final class KeptAliveConnection: Sendable {
             return responses
         }
 
+        /// Sends `requests` in one write (pipelined) and reads responses until the server
+        /// closes the connection.
+        mutating func sendUntilClosed(_ requests: [String]) async throws -> [Response] {
+            try await outbound.write(ByteBuffer(string: requests.joined()))
+            var responses: [Response] = []
+            while true {
+                do {
+                    responses.append(try await readResponse())
+                } catch is ClosedEarly, is ChannelError {
+                    return responses
+                }
+            }
+        }
+
         /// Whether the server closes the connection (rather than sending anything more).
         mutating func serverCloses() async throws -> Bool {
             guard buffered.isEmpty else { return false }

@@ -52,6 +52,51 @@ import Testing
         }
     }
 
+    /// A request the server cannot parse, pipelined behind good ones while a message is
+    /// answered: the good ones are answered first, then the 400, as the router does it.
+    @Test func requestsBeforeAnUnreadableOneAreAnsweredFirst() async throws {
+        try await InProcessBaton().run { app, _ in
+            let port = try #require(app.httpSocket.port)
+            let connection = try await KeptAliveConnection.open(port: port)
+            let requests = [
+                KeptAliveConnection.postRequest(session: "u", text: "one"), KeptAliveConnection.getRequest("/readyz"),
+                "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nA header without a colon\r\n\r\n",
+            ]
+            let statuses = try await withTimeout(.seconds(30), waitingFor: "the answers up to the unreadable request") {
+                try await connection.use { reader in try await reader.sendUntilClosed(requests).map(\.status) }
+            }
+            #expect(statuses == [202, 200, 400])
+        }
+    }
+
+    /// A drain closes kept-alive connections after their next answer: messages pipelined
+    /// behind that answer are neither answered nor stored (the client sends them again).
+    @Test func duringADrainMessagesBehindAnAnswerAreLeftUnread() async throws {
+        let agent = GatedAgent()
+        let baton = InProcessBaton()
+        try await baton.run(agent: agent) { app, client in
+            let port = try #require(app.httpSocket.port)
+            let connection = try await KeptAliveConnection.open(port: port)
+            let answers = try await withTimeout(.seconds(30), waitingFor: "the answers during the drain") {
+                try await connection.use { reader in
+                    // A turn in flight keeps the drain going.
+                    #expect(try await reader.post(session: "busy", text: "hold").status == 202)
+                    for await _ in agent.started { break }
+                    _ = await app.gateway.requestDrain(.restart, immediate: false, origin: .control)
+                    return try await reader.sendUntilClosed([
+                        KeptAliveConnection.postRequest(session: "d", text: "first"), KeptAliveConnection.postRequest(session: "d", text: "second"),
+                    ])
+                }
+            }
+            #expect(answers.map(\.status) == [202])
+            #expect(answers.first?.headers["connection"] == "close")
+            agent.release("hold")
+        }
+        // Counted once the drain is over, when whatever the process took is stored.
+        let texts = try SQLiteStore(directory: baton.stateDirectory).pendingMessages().map(\.text)
+        #expect(texts == ["first"], "queued for the next process: the first, not the second")
+    }
+
     @Test func aMessageThatAsksForConnectionCloseIsAnsweredThenTheConnectionEnds() async throws {
         try await InProcessBaton().run { app, _ in
             let port = try #require(app.httpSocket.port)
