@@ -7,8 +7,9 @@ import Logging
 /// session's events after its stored position are sent, then each published event sends
 /// whatever its session has not had yet. A position is stored after its event was sent,
 /// so a crash in between sends that event again, and the outbox's idempotency key makes
-/// the repeat harmless. Ends when the bus says goodbye or the task is cancelled; what is
-/// left is the next process's to deliver.
+/// the repeat harmless. A read the store fails is tried again, with a growing pause. Ends
+/// when the bus says goodbye or the task is cancelled; what is left is the next process's
+/// to deliver.
 public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
     let outbox: Outbox
     let store: any Store
@@ -35,17 +36,9 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
 
     public func run() async {
         // Subscribe first: nothing committed while the backlog is read goes unnoticed.
-        let subscription = bus.subscribeToAll()
+        let subscription = bus.subscribeToAll(sessionsStartingWith: outbox.sessionPrefix)
         defer { bus.unsubscribe(subscription) }
-        var progress: Progress
-        do {
-            progress = Progress(
-                delivered: try await store.deliveryPositions(network: outbox.network),
-                latest: try await store.lastEventIDs(sessionsStartingWith: outbox.sessionPrefix).filter { outbox.owns(session: $0.key) })
-        } catch {
-            logger.error("Delivery positions could not be read; nothing is delivered until restart", metadata: ["baton.error": "\(error)"])
-            return
-        }
+        guard var progress = await startingProgress() else { return }
         await deliverPending(&progress)
         for await item in subscription.items {
             guard case .event(let event) = item else { break }
@@ -55,8 +48,28 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
         }
     }
 
+    /// The stored positions and the newest events, read until the store answers; nil when
+    /// cancelled first.
+    private func startingProgress() async -> Progress? {
+        var backoff = RetryBackoff()
+        while !Task.isCancelled {
+            do {
+                return Progress(
+                    delivered: try await store.deliveryPositions(network: outbox.network),
+                    latest: try await store.lastEventIDs(sessionsStartingWith: outbox.sessionPrefix).filter { outbox.owns(session: $0.key) })
+            } catch {
+                let delay = backoff.failed()
+                logger.error(
+                    "Delivery positions could not be read; trying again", metadata: ["baton.error": "\(error)", "baton.retry_in": "\(delay)"])
+                do { try await Task.sleep(for: delay) } catch { return nil }
+            }
+        }
+        return nil
+    }
+
     private func deliverPending(_ progress: inout Progress) async {
         await backlogChanged(progress.backlog)
+        var backoff = RetryBackoff()
         while let session = progress.nextPendingSession, !Task.isCancelled {
             do {
                 let events = try await store.events(session: session, after: progress.delivered[session] ?? 0, limit: Self.pageSize)
@@ -70,9 +83,13 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
                     progress.caughtUp(session)
                     await outbox.caughtUp(session: session)
                 }
+                backoff.succeeded()
             } catch {
-                logger.error("Events could not be read for delivery", metadata: ["baton.session": "\(session)", "baton.error": "\(error)"])
-                return
+                let delay = backoff.failed()
+                logger.error(
+                    "Events could not be read for delivery; trying again",
+                    metadata: ["baton.session": "\(session)", "baton.error": "\(error)", "baton.retry_in": "\(delay)"])
+                do { try await Task.sleep(for: delay) } catch { return }
             }
         }
     }

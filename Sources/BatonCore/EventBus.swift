@@ -21,8 +21,8 @@ public final class EventBus: Sendable {
     private struct State {
         var nextID: UInt64 = 0
         var subscribers: [String: [UInt64: AsyncStream<Item>.Continuation]] = [:]
-        /// Feeds of every session's events, by subscription id.
-        var everything: [UInt64: AsyncStream<Item>.Continuation] = [:]
+        /// Feeds of every session's events whose name starts with `prefix`, by subscription id.
+        var everything: [UInt64: (prefix: String, continuation: AsyncStream<Item>.Continuation)] = [:]
         var goodbye: Goodbye?
     }
 
@@ -40,10 +40,11 @@ public final class EventBus: Sendable {
         }
     }
 
-    /// Starts a feed of every session's events published from now on (a chat network's
-    /// outbox follows all of its rooms through one). Its ``Subscription/session`` is empty.
-    public func subscribeToAll() -> Subscription {
-        makeSubscription(session: "") { state, id, continuation in state.everything[id] = continuation }
+    /// Starts a feed of the events of every session whose name starts with `prefix`,
+    /// published from now on (a chat network's outbox follows all of its rooms through one,
+    /// and none of the other sessions'). Its ``Subscription/session`` is empty.
+    public func subscribeToAll(sessionsStartingWith prefix: String) -> Subscription {
+        makeSubscription(session: "") { state, id, continuation in state.everything[id] = (prefix, continuation) }
     }
 
     private func makeSubscription(
@@ -68,7 +69,7 @@ public final class EventBus: Sendable {
 
     public func unsubscribe(_ subscription: Subscription) {
         if subscription.session.isEmpty {
-            state.withLock { $0.everything.removeValue(forKey: subscription.id) }?.finish()
+            state.withLock { $0.everything.removeValue(forKey: subscription.id) }?.continuation.finish()
             return
         }
         let continuation = state.withLock { state in
@@ -88,7 +89,9 @@ public final class EventBus: Sendable {
                 for continuation in state.subscribers[event.session]?.values ?? [:].values {
                     continuation.yield(.event(event))
                 }
-                for continuation in state.everything.values { continuation.yield(.event(event)) }
+                for (prefix, continuation) in state.everything.values where event.session.hasPrefix(prefix) {
+                    continuation.yield(.event(event))
+                }
             }
         }
     }
@@ -101,7 +104,7 @@ public final class EventBus: Sendable {
                 state.subscribers = [:]
                 state.everything = [:]
             }
-            return state.subscribers.values.flatMap(\.values) + state.everything.values
+            return state.subscribers.values.flatMap(\.values) + state.everything.values.map(\.continuation)
         }
         for continuation in continuations {
             continuation.yield(.goodbye(goodbye))
@@ -109,10 +112,12 @@ public final class EventBus: Sendable {
         }
     }
 
-    /// Whether a stream follows the session (or every session): events a peer process
-    /// stored need reading only then.
+    /// Whether a stream follows the session (or every session like it): events a peer
+    /// process stored need reading only then.
     public func isFollowed(session: String) -> Bool {
-        state.withLock { !$0.everything.isEmpty || !($0.subscribers[session]?.isEmpty ?? true) }
+        state.withLock { state in
+            state.everything.values.contains { session.hasPrefix($0.prefix) } || !(state.subscribers[session]?.isEmpty ?? true)
+        }
     }
 
     /// Streams open now.

@@ -56,16 +56,16 @@ extension AcceptResult {
 
 /// A SQLite store whose first commit waits until the test fails it; every other call
 /// goes to the store.
-final class FirstCommitFailsStore: Store {
+final class FirstCommitFailsStore: ForwardingStore {
     struct Refused: Error {}
 
-    private let store: SQLiteStore
+    let base: SQLiteStore
     private let (started, startedSignal) = AsyncStream.makeStream(of: Void.self)
     private let (failed, failSignal) = AsyncStream.makeStream(of: Void.self)
     private let commits = Mutex(0)
 
-    init(_ store: SQLiteStore) {
-        self.store = store
+    init(_ base: SQLiteStore) {
+        self.base = base
     }
 
     /// Returns once the first commit waits.
@@ -87,25 +87,6 @@ final class FirstCommitFailsStore: Store {
             for await _ in failed { break }
             throw Refused()
         }
-        return try await store.commit(groups)
+        return try await base.commit(groups)
     }
-
-    var commitExecutor: (any TaskExecutor)? { nil }
-    func message(id: String) async throws -> Message? { try store.message(id: id) }
-    func pendingMessages() async throws -> [Message] { try store.pendingMessages() }
-    func pendingMessages(session: String) async throws -> [Message] { try store.pendingMessages(session: session) }
-    func events(session: String, after: Int64, limit: Int) async throws -> [SessionEvent] {
-        try store.events(session: session, after: after, limit: limit)
-    }
-    func lastEventIDs(sessionsStartingWith prefix: String) async throws -> [String: Int64] {
-        try await store.lastEventIDs(sessionsStartingWith: prefix)
-    }
-    func lastEventID(session: String) async throws -> Int64 { try await store.lastEventID(session: session) }
-    func messageCount() async throws -> Int { try store.messageCount() }
-    func prune(before cutoff: Date, after: Int64, limit: Int) async throws -> StorePruning {
-        try await store.prune(before: cutoff, after: after, limit: limit)
-    }
-    func cursor(network: String) async throws -> String? { try await store.cursor(network: network) }
-    func deliveryPositions(network: String) async throws -> [String: Int64] { try await store.deliveryPositions(network: network) }
-    func hasMark(network: String, mark: String) async throws -> Bool { try await store.hasMark(network: network, mark: mark) }
 }
