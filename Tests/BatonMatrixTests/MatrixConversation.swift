@@ -59,9 +59,10 @@ struct MatrixConversation: Sendable {
     }
 }
 
-/// Runs `body` in a fresh ``MatrixConversation`` (Baton started and in the room).
+/// Runs `body` in a fresh ``MatrixConversation`` (Baton started and in the room), with the
+/// demo agent unless `agentCommand` names an exec agent.
 func withMatrixConversation<T: Sendable>(
-    agentDelay: Double = 0.2, botToken: String? = nil, _ body: (MatrixConversation) async throws -> T
+    agentDelay: Double = 0.2, agentCommand: [String]? = nil, botToken: String? = nil, _ body: (MatrixConversation) async throws -> T
 ) async throws -> T {
     try await withSynapse { synapse in
         let bot = try await synapse.register("baton")
@@ -81,6 +82,7 @@ func withMatrixConversation<T: Sendable>(
         return try await withBatonFixture({ configuration in
             configuration.admins = [alice.userID]
             configuration.agentDelay = agentDelay
+            configuration.agentCommand = agentCommand
             configuration.extraYAML = yaml
         }) { fixture in
             let server = try await fixture.startServer()

@@ -50,6 +50,22 @@ struct MatrixRoomTests {
         }
     }
 
+    @Test("A reply longer than a Matrix event holds arrives in parts, in order, the first a reply to the message")
+    func longReplyArrivesInParts() async throws {
+        let agent = (BatonBinary.repositoryRoot as NSString).appendingPathComponent("examples/test-agents/exec-test-agent.py")
+        try await withMatrixConversation(agentCommand: ["python3", agent]) { chat in
+            let message = try await chat.bob.send("long 150000", to: chat.room)
+            let bot = chat.bot.userID
+            let parts = try await chat.bob.waitForMessages(in: chat.room, "a reply of 150,000 characters") { seen in
+                seen.filter { $0.sender == bot && $0.msgtype == "m.text" }.reduce(0) { $0 + $1.body.count } >= 150_000
+            }.filter { $0.sender == bot && $0.msgtype == "m.text" }
+            #expect(parts.count == 4, "48 KiB a part")
+            #expect(parts.map(\.inReplyTo) == [message, nil, nil, nil])
+            let text = parts.map(\.body).joined()
+            #expect(text.count == 150_000 && text.hasPrefix("000000 xxx") && text.split(separator: "\n").last?.hasPrefix("001874 ") == true)
+        }
+    }
+
     @Test("Messages sent while Baton is stopped are answered when it is back, even those before a rename of the bot; the first start does not answer history")
     func answeredAfterStop() async throws {
         try await withMatrixConversation { chat in

@@ -74,6 +74,18 @@ struct MatrixTimelineTests {
         #expect(MatrixTimeline.read(events, room: room, bot: bot).encrypted)
     }
 
+    @Test("A long text goes in parts that each fit, cut after a line, and together are the text")
+    func longTextInParts() {
+        let lines = (0..<2000).map { "line \($0) \(String(repeating: "\"", count: 30))\n" }.joined()
+        let parts = MatrixOutbox.parts(of: lines, maxBytes: 10_000)
+        #expect(parts.joined() == lines)
+        #expect(parts.count > 1 && parts.allSatisfy { $0.utf8.count + $0.filter { $0 == "\"" }.count <= 10_000 })
+        #expect(parts.dropLast().allSatisfy { $0.hasSuffix("\n") })
+        #expect(MatrixOutbox.parts(of: "short").map(String.init) == ["short"])
+        let unbroken = String(repeating: "é", count: 30_000)
+        #expect(MatrixOutbox.parts(of: unbroken, maxBytes: 10_000).map(\.count) == [5_000, 5_000, 5_000, 5_000, 5_000, 5_000])
+    }
+
     @Test("A resent event has the same transaction id; another event or room does not")
     func transactionIDs() {
         let event = SessionEvent(session: room, id: 7, kind: .reply, data: #"{"text":"hi"}"#)
@@ -82,6 +94,7 @@ struct MatrixTimelineTests {
         #expect(MatrixOutbox.transactionID(for: event) == MatrixOutbox.transactionID(for: event))
         #expect(MatrixOutbox.transactionID(for: event) != MatrixOutbox.transactionID(for: other))
         #expect(MatrixOutbox.transactionID(for: event).hasPrefix("baton-7-"))
+        #expect(MatrixOutbox.transactionID(for: event, part: 1) == MatrixOutbox.transactionID(for: event) + "-2")
     }
 }
 

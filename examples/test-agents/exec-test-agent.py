@@ -5,6 +5,7 @@
     lines N     N replies, one JSON line each
     stream N MS N replies "part i of N", MS milliseconds apart
     plain       plain text of two lines: one reply
+    long N      one reply of N characters: numbered lines of 80
     fail N      a line on standard error, then exit status N
     slow        a "working" reply (a re-run adds "re-run after N delivered"), then ten minutes of sleep
     stubborn    ignores SIGTERM, as does a child it starts; a "stubborn" reply, then sleep
@@ -63,6 +64,9 @@ def main(arguments):
         for number in range(1, count + 1):
             reply(f"part {number} of {count}")
             time.sleep(pause)
+    elif command == "long":
+        lines = "".join(f"{number:06d} " + "x" * 72 + "\n" for number in range(int(words[1]) // 80 + 1))
+        reply(lines[: int(words[1])])
     elif command == "plain":
         print("first line\nsecond line", flush=True)
     elif command == "fail":
