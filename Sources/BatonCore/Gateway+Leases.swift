@@ -133,6 +133,7 @@ extension Gateway {
             metrics.leaseExpired()
             held[session] = nil
             loadedThrough[session] = nil
+            stopRunning(session)
         }
         // A lease the store says is this process's, for a session it does not run: a take
         // that lost a race with an earlier renewal. Taken again, so its messages run here.
@@ -149,6 +150,15 @@ extension Gateway {
         if let cluster = try? await leases.cluster() { self.cluster = cluster }
         metrics.observe(leasesHeld: held.count)
         publishStatus()
+    }
+
+    /// Stops running a session whose lease ran out, as a peer may run it now: its turn is
+    /// interrupted, and its waiting messages are left to the store for whoever takes it.
+    private func stopRunning(_ session: String) {
+        let (dropped, starts) = scheduler.dropWaiting(in: session)
+        for id in dropped { messages[id] = nil }
+        if let running = scheduler.runningMessage(of: session) { interrupt(message: running, cause: .leaseLost) }
+        startTurns(starts)
     }
 
     /// Records whether the store answered; readiness follows it.

@@ -126,6 +126,10 @@ extension Gateway {
         case .interrupted(.drain):
             writes.append(.setState(id: message.id, state: .interrupted))
             writes.append(notice(message.session, .interrupted, "Baton is restarting; this message will be answered again by the next process.", message: message.id))
+        case .interrupted(.leaseLost):
+            // Stays pending, with no notice: the process that takes the session answers it.
+            // Fenced by the lease, so dropped once a peer holds the session.
+            writes.append(.setState(id: message.id, state: .interrupted))
         case .interrupted(.superseded):
             writes.append(.setState(id: message.id, state: .cancelled))
             writes.append(notice(message.session, .interrupted, "Interrupted by a newer message.", message: message.id))

@@ -119,6 +119,8 @@ public actor Gateway: Service {
         case superseded
         /// The agent's health probes failed past the threshold: the turn fails now.
         case agentUnreachable
+        /// The session's lease ran out: whoever takes the session runs it again.
+        case leaseLost
     }
 
     /// Builds the gateway over an open store and picks up what the last process left

@@ -42,6 +42,8 @@ public final class GatewayMetrics: Sendable {
         case drain
         /// A newer message under `busy_input: interrupt`.
         case superseded
+        /// The session's lease ran out: whoever takes the session runs it again.
+        case leaseLost = "lease_lost"
     }
 
     private static let drainReasons: [DrainReason] = [.restart, .stop]
@@ -146,6 +148,7 @@ public final class GatewayMetrics: Sendable {
         case .completed: turnsFinished.increment()
         case .interrupted(.drain): turnsInterrupted[.drain]?.increment()
         case .interrupted(.superseded): turnsInterrupted[.superseded]?.increment()
+        case .interrupted(.leaseLost): turnsInterrupted[.leaseLost]?.increment()
         case .interrupted(.agentUnreachable): turnsFailed[.agentUnreachable]?.increment()
         case .failed(let error): turnsFailed[FailureReason(error.code)]?.increment()
         }

@@ -116,6 +116,16 @@ public struct TurnScheduler: Sendable {
         return refresh(at: index)
     }
 
+    /// Drops every message waiting in the session: its lease ran out, so a peer runs them.
+    /// Returns them, and the turns of other sessions that may start now.
+    public mutating func dropWaiting(in session: String) -> (dropped: [String], starts: [Start]) {
+        guard let index = sessions.index(forKey: session) else { return ([], []) }
+        let dropped = sessions.values[index].waiting.map(\.message)
+        sessions.values[index].waiting.removeAll()
+        waitingCount -= dropped.count
+        return (dropped, refresh(at: index))
+    }
+
     /// The session's turn ended, however it ended.
     public mutating func turnEnded(session: String) -> [Start] {
         guard let index = sessions.index(forKey: session), sessions.values[index].running != nil else { return [] }

@@ -25,6 +25,19 @@ import Testing
         #expect(scheduler.turnEnded(session: "a") == [.init(message: "m2", session: "a")])
     }
 
+    @Test func droppingASessionsWaitingMessagesLeavesItsTurnAndOtherSessions() {
+        var scheduler = TurnScheduler(maxConcurrentTurns: 1)
+        _ = scheduler.enqueue("a1", session: "a", durable: true)
+        _ = scheduler.enqueue("a2", session: "a", durable: true)
+        _ = scheduler.enqueue("a3", session: "a", durable: true)
+        _ = scheduler.enqueue("b1", session: "b", durable: true)
+        let (dropped, starts) = scheduler.dropWaiting(in: "a")
+        #expect(dropped == ["a2", "a3"] && starts.isEmpty)
+        #expect(scheduler.runningMessage(of: "a") == "a1" && scheduler.waitingCount == 1)
+        #expect(scheduler.turnEnded(session: "a") == [.init(message: "b1", session: "b")])
+        #expect(scheduler.dropWaiting(in: "a") == ([], []))
+    }
+
     @Test func aFailedCommitLeavesNoTrace() {
         var scheduler = TurnScheduler(maxConcurrentTurns: 10)
         _ = scheduler.enqueue("m1", session: "a", durable: false)

@@ -28,6 +28,61 @@ struct PostgresGatewayTests {
         }
     }
 
+    @Test("A session whose lease runs out stops here: its turn is interrupted, the message behind it not started, both left pending")
+    func aSessionWhoseLeaseRunsOutStopsHere() async throws {
+        let agent = WaitingAgent()
+        try await withGateway(agent: agent) { gateway, store, leases in
+            for (id, text) in [("m1", "one"), ("m2", "two")] {
+                _ = try await gateway.accept(IncomingMessage(id: id, session: "s", user: "u", text: text))
+            }
+            #expect(await agent.next() == "started m1")
+            leases.runOut("s")
+            await gateway.leaseBeat()
+            #expect(try await withTimeout(.seconds(10), waitingFor: "the turn to be interrupted") { await agent.next() } == "cancelled m1")
+            let status = try await withTimeout(.seconds(10), waitingFor: "no turn in flight") {
+                while await gateway.status().inFlight > 0 { try await Task.sleep(for: .milliseconds(10)) }
+                return await gateway.status()
+            }
+            #expect(status.queued == 0, "m2 waits in the store, not here")
+            #expect(agent.started == ["m1"])
+            #expect(try await store.pendingMessages(session: "s").map(\.id) == ["m1", "m2"], "left for whoever takes the session")
+        }
+    }
+
+    /// An agent whose turns run until cancelled, and that tells which started and which
+    /// were cancelled.
+    final class WaitingAgent: Agent {
+        private let turns: AsyncStream<String>
+        private let turnsContinuation: AsyncStream<String>.Continuation
+        private let startedTurns = Mutex<[String]>([])
+
+        init() {
+            (turns, turnsContinuation) = AsyncStream.makeStream(of: String.self)
+        }
+
+        /// What happened next: "started" or "cancelled", and the message.
+        func next() async -> String? {
+            for await turn in turns { return turn }
+            return nil
+        }
+
+        /// The messages whose turns started, in order.
+        var started: [String] { startedTurns.withLock { $0 } }
+
+        var kind: AgentConfiguration.Kind { .exec }
+
+        nonisolated(nonsending) func runTurn(_ turn: TurnRequest, reply: nonisolated(nonsending) @Sendable (String) async throws -> Void) async throws {
+            startedTurns.withLock { $0.append(turn.id) }
+            turnsContinuation.yield("started \(turn.id)")
+            do {
+                try await Task.sleep(for: .seconds(3600))
+            } catch {
+                turnsContinuation.yield("cancelled \(turn.id)")
+                throw error
+            }
+        }
+    }
+
     @Test("An agent's reply with U+0000 in it is stored, with U+FFFD in its place")
     func aReplyWithNULIsStored() async throws {
         try await withGateway(agent: NULAgent()) { gateway, store, _ in
@@ -108,10 +163,12 @@ struct PostgresGatewayTests {
     }
 }
 
-/// Leases that go to the store as given, except that the next grant is not reported.
+/// Leases that go to the store as given, except that the next grant can be kept from the
+/// gateway, and a session's lease made to look run out to its renewals.
 final class GrantHidingLeases: SessionLeases {
     private let leases: any SessionLeases
     private let hidesNextGrant = Mutex(false)
+    private let runOutSessions = Mutex<Set<String>>([])
 
     init(_ leases: any SessionLeases) {
         self.leases = leases
@@ -131,7 +188,14 @@ final class GrantHidingLeases: SessionLeases {
         }
     }
 
-    func renew(state: String) async throws -> Set<String> { try await leases.renew(state: state) }
+    /// From now on renewals leave `session` out, as when its lease ran out.
+    func runOut(_ session: String) {
+        runOutSessions.withLock { _ = $0.insert(session) }
+    }
+
+    func renew(state: String) async throws -> Set<String> {
+        try await leases.renew(state: state).subtracting(runOutSessions.withLock { $0 })
+    }
     func release(_ session: String, generation: Int64) async throws { try await leases.release(session, generation: generation) }
     func unclaimed(limit: Int) async throws -> [String] { try await leases.unclaimed(limit: limit) }
     func cluster() async throws -> ClusterStatus? { try await leases.cluster() }
