@@ -99,7 +99,7 @@ extension Gateway {
             commitEnded(id)
             startTurns(scheduler.remove(id, session: session))
             publishStatus()
-            throw .storeUnavailable("The message could not be stored: \(error). Nothing was accepted; try again.")
+            throw Self.notStored(error)
         }
         commitEnded(id)
         // Re-checked after the await: a drain may have begun meanwhile; the scheduler
@@ -149,7 +149,7 @@ extension Gateway {
                 return .acknowledged(earlier.acknowledgement)
             }
             storeReachable(false)
-            throw .storeUnavailable("The message could not be stored: \(error). Nothing was accepted; try again.")
+            throw Self.notStored(error)
         }
         storeReachable(true)
         await takeSession(session)
@@ -173,6 +173,17 @@ extension Gateway {
             throw .queueFull("Session \(session) already has \(configuration.limits.maxQueuePerSession) messages waiting (limits.max_queue_per_session).")
         }
         return nil
+    }
+
+    /// The answer to a message whose commit failed: nothing was stored, or, when the store
+    /// stopped answering with the message in hand, it is not known whether it was.
+    private static func notStored(_ error: any Error) -> GatewayError {
+        guard error is any CommitOutcomeUnknown else {
+            return .storeUnavailable("The message could not be stored: \(error). Nothing was accepted; try again.")
+        }
+        return .storeUnavailable(
+            "The store did not confirm the message: \(error). It may have been stored all the same; send it again with the same id, "
+                + "and it is stored once.")
     }
 
     /// Returns once no commit of a message with this id is under way.

@@ -15,8 +15,9 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         switch code {
         case .forbidden: 403
         case .queueFull: 429
-        // Nothing was stored and trying again later may work: the store (a database
-        // across the network, or a full disk) is not taking writes now.
+        // Nothing was stored (or, when the store stopped answering mid-commit, it is not
+        // known) and trying again later may work: the store (a database across the
+        // network, or a full disk) is not taking writes now.
         case .storeUnavailable: 503
         }
     }

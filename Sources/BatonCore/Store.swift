@@ -113,6 +113,10 @@ public struct LeaseLostError: Error, CustomStringConvertible {
     public var description: String { "the lease on session \(session) is another process's now; its turn's writes are dropped" }
 }
 
+/// A store's failure after which its writes may or may not be committed: it stopped
+/// answering while it had them (a database across the network that timed out).
+public protocol CommitOutcomeUnknown: Error {}
+
 extension Store {
     public var commitExecutor: (any TaskExecutor)? { nil }
 }

@@ -108,6 +108,8 @@ public final class PostgresStore: Store {
                 attempt += 1
             } catch let error as PostgresStoreError {
                 throw error
+            } catch let error as PostgresTimeoutError {
+                throw error  // the commit may still happen: the caller must know
             } catch {
                 throw PostgresStoreError(error)
             }

@@ -13,7 +13,7 @@ import Testing
 struct PostgresGatewayTests {
     @Test("A lease the store says is this process's, for a session it does not run, is taken at the next beat and its message answered")
     func aLeaseHeldButNotRunIsTaken() async throws {
-        try await withGateway { gateway, store, leases in
+        try await withGateway { gateway, store, leases, _ in
             // The first take goes through in the store, but the gateway does not learn of
             // it: how a take that lost a race with a renewal ends.
             leases.hideNextGrant()
@@ -31,7 +31,7 @@ struct PostgresGatewayTests {
     @Test("A session whose lease runs out stops here: its turn is interrupted, the message behind it not started, both left pending")
     func aSessionWhoseLeaseRunsOutStopsHere() async throws {
         let agent = WaitingAgent()
-        try await withGateway(agent: agent) { gateway, store, leases in
+        try await withGateway(agent: agent) { gateway, store, leases, _ in
             for (id, text) in [("m1", "one"), ("m2", "two")] {
                 _ = try await gateway.accept(IncomingMessage(id: id, session: "s", user: "u", text: text))
             }
@@ -83,9 +83,37 @@ struct PostgresGatewayTests {
         }
     }
 
+    @Test("A message whose commit the database does not confirm in time is answered as maybe stored, and to be sent again with its id")
+    func aCommitNotConfirmedInTimeIsAnsweredAsMaybeStored() async throws {
+        try await withGateway(storeTimeout: .seconds(1)) { gateway, store, _, client in
+            _ = try await gateway.accept(IncomingMessage(id: "m0", session: "locked", user: "u", text: "first"))
+            // A transaction of the test's holds the session's row, which a commit locks first.
+            let (locked, lockTaken) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseLock) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await client.withTransaction(logger: Logger(label: "test")) { connection in
+                    try await connection.query("SELECT 1 FROM sessions WHERE session = 'locked' FOR UPDATE", logger: Logger(label: "test"))
+                    lockTaken.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in locked { break }
+            let error = await #expect(throws: GatewayError.self) {
+                try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "second"))
+            }
+            #expect(error?.code == .storeUnavailable)
+            #expect(error?.description.contains("may have been stored all the same; send it again with the same id") == true, "\(String(describing: error))")
+            releaseLock.yield()
+            try await holder.value
+            // Sent again with its id once the database answers: stored once.
+            _ = try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "second"))
+            #expect(try await store.message(id: "m1") != nil)
+        }
+    }
+
     @Test("An agent's reply with U+0000 in it is stored, with U+FFFD in its place")
     func aReplyWithNULIsStored() async throws {
-        try await withGateway(agent: NULAgent()) { gateway, store, _ in
+        try await withGateway(agent: NULAgent()) { gateway, store, _, _ in
             _ = try await gateway.accept(IncomingMessage(id: "m1", session: "nul", user: "u", text: "hello"))
             #expect(try await Self.replies(in: "nul", of: store, field: "text") == ["a\u{FFFD}b"])
         }
@@ -117,8 +145,10 @@ struct PostgresGatewayTests {
 
     /// Runs a gateway (the demo agent, no delay, unless given another) and its writer on a
     /// fresh database, with no lease keeper (the test beats), for `body`; then stops it.
+    /// `body` gets the database's client too, for the test's own queries.
     private func withGateway(
-        agent: any Agent = DemoAgent(delay: .zero), _ body: @escaping @Sendable (Gateway, PostgresStore, GrantHidingLeases) async throws -> Void
+        agent: any Agent = DemoAgent(delay: .zero), storeTimeout: Duration = .seconds(5),
+        _ body: @escaping @Sendable (Gateway, PostgresStore, GrantHidingLeases, PostgresClient) async throws -> Void
     ) async throws {
         let url = try PostgresURL(try await PostgresTestServer.createDatabase())
         // Silent unless BATON_TEST_LOG is set, then on standard error.
@@ -131,7 +161,7 @@ struct PostgresGatewayTests {
         let client = PostgresClient(configuration: url.configuration, backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
-            let store = PostgresStore(client: client, instance: "test", logger: logger)
+            let store = PostgresStore(client: client, instance: "test", timeout: storeTimeout, logger: logger)
             let leases = GrantHidingLeases(PostgresLeases(client: client, instance: "test", lease: 30, listen: "test", logger: logger))
             let bus = EventBus()
             let writer = StoreWriter(store: store, bus: bus, logger: logger)
@@ -151,7 +181,7 @@ struct PostgresGatewayTests {
             await gateway.listenerStarted()
             let result: Result<Void, any Error>
             do {
-                result = .success(try await body(gateway, store, leases))
+                result = .success(try await body(gateway, store, leases, client))
             } catch {
                 result = .failure(error)
             }
