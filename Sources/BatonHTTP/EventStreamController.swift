@@ -21,9 +21,11 @@ struct EventStreamController {
         let after = try Self.resumePoint(request)
         let store = self.store
         let bus = self.bus
-        // Subscribe before reading the backlog, so nothing committed in between is missed.
-        let subscription = bus.subscribe(session: session)
         let body = ResponseBody { writer in
+            // Subscribed here, before the backlog is read, so nothing committed in between
+            // is missed; and only once the body is written, so a client gone before the
+            // head went out leaves no subscription behind.
+            let subscription = bus.subscribe(session: session)
             defer { bus.unsubscribe(subscription) }
             try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
             var last = after
