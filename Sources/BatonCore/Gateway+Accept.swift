@@ -99,7 +99,7 @@ extension Gateway {
             commitEnded(id)
             startTurns(scheduler.remove(id, session: session))
             publishStatus()
-            throw Self.notStored(error)
+            throw Self.notStored(error, clientID: incoming.id)
         }
         commitEnded(id)
         // Re-checked after the await: a drain may have begun meanwhile; the scheduler
@@ -149,7 +149,7 @@ extension Gateway {
                 return .acknowledged(earlier.acknowledgement)
             }
             storeReachable(false)
-            throw Self.notStored(error)
+            throw Self.notStored(error, clientID: incoming.id)
         }
         storeReachable(true)
         await takeSession(session)
@@ -177,13 +177,15 @@ extension Gateway {
 
     /// The answer to a message whose commit failed: nothing was stored, or, when the store
     /// stopped answering with the message in hand, it is not known whether it was.
-    private static func notStored(_ error: any Error) -> GatewayError {
+    private static func notStored(_ error: any Error, clientID: String?) -> GatewayError {
         guard error is any CommitOutcomeUnknown else {
             return .storeUnavailable("The message could not be stored: \(error). Nothing was accepted; try again.")
         }
-        return .storeUnavailable(
-            "The store did not confirm the message: \(error). It may have been stored all the same; send it again with the same id, "
-                + "and it is stored once.")
+        let advice =
+            clientID == nil
+            ? "sent again, it may be stored twice (a message sent with an id is stored once however often it is sent)."
+            : "send it again with the same id, and it is stored once."
+        return .storeUnavailable("The store did not confirm the message: \(error). It may have been stored all the same; \(advice)")
     }
 
     /// Returns once no commit of a message with this id is under way.
