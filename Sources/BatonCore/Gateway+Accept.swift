@@ -82,7 +82,8 @@ extension Gateway {
             state: .queued, acknowledgement: acknowledgement, acceptedAt: Date())
         nextSequence += 1
         messages[id] = message
-        commitsUnderWay[id] = []
+        // Only a client's id can come again: a made one is new to everyone.
+        if incoming.id != nil { commitsUnderWay[id] = [] }
 
         var writes: [StoreWrite] = [.insertMessage(message)]
         if draining {
@@ -195,7 +196,7 @@ extension Gateway {
         }
     }
 
-    /// Wakes the requests waiting for this id's commit: the message is on disk, or gone.
+    /// Wakes the requests waiting for this id's commit, if any: the message is on disk, or gone.
     private func commitEnded(_ id: String) {
         for waiter in commitsUnderWay.removeValue(forKey: id) ?? [] { waiter.resume() }
     }
