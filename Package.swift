@@ -166,6 +166,7 @@ let package = Package(
         .target(
             name: "BatonTestSupport",
             dependencies: [
+                "BatonCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 // Stores as earlier releases left them, for upgrade tests.
@@ -196,6 +197,8 @@ let package = Package(
                 "BatonMatrix",
                 "BatonCore",
                 "BatonTestSupport",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -48,12 +48,34 @@ extension Gateway {
 
     /// Appends a notice to a session's stream, on disk before this returns: how a chat
     /// network tells a room about input the gateway refused (nothing else records it).
+    ///
+    /// A notice that answers a `message` (a refusal, a command's answer) is written once
+    /// for it, however often the message comes: a chat network reads a batch of messages
+    /// again after a failure or a crash, and each is then known by ``wasAnswered(_:)``.
     public func notify(session: String, kind: NoticeKind, text: String, message: String? = nil) async throws(GatewayError) {
+        if let message, try await wasAnswered(message) { return }
         do {
-            try await writer.write([notice(session, kind, text, message: message)])
+            try await writer.write([notice(session, kind, text, message: message)] + answeredMark(message))
         } catch {
             throw .storeUnavailable("The notice could not be stored: \(error)")
         }
+    }
+
+    /// Whether the message with this id was answered by a notice rather than stored: a
+    /// command, or input refused. A chat network that reads it again leaves it be.
+    public func wasAnswered(_ message: String) async throws(GatewayError) -> Bool {
+        do {
+            return try await store.hasMark(network: Self.answeredMessages, mark: message)
+        } catch {
+            throw .storeUnavailable("The store could not be read: \(error)")
+        }
+    }
+
+    /// The marks of messages answered by a notice, one per message id, kept with the notice.
+    static let answeredMessages = "answered"
+
+    private func answeredMark(_ message: String?) -> [StoreWrite] {
+        message.map { [.addMark(network: Self.answeredMessages, mark: $0)] } ?? []
     }
 
     private func store(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
@@ -216,15 +238,15 @@ extension Gateway {
             throw .forbidden("Only admins may /restart; \(incoming.user) is not in admins.")
         }
         let inFlight = scheduler.runningCount
-        writer.enqueue([
-            notice(incoming.session, .draining, "Restart requested by \(incoming.user): \(inFlight) turns in flight\(immediate ? " are interrupted now" : " finish first").")
-        ])
+        writer.enqueue(
+            [notice(incoming.session, .draining, "Restart requested by \(incoming.user): \(inFlight) turns in flight\(immediate ? " are interrupted now" : " finish first").")]
+                + answeredMark(incoming.id))
         requestDrain(.restart, immediate: immediate, origin: .chat(user: incoming.user))
         return .restarting(inFlight: inFlight)
     }
 
     private func statusCommand(from incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
-        try await notify(session: incoming.session, kind: .status, text: "\(status().summary) (instance \(instance))")
+        try await notify(session: incoming.session, kind: .status, text: "\(status().summary) (instance \(instance))", message: incoming.id)
         return .answered(session: incoming.session)
     }
 }

@@ -146,8 +146,13 @@ struct MatrixSync: Sendable {
     }
 
     /// Hands one message to the gateway; what the gateway refuses is told to the room.
+    ///
+    /// A message read again (its batch failed part-way, or the process died before the
+    /// position was stored) that was answered by a notice, a command or a refusal, is
+    /// left be: the notice is not repeated, and a refused message is not taken after all.
     private func accept(_ message: IncomingMessage) async throws {
         let room = message.session
+        if let id = message.id, try await gateway.wasAnswered(id) { return }
         do {
             switch try await gateway.accept(message) {
             case .acknowledged:

@@ -1,4 +1,5 @@
 @testable import BatonCore
+import BatonTestSupport
 import Foundation
 import Logging
 import Synchronization

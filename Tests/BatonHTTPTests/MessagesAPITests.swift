@@ -155,4 +155,19 @@ import Testing
             #expect(try await app.store.messageCount() == 0)
         }
     }
+
+    @Test("/status sent again with the same id is answered once on the stream")
+    func statusCommandWithAnIdIsAnsweredOnce() async throws {
+        try await InProcessBaton().run { app, client in
+            for _ in 0..<2 {
+                let response = try await client.post(session: "s", user: "anyone", text: "/status", id: "status-1")
+                #expect(response.status == 202 && response.json["status"] as? String == "answered")
+            }
+            let after = try await client.send(session: "s", text: "after")
+            let events = try await client.events(session: "s") { events in
+                events.contains { $0.payload?.inReplyTo == after.id }
+            }
+            #expect(events.filter { $0.isNotice("status") }.count == 1, "\(events)")
+        }
+    }
 }

@@ -18,12 +18,13 @@ public final class Synapse: Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Writes the configuration and starts Synapse; returns once it answers.
-    public init() async throws {
+    /// Writes the configuration, with `extraConfiguration` (YAML) at its end, and starts
+    /// Synapse; returns once it answers.
+    public init(extraConfiguration: String = "") async throws {
         python = try Self.pythonPath()
         directory = try TemporaryDirectory(prefix: "baton-synapse")
         port = try LocalPort.free()
-        _ = try directory.write(configuration, to: "homeserver.yaml")
+        _ = try directory.write(configuration + extraConfiguration, to: "homeserver.yaml")
         try await start()
     }
 
@@ -137,8 +138,8 @@ public final class Synapse: Sendable {
 }
 
 /// Runs `body` with a fresh ``Synapse`` and tears it down afterwards, also when it throws.
-public func withSynapse<T: Sendable>(_ body: (Synapse) async throws -> T) async throws -> T {
-    let synapse = try await Synapse()
+public func withSynapse<T: Sendable>(extraConfiguration: String = "", _ body: (Synapse) async throws -> T) async throws -> T {
+    let synapse = try await Synapse(extraConfiguration: extraConfiguration)
     do {
         let result = try await body(synapse)
         await synapse.tearDown()
