@@ -147,7 +147,7 @@ extension Gateway {
         let draining = !drain.isServing
         let holds = held[session] != nil
         let view = scheduler.view(of: session)
-        let busy = holds && view.hasWork
+        let busy = holds ? view.hasWork : try await busyElsewhere(session)
         if let refused = try refusal(of: session, waiting: view.waiting, draining: draining, busy: busy) { return refused }
         let id = incoming.id ?? MessageID.make()
         let position = holds ? view.position : 0
@@ -175,13 +175,25 @@ extension Gateway {
             throw Self.notStored(error, clientID: incoming.id)
         }
         storeReachable(true)
+        // Queues it here, or a peer that runs the session hears of it from the commit;
+        // either way `busy_input: interrupt` is applied where the turn runs.
         await takeSession(session)
-        if configuration.busyInput == .interrupt, !draining, let running = scheduler.runningMessage(of: session), running != id {
-            interrupt(message: running, cause: .superseded)
-        }
         metrics.messageStored(status)
         publishStatus()
         return .acknowledged(acknowledgement)
+    }
+
+    /// Whether a session this process does not run has work a peer runs or will run: only
+    /// asked under `busy_input: reject`, which refuses input to a busy session wherever it
+    /// runs. Two messages at once on two processes may both find it idle.
+    private func busyElsewhere(_ session: String) async throws(GatewayError) -> Bool {
+        guard configuration.busyInput == .reject else { return false }
+        do {
+            return try await !store.pendingMessages(session: session).isEmpty
+        } catch {
+            storeReachable(false)
+            throw .storeUnavailable("The store could not be read: \(error)")
+        }
     }
 
     /// Why a message for `session` (`waiting` messages in its queue) is not taken, if it is

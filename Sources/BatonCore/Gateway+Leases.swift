@@ -56,6 +56,7 @@ extension Gateway {
         guard held[session] != nil else { return }
         var starts: [TurnScheduler.Start] = []
         var rerun = 0
+        var newest: String?
         for message in pending where message.sequence > (loadedThrough[session] ?? 0) {
             loadedThrough[session] = message.sequence
             guard messages[message.id] == nil else { continue }
@@ -65,6 +66,14 @@ extension Gateway {
                 rerun += 1
             }
             starts += scheduler.enqueue(message.id, session: session, durable: true)
+            newest = message.id
+        }
+        // New input for a turn running here, from this process or a peer: `busy_input:
+        // interrupt` ends it. Not on a takeover, whose messages all waited for a turn.
+        if configuration.busyInput == .interrupt, takenFrom == nil, let newest, let running = scheduler.runningMessage(of: session),
+            running != newest
+        {
+            interrupt(message: running, cause: .superseded)
         }
         if let takenFrom, !pending.isEmpty {
             recoveredTurns += rerun

@@ -49,12 +49,6 @@ struct RetriedMessageTests {
     }
 }
 
-extension AcceptResult {
-    var isAcknowledged: Bool {
-        if case .acknowledged = self { true } else { false }
-    }
-}
-
 /// A SQLite store whose first commit waits until the test fails it; every other call
 /// goes to the store.
 final class FirstCommitFailsStore: ForwardingStore {

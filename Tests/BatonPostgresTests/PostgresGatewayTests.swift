@@ -49,6 +49,36 @@ struct PostgresGatewayTests {
         }
     }
 
+    @Test("busy_input: reject refuses a message for a session a peer is running")
+    func rejectRefusesInputForASessionAPeerRuns() async throws {
+        let agent = WaitingAgent()
+        try await withGateways([agent, DemoAgent(delay: .zero)], busyInput: .reject) { peers, _ in
+            let (runner, other) = (peers[0].gateway, peers[1].gateway)
+            _ = try await runner.accept(IncomingMessage(id: "m1", session: "s", user: "u", text: "one"))
+            #expect(await agent.next() == "started m1")
+            let answer = try await other.accept(IncomingMessage(id: "m2", session: "s", user: "u", text: "two"))
+            #expect(answer == .rejected(.busy))
+            #expect(try await peers[1].store.pendingMessages(session: "s").map(\.id) == ["m1"], "nothing stored for m2")
+            // An idle session is taken as ever.
+            #expect(try await other.accept(IncomingMessage(id: "m3", session: "idle", user: "u", text: "three")).isAcknowledged)
+        }
+    }
+
+    @Test("busy_input: interrupt ends a turn when a peer stores the next message of its session")
+    func interruptEndsATurnWhenAPeerStoresTheNextMessage() async throws {
+        let agent = WaitingAgent()
+        try await withGateways([agent, DemoAgent(delay: .zero)], busyInput: .interrupt) { peers, _ in
+            let (runner, other) = (peers[0].gateway, peers[1].gateway)
+            _ = try await runner.accept(IncomingMessage(id: "m1", session: "s", user: "u", text: "one"))
+            #expect(await agent.next() == "started m1")
+            #expect(try await other.accept(IncomingMessage(id: "m2", session: "s", user: "u", text: "two")).isAcknowledged)
+            // What the cluster listener does when it hears of the peer's commit.
+            await runner.takeSession("s")
+            #expect(try await withTimeout(.seconds(10), waitingFor: "m1's turn to be interrupted") { await agent.next() } == "cancelled m1")
+            #expect(try await withTimeout(.seconds(10), waitingFor: "m2's turn") { await agent.next() } == "started m2")
+        }
+    }
+
     /// An agent whose turns run until cancelled, and that tells which started and which
     /// were cancelled.
     final class WaitingAgent: Agent {
@@ -150,6 +180,25 @@ struct PostgresGatewayTests {
         agent: any Agent = DemoAgent(delay: .zero), storeTimeout: Duration = .seconds(5),
         _ body: @escaping @Sendable (Gateway, PostgresStore, GrantHidingLeases, PostgresClient) async throws -> Void
     ) async throws {
+        try await withGateways([agent], storeTimeout: storeTimeout) { peers, client in
+            try await body(peers[0].gateway, peers[0].store, peers[0].leases, client)
+        }
+    }
+
+    /// One process of a cluster, in-process.
+    struct Peer: Sendable {
+        let gateway: Gateway
+        let store: PostgresStore
+        let leases: GrantHidingLeases
+    }
+
+    /// Runs one gateway per agent, as processes `p0`, `p1`, … on one fresh database, under
+    /// `busyInput`, for `body`; then stops them. No cluster listener runs: a test tells a
+    /// peer of a commit as the listener would (``Gateway/takeSession(_:)``).
+    private func withGateways(
+        _ agents: [any Agent], busyInput: BusyInput = .queue, storeTimeout: Duration = .seconds(5),
+        _ body: @escaping @Sendable ([Peer], PostgresClient) async throws -> Void
+    ) async throws {
         let url = try PostgresURL(try await PostgresTestServer.createDatabase())
         // Silent unless BATON_TEST_LOG is set, then on standard error.
         var logger = Logger(label: "test") { label -> any LogHandler in
@@ -161,32 +210,40 @@ struct PostgresGatewayTests {
         let client = PostgresClient(configuration: url.configuration, backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
-            let store = PostgresStore(client: client, instance: "test", timeout: storeTimeout, logger: logger)
-            let leases = GrantHidingLeases(PostgresLeases(client: client, instance: "test", lease: 30, listen: "test", logger: logger))
-            let bus = EventBus()
-            let writer = StoreWriter(store: store, bus: bus, logger: logger)
-            var configuration = Configuration(
-                listen: ListenAddress(host: "127.0.0.1", port: 0), stateDirectory: FileManager.default.temporaryDirectory.path)
-            configuration.agent.delay = 0
-            let gateway = Gateway(
-                configuration: configuration, store: store, recovery: StoreRecovery(), writer: writer, bus: bus,
-                agent: agent, leases: leases, supervisor: nil, logger: logger, instance: "test")
-            let services = Task {
-                try await withThrowingTaskGroup(of: Void.self) { services in
-                    services.addTask { try await writer.run() }
-                    try await gateway.run()
-                    services.cancelAll()
-                }
+            var peers: [Peer] = []
+            var services: [Task<Void, any Error>] = []
+            for (index, agent) in agents.enumerated() {
+                let instance = agents.count == 1 ? "test" : "p\(index)"
+                let store = PostgresStore(client: client, instance: instance, timeout: storeTimeout, logger: logger)
+                let leases = GrantHidingLeases(PostgresLeases(client: client, instance: instance, lease: 30, listen: "test", logger: logger))
+                let bus = EventBus()
+                let writer = StoreWriter(store: store, bus: bus, logger: logger)
+                var configuration = Configuration(
+                    listen: ListenAddress(host: "127.0.0.1", port: 0), stateDirectory: FileManager.default.temporaryDirectory.path)
+                configuration.agent.delay = 0
+                configuration.busyInput = busyInput
+                let gateway = Gateway(
+                    configuration: configuration, store: store, recovery: StoreRecovery(), writer: writer, bus: bus,
+                    agent: agent, leases: leases, supervisor: nil, logger: logger, instance: instance)
+                services.append(
+                    Task {
+                        try await withThrowingTaskGroup(of: Void.self) { services in
+                            services.addTask { try await writer.run() }
+                            try await gateway.run()
+                            services.cancelAll()
+                        }
+                    })
+                await gateway.listenerStarted()
+                peers.append(Peer(gateway: gateway, store: store, leases: leases))
             }
-            await gateway.listenerStarted()
             let result: Result<Void, any Error>
             do {
-                result = .success(try await body(gateway, store, leases, client))
+                result = .success(try await body(peers, client))
             } catch {
                 result = .failure(error)
             }
-            _ = await gateway.requestDrain(.stop, immediate: true, origin: .control)
-            try await services.value
+            for peer in peers { _ = await peer.gateway.requestDrain(.stop, immediate: true, origin: .control) }
+            for service in services { try await service.value }
             group.cancelAll()
             try result.get()
         }
