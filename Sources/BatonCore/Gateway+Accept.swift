@@ -38,7 +38,7 @@ extension Gateway {
     public func accept(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {
         switch ChatCommand(text: incoming.text) {
         case .restart(let now):
-            return try restartCommand(from: incoming, immediate: now)
+            return try await restartCommand(from: incoming, immediate: now)
         case .status:
             return try await statusCommand(from: incoming)
         case nil:
@@ -245,11 +245,14 @@ extension Gateway {
         }
     }
 
-    private func restartCommand(from incoming: IncomingMessage, immediate: Bool) throws(GatewayError) -> AcceptResult {
+    private func restartCommand(from incoming: IncomingMessage, immediate: Bool) async throws(GatewayError) -> AcceptResult {
         guard configuration.admins.contains(incoming.user) else {
             throw .forbidden("Only admins may /restart; \(incoming.user) is not in admins.")
         }
         let inFlight = scheduler.runningCount
+        // Sent again with its id (its answer lost in the restart it asked for): that restart
+        // happened, or is under way. Answered as then, and not restarted twice.
+        if let id = incoming.id, try await wasAnswered(id) { return .restarting(inFlight: inFlight) }
         writer.enqueue(
             [notice(incoming.session, .draining, "Restart requested by \(incoming.user): \(inFlight) turns in flight\(immediate ? " are interrupted now" : " finish first").")]
                 + answeredMark(incoming.id))

@@ -7,6 +7,23 @@ import Testing
 /// Drains and restarts, in-process: a second application on the same state directory is
 /// the next process.
 @Suite struct DrainTests {
+    @Test("/restart posted again with its id (its answer lost) does not restart the next process")
+    func restartPostedAgainWithItsIDRestartsOnce() async throws {
+        let baton = InProcessBaton()
+        let first = try await baton.run { _, client in
+            let restart = try await client.post(session: "ops", user: "alice", text: "/restart", id: "restart-1")
+            #expect(restart.status == 202 && restart.json["status"] as? String == "restarting")
+        }
+        #expect(first == .restart)
+        let next = try await baton.run { _, client in
+            let again = try await client.post(session: "ops", user: "alice", text: "/restart", id: "restart-1")
+            #expect(again.status == 202 && again.json["status"] as? String == "restarting", "answered as the first time")
+            #expect(try await client.status().state == "ready", "and not restarting")
+            #expect(try await client.request("GET", "/readyz").status == 200)
+        }
+        #expect(next == .stopped)
+    }
+
     @Test func restartDrainsTheTurnQueuesNewInputAndTheNextProcessAnswersIt() async throws {
         let baton = InProcessBaton()
         let agent = GatedAgent()
