@@ -27,23 +27,29 @@ struct EventStreamController {
             // head went out leaves no subscription behind.
             let subscription = bus.subscribe(session: session)
             defer { bus.unsubscribe(subscription) }
-            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-            var last = after
-            try await Self.replay(store: store, session: session, after: &last, through: .max, to: &writer)
-            for await item in subscription.items {
-                switch item {
-                case .event(let event):
-                    guard event.id > last else { continue }
-                    if event.id > last + 1 {
-                        // The live buffer dropped some: fill the gap from the store.
-                        try await Self.replay(store: store, session: session, after: &last, through: event.id - 1, to: &writer)
+            // A client that goes away ends the stream at once, not at the session's next
+            // event: an idle session's stream would otherwise hold its connection for good.
+            try await request.body.consumeWithInboundCloseHandler { _ in
+                try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+                var last = after
+                try await Self.replay(store: store, session: session, after: &last, through: .max, to: &writer)
+                for await item in subscription.items {
+                    switch item {
+                    case .event(let event):
+                        guard event.id > last else { continue }
+                        if event.id > last + 1 {
+                            // The live buffer dropped some: fill the gap from the store.
+                            try await Self.replay(store: store, session: session, after: &last, through: event.id - 1, to: &writer)
+                        }
+                        try await writer.write(Self.frame(event))
+                        last = event.id
+                    case .goodbye(let goodbye):
+                        let data = String(decoding: try WireFormat.encoder.encode(goodbye), as: UTF8.self)
+                        try await writer.write(ByteBuffer(string: "event: goodbye\ndata: \(data)\n\n"))
                     }
-                    try await writer.write(Self.frame(event))
-                    last = event.id
-                case .goodbye(let goodbye):
-                    let data = String(decoding: try WireFormat.encoder.encode(goodbye), as: UTF8.self)
-                    try await writer.write(ByteBuffer(string: "event: goodbye\ndata: \(data)\n\n"))
                 }
+            } onInboundClosed: {
+                bus.unsubscribe(subscription)
             }
             try await writer.finish(nil)
         }

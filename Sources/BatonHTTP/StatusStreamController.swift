@@ -19,9 +19,13 @@ struct StatusStreamController {
     @Sendable func stream(_ request: Request, context: BatonRequestContext) async throws -> Response {
         let updates = await gateway.statusUpdates()
         let body = ResponseBody { writer in
-            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-            for await status in updates {
-                try await writer.write(Self.frame(status))
+            // Cancelled when the client goes away, rather than holding its connection until
+            // the next change of status.
+            try await request.body.consumeWithCancellationOnInboundClose { _ in
+                try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+                for await status in updates {
+                    try await writer.write(Self.frame(status))
+                }
             }
             try await writer.finish(nil)
         }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
-import BatonCore
+@testable import BatonCore
 import BatonTestSupport
+import NIOCore
 import Testing
 
 @Suite struct EventStreamTests {
@@ -16,6 +17,30 @@ import Testing
 
             let viaQuery = try await Self.firstEvent(port: client.port, path: "/v1/sessions/s/events?after=2")
             #expect(viaQuery.id == 3)
+        }
+    }
+
+    @Test("A stream whose client goes away ends then, not at its session's next event: its subscription and connection are let go")
+    func aStreamEndsWhenItsClientGoesAway() async throws {
+        try await InProcessBaton().run { app, client in
+            let before = try await client.metrics()["baton_connections_open"] ?? 0
+            for path in ["/v1/sessions/idle/events", "/v1/status/events"] {
+                let connection = try await KeptAliveConnection.open(port: client.port)
+                try await withTimeout(.seconds(10), waitingFor: "\(path) to start") {
+                    try await connection.use { reader in
+                        try await reader.outbound.write(ByteBuffer(string: KeptAliveConnection.getRequest(path)))
+                        var received = ""
+                        while !received.contains("retry: 1000"), let chunk = try await reader.inbound.next() {
+                            received += String(buffer: chunk)
+                        }
+                    }
+                }
+            }
+            // Both connections are closed by now; the server hears it and lets them go.
+            _ = try await eventually("the streams to end", timeout: .seconds(10)) {
+                let open = try await client.metrics()["baton_connections_open"] ?? 0
+                return app.gateway.bus.subscriberCount == 0 && open <= before ? true : nil
+            }
         }
     }
 
