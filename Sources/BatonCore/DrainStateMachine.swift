@@ -1,7 +1,7 @@
 /// The drain: from the first restart or stop request to the moment the process may exit.
 ///
 /// A pure state machine. A second request changes nothing but this: stop wins over
-/// restart, and an immediate request (`--now`, `/restart now`, a second SIGTERM/SIGINT)
+/// restart (until the process exits), and an immediate request (`--now`, `/restart now`, a second SIGTERM/SIGINT)
 /// interrupts in-flight turns at once.
 public struct DrainStateMachine: Sendable, Equatable {
     public enum Phase: Sendable, Equatable {
@@ -64,8 +64,11 @@ public struct DrainStateMachine: Sendable, Equatable {
             if immediate && !interrupting { return .interruptAll }
             return winner != current ? .changeReason(winner) : .none
 
-        case .finished:
-            return .none
+        case .finished(let current):
+            // The process has not exited yet: a stop still keeps it from being restarted.
+            guard reason > current else { return .none }
+            phase = .finished(reason: reason)
+            return .changeReason(reason)
         }
     }
 

@@ -50,6 +50,8 @@ extension Gateway {
             interruptAll()
         case .changeReason(let reason):
             logger.info("Drain now for \(reason.rawValue)")
+            // The drain may have finished already: the process exits for the new reason.
+            if exitReason != nil { exitReason = reason }
         case .interruptAll:
             interruptAll()
         case .finish(let reason):

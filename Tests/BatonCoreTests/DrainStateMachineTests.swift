@@ -53,10 +53,14 @@ import Testing
         #expect(second.deadlinePassed() == .none)
     }
 
-    @Test func nothingHappensAfterTheDrainFinished() {
+    @Test("Once the drain finished, until the process exits, a stop still wins over a restart; nothing else changes")
+    func aStopAfterARestartDrainFinishedStillWins() {
         var drain = DrainStateMachine()
         _ = drain.request(.restart, immediate: false, inFlight: 0, now: now, timeout: timeout)
-        #expect(drain.request(.stop, immediate: true, inFlight: 0, now: now, timeout: timeout) == .none)
-        #expect(drain.reason == .restart)
+        #expect(drain.request(.restart, immediate: true, inFlight: 0, now: now, timeout: timeout) == .none)
+        #expect(drain.request(.stop, immediate: true, inFlight: 0, now: now, timeout: timeout) == .changeReason(.stop))
+        #expect(drain.phase == .finished(reason: .stop))
+        #expect(drain.request(.restart, immediate: false, inFlight: 0, now: now, timeout: timeout) == .none)
+        #expect(drain.reason == .stop)
     }
 }

@@ -7,6 +7,16 @@ import Testing
 /// Drains and restarts, in-process: a second application on the same state directory is
 /// the next process.
 @Suite struct DrainTests {
+    @Test("A stop asked for after a restart drain finished, before the process exited, wins: the process stops")
+    func aStopAfterTheRestartDrainFinishedWins() async throws {
+        let exit = try await InProcessBaton().run { app, _ in
+            #expect(await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal) == 0)
+            #expect(await app.gateway.status().state == .stopping, "nothing in flight: the drain is over")
+            await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
+        }
+        #expect(exit == .stopped)
+    }
+
     @Test("/restart posted again with its id (its answer lost) does not restart the next process")
     func restartPostedAgainWithItsIDRestartsOnce() async throws {
         let baton = InProcessBaton()
