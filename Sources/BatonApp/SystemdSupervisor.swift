@@ -38,6 +38,10 @@ actor SystemdSupervisor: Service {
     /// Whether the drain's start has been reported.
     private var reportedDrain = false
     private var lastDrainReport = ContinuousClock.Instant.now - .seconds(10)
+    /// The latest moment systemd's stop timeout is extended to: the drain's deadline plus
+    /// the margin, fixed when the drain is first reported. Past it no more time is asked
+    /// for, so a turn that never ends cannot hold off a stop's SIGKILL for good.
+    private var stopLimit: ContinuousClock.Instant?
     private var lastStatus: String?
     /// When a ready status was last sent, and the newer one held back since.
     private var lastReadyStatusSent = ContinuousClock.Instant.now - .seconds(10)
@@ -119,7 +123,12 @@ actor SystemdSupervisor: Service {
             }
             lastDrainReport = .now
             let left = status.state == .draining ? (status.drain?.secondsLeft ?? 0) : 0
-            notifier.extendTimeout(seconds: left + stopMargin)
+            let limit = stopLimit ?? .now + .seconds(left + stopMargin)
+            stopLimit = limit
+            let remaining = limit - .now
+            if remaining > .zero {
+                notifier.extendTimeout(seconds: Double(remaining.components.seconds) + Double(remaining.components.attoseconds) * 1e-18)
+            }
         }
     }
 
