@@ -119,10 +119,13 @@ public struct ExecAgent: Agent {
     }
 
     /// The gateway's environment without what is the gateway's alone: systemd's
-    /// notification, socket and watchdog variables, and the API tokens.
+    /// notification, socket and watchdog variables, and the secrets the gateway may be
+    /// given in its environment (API tokens, the Matrix access token, the store's URL with
+    /// its password).
     static let environment = Environment.inherit.updating([
         "NOTIFY_SOCKET": nil, "LISTEN_FDS": nil, "LISTEN_PID": nil, "LISTEN_FDNAMES": nil,
         "WATCHDOG_USEC": nil, "WATCHDOG_PID": nil, "BATON_API_TOKENS": nil,
+        "BATON_MATRIX_ACCESS_TOKEN": nil, "BATON_STORE_URL": nil,
     ])
 
     private var executable: Executable {

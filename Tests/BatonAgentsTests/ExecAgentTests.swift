@@ -32,6 +32,27 @@ import Testing
         }
     }
 
+    @Test("An agent's process does not get the gateway's secrets from its environment")
+    func theAgentDoesNotGetTheGatewaysSecrets() async throws {
+        let secrets = ["BATON_API_TOKENS", "BATON_MATRIX_ACCESS_TOKEN", "BATON_STORE_URL"]
+        for name in secrets { setenv(name, "secret-of-\(name)", 1) }
+        setenv("BATON_TEST_PLAIN", "seen", 1)
+        defer {
+            for name in secrets + ["BATON_TEST_PLAIN"] { unsetenv(name) }
+        }
+        try await TestGateway.run({
+            $0.agent.kind = .exec
+            $0.agent.command = ["/usr/bin/env"]
+        }) { gateway in
+            let id = try await gateway.send("what do you see?", session: "env")
+            let environment = try await gateway.reply(to: id, session: "env")
+            #expect(environment.contains("BATON_TEST_PLAIN=seen"), "the rest of the environment is inherited")
+            for name in secrets {
+                #expect(!environment.contains(name), "\(name) reached the agent")
+            }
+        }
+    }
+
     @Test func theTurnArrivesOnStandardInputAsJSON() async throws {
         try await TestGateway.run(Self.testAgent()) { gateway in
             let id = try await gateway.send("echo this", session: "s2", user: "carol")
