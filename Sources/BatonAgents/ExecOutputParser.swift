@@ -8,6 +8,9 @@ import BatonCore
 /// is. Otherwise the whole output is plain text and becomes one reply once the process
 /// has exited successfully.
 ///
+/// At most `limit` bytes in all, whatever the format: an agent that writes on and on
+/// fails its turn there, rather than filling the store and every stream with replies.
+///
 /// A pure state machine: it is given bytes and answers with the replies they complete.
 struct ExecOutputParser: Sendable {
     enum Format: Sendable, Equatable {
@@ -18,6 +21,8 @@ struct ExecOutputParser: Sendable {
     private var lines = LineBuffer()
     /// Everything written so far while the output may still be plain text.
     private var raw: [UInt8] = []
+    /// Bytes taken in all.
+    private var received = 0
     let limit: Int
 
     init(limit: Int = ReplyText.maxBytes) {
@@ -26,17 +31,15 @@ struct ExecOutputParser: Sendable {
 
     /// Takes the next bytes of standard output; returns the replies ready now.
     mutating func consume(_ bytes: some Collection<UInt8>) throws(AgentError) -> [String] {
-        if format != .jsonLines {
-            raw.append(contentsOf: bytes)
-            guard raw.count <= limit else { throw tooLong() }
-        }
+        received += bytes.count
+        guard received <= limit else { throw tooLong() }
+        if format != .jsonLines { raw.append(contentsOf: bytes) }
         guard format != .plainText else { return [] }
         var replies: [String] = []
         for line in lines.append(bytes) {
             if let reply = take(line) { replies.append(reply) }
             if format == .plainText { return [] }
         }
-        guard lines.pendingCount <= limit else { throw tooLong() }
         return replies
     }
 
@@ -69,6 +72,9 @@ struct ExecOutputParser: Sendable {
     }
 
     private func tooLong() -> AgentError {
-        AgentError(.agentFailed, "The agent's reply was longer than \(limit / 1024) KiB and was not delivered.")
+        guard format == .jsonLines else {
+            return AgentError(.agentFailed, "The agent's reply was longer than \(limit / 1024) KiB and was not delivered.")
+        }
+        return AgentError(.agentFailed, "The agent wrote more than \(limit / 1024) KiB in one turn; what came after that was not delivered.")
     }
 }

@@ -33,6 +33,18 @@ import Testing
         #expect(throws: AgentError.self) { try parser.consume(Array("0123456789".utf8)) }
     }
 
+    @Test("JSON lines past the limit in all fail the turn, though each line is short")
+    func jsonLinesPastTheLimitInAllFailTheTurn() throws {
+        var parser = ExecOutputParser(limit: 64)
+        let line = Array(#"{"text":"0123456789"}"#.utf8) + [UInt8(ascii: "\n")]
+        var delivered: [String] = []
+        let error = #expect(throws: AgentError.self) {
+            for _ in 0..<10 { delivered += try parser.consume(line) }
+        }
+        #expect(delivered == Array(repeating: "0123456789", count: 64 / line.count))
+        #expect(error?.description.contains("more than") == true, "\(String(describing: error))")
+    }
+
     @Test func eventStreamsFollowTheFormat() {
         var parser = ServerSentEventParser()
         let events = parser.consume(Array(": comment\nevent: reply\nid: 7\ndata: a\ndata:b\n\ndata: {\"text\": \"x\"}\r\n\r\nretry: 5\n\n".utf8))
