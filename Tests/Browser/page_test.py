@@ -355,7 +355,39 @@ def with_api_tokens_the_page_asks_once_per_tab(driver, directory):
         baton.kill()
 
 
-SCENARIOS = [a_restart_mid_conversation_costs_the_page_nothing, with_api_tokens_the_page_asks_once_per_tab]
+def an_event_cut_off_midway_is_asked_for_again(driver, directory):
+    """The page's stream reader counts an event's id for a resume only once the event is
+    whole: a connection lost between an event's `id:` line and its end resumes before it."""
+    baton = Baton(directory)
+    try:
+        baton.start()
+        page = Page(driver)
+        driver.get(baton.url + "?session=cut&user=bob")
+        page.wait("the gateway to show ready", lambda: page.gateway_state() == "ready")
+        outcome = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            import('/api.js').then(async ({ EventStream }) => {
+              const seen = [];
+              const stream = new EventStream(null, '/unused', { onEvent: (event) => seen.push(event.id) });
+              const cut = 'id: 4\\nevent: reply\\ndata: {"text":"whole"}\\n\\nid: 5\\nevent: reply\\ndata: {"te';
+              await stream.read(new Blob([cut]).stream());
+              done({ resumeAfter: stream.lastEventID, seen });
+            }).catch((error) => done({ error: String(error) }));
+        """)
+        assert outcome == {"resumeAfter": "4", "seen": ["4"]}, outcome
+        assert baton.stop() == 0
+    except BaseException:
+        print(baton.logs(), file=sys.stderr)
+        raise
+    finally:
+        baton.kill()
+
+
+SCENARIOS = [
+    a_restart_mid_conversation_costs_the_page_nothing,
+    with_api_tokens_the_page_asks_once_per_tab,
+    an_event_cut_off_midway_is_asked_for_again,
+]
 
 
 def main():

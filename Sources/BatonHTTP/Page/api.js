@@ -131,13 +131,16 @@ export class EventStream {
 
   /**
    * Reads `text/event-stream` until it ends (or the fetch's signal aborts it).
-   * Baton ends lines with \n; \r\n is accepted.
+   * Baton ends lines with \n; \r\n is accepted. An event's id counts for a resume only
+   * once the event is whole (its blank line read): an event cut off mid-way is asked for
+   * again.
    */
   async read(body) {
     const reader = body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     let type = '';
     let data = [];
+    let id = this.lastEventID;
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
@@ -148,6 +151,7 @@ export class EventStream {
         buffer = buffer.slice(end + 1);
         if (line.endsWith('\r')) line = line.slice(0, -1);
         if (line === '') {
+          this.lastEventID = id;
           if (data.length > 0) {
             this.onEvent({ type: type || 'message', data: data.join('\n'), id: this.lastEventID });
           }
@@ -163,7 +167,7 @@ export class EventStream {
         switch (field) {
           case 'event': type = content; break;
           case 'data': data.push(content); break;
-          case 'id': if (!content.includes('\0')) this.lastEventID = content; break;
+          case 'id': if (!content.includes('\0')) id = content; break;
           case 'retry': if (/^\d+$/.test(content)) this.retry = Number(content); break;
         }
       }
