@@ -8,13 +8,22 @@ public struct ControlClient: Sendable {
     public enum Failure: Error, CustomStringConvertible {
         /// No gateway listens on the socket.
         case notRunning(path: String)
+        /// The socket is there but cannot be used (permissions, say), or the gateway did
+        /// not answer in time: it may well be running.
+        case unreachable(path: String, reason: String)
         case protocolError(String)
 
         public var description: String {
             switch self {
             case .notRunning(let path): "Baton is not running (no gateway answers on \(path))"
+            case .unreachable(let path, let reason): "cannot talk to Baton on \(path): \(reason)"
             case .protocolError(let detail): "unexpected answer from the control socket: \(detail)"
             }
+        }
+
+        /// The exit status a command reports it with: 3 only when nothing runs.
+        public var exitStatus: ExitStatus {
+            if case .notRunning = self { .notRunning } else { .failure }
         }
     }
 
@@ -67,7 +76,15 @@ public struct ControlClient: Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard connected == 0 else { throw .notRunning(path: socketPath) }
+        guard connected == 0 else {
+            let code = errno
+            // Nothing there, or a socket nobody listens on: not running. Anything else
+            // (permission denied, say) leaves it open whether Baton runs.
+            guard code == ENOENT || code == ECONNREFUSED else {
+                throw .unreachable(path: socketPath, reason: String(cString: strerror(code)))
+            }
+            throw .notRunning(path: socketPath)
+        }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         // The server answers in HTTP/1.1 and keeps the connection open unless told to
@@ -79,9 +96,13 @@ public struct ControlClient: Sendable {
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+                throw .unreachable(path: socketPath, reason: "no answer within \(timeout.tv_sec) s")
+            }
             if count <= 0 { break }
             response += chunk[0..<count]
         }
+        // Closed with no answer: the process went away as it was asked.
         guard !response.isEmpty else { throw .notRunning(path: socketPath) }
         return try body(of: response)
     }

@@ -19,7 +19,7 @@ struct DrainCommand {
             first = try client.requestDrain(reason, now: now)
         } catch {
             printError(error.description)
-            throw ExitCode(ExitStatus.notRunning.rawValue)
+            throw ExitCode(error.exitStatus.rawValue)
         }
         let progress = ProgressLine()
         progress.show("\(reason == .restart ? "Restart" : "Stop") requested of instance \(first.instance): \(first.summary)")
@@ -38,12 +38,14 @@ struct DrainCommand {
             do {
                 status = try client.status()
             } catch {
-                if reason == .stop {
+                // The control socket closes before the process has flushed its writes
+                // and exited: a stop is done once the process is gone.
+                if reason == .stop, case .notRunning = error, !Self.isAlive(first.pid) {
                     progress.show("Instance \(first.instance) has stopped")
                     progress.finish()
                     return
                 }
-                progress.show("Waiting for the next process")
+                progress.show(reason == .stop ? "Waiting for instance \(first.instance) to exit" : "Waiting for the next process")
                 continue
             }
             if status.instance == first.instance {
@@ -64,6 +66,17 @@ struct DrainCommand {
         let what = reason == .restart ? "no new process became ready" : "instance \(first.instance) did not exit"
         printError("\(reason.rawValue) did not complete: \(what) within \(Int(budget)) s. See `systemctl status baton` and `journalctl -u baton`.")
         throw ExitCode(ExitStatus.failure.rawValue)
+    }
+
+    /// Whether a process with this id still runs (one of another user's included; one
+    /// that exited and waits for its parent to collect it does not).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        // `/proc/PID/stat`: "pid (name) state …"; the name may hold spaces and parentheses.
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[stat.index(after: close)...].trimmingPrefix(" ").first != "Z"
     }
 }
 

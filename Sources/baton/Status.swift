@@ -17,7 +17,7 @@ struct Status: ParsableCommand {
             status = try control.client().status()
         } catch let failure as ControlClient.Failure {
             printError(failure.description)
-            throw ExitCode(ExitStatus.notRunning.rawValue)
+            throw ExitCode(failure.exitStatus.rawValue)
         }
         if json {
             print(String(decoding: try WireFormat.encoder.encode(status), as: UTF8.self))

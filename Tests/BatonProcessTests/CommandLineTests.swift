@@ -57,6 +57,34 @@ import Testing
         }
     }
 
+    @Test("A control socket that does not answer is a failure (exit 1), not \"not running\"")
+    func aControlSocketThatDoesNotAnswerIsAFailure() async throws {
+        try await withBatonFixture { baton in
+            // Listening, never answering: the connection is taken by the kernel's backlog.
+            let path = baton.directory.appending("silent.sock")
+            let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(listener) }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            try #require(bound == 0 && listen(listener, 8) == 0)
+            let status = try await baton.baton("status", "--socket", path, timeout: .seconds(30))
+            #expect(status.termination == .exited(1), "\(status)")
+            #expect(status.errors.contains("no answer within 10 s") && !status.errors.contains("not running"), "\(status)")
+        }
+    }
+
+    /// Whether a process with this id runs (not gone, nor a zombie waiting to be collected).
+    static func runs(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return false
+        }
+        return stat[stat.index(after: close)...].trimmingPrefix(" ").first != "Z"
+    }
+
     @Test func statusDescribesTheRunningGateway() async throws {
         try await withBatonFixture { baton in
             let server = try await baton.startServer()
@@ -84,6 +112,7 @@ import Testing
                 let slow = try await client.send(session: "s", text: "let me finish")
                 let stop = try await baton.baton("stop", "--wait")
                 #expect(stop.termination == .exited(0), "\(stop)")
+                #expect(!Self.runs(server.pid), "`--wait` returned while the process runs")
                 // `--wait` returned, so the process has exited; this only collects its status.
                 let serverEnded = try await server.exit(within: .seconds(5))
                 #expect(serverEnded == .exited(0), "\(baton.serverLogs)")
