@@ -109,6 +109,13 @@ actor SystemdSupervisor: Service {
             }
         case .draining, .stopping:
             heldReadyStatus = nil
+            if !sentReady {
+                // A drain asked for while the process started (a signal held until the
+                // gateway ran, say), or a ready status replaced by the drain's before it was
+                // read: systemd still needs READY=1 first, or the start counts as failed.
+                sentReady = true
+                notifier.ready(status: summary)
+            }
             let first = !reportedDrain
             reportedDrain = true
             if !sentStopping, status.drain?.reason == .stop {

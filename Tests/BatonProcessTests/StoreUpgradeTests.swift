@@ -7,6 +7,27 @@ import Testing
 /// store's layout, tells systemd how far it got while it does, and serves the history
 /// that was there.
 @Suite struct StoreUpgradeTests {
+    @Test("A restart asked for while the store is upgraded at start: READY=1 first, then the drain, then exit 75")
+    func aRestartAskedForDuringTheUpgradeStillSendsReady() async throws {
+        try await withBatonFixture { baton in
+            let state = try #require(baton.configuration.stateDirectory)
+            // Enough events that the upgrade takes a while after its first report.
+            let events = (1...300_000).map { number in
+                EarlierSQLiteStore.Event(session: "s\(number % 1000)", id: Int64(number / 1000 + 1), data: "{}", createdAt: Double(number))
+            }
+            try EarlierSQLiteStore.write(in: state, events: events)
+
+            let server = try await baton.startServer(waitUntilReady: false)
+            _ = try await server.notifications.wait(for: "STATUS", timeout: .seconds(60))
+            server.send(SIGUSR1)
+            #expect(try await server.exit(within: .seconds(120)) == .exited(75), "\(baton.serverLogs)")
+            let received = server.notifications.received
+            let ready = received.firstIndex { $0["READY"] == "1" }
+            #expect(ready != nil, "READY=1 never sent: \(received.map(\.assignments))")
+            #expect(!received.contains { $0["STOPPING"] != nil }, "a restart does not send STOPPING=1")
+        }
+    }
+
     @Test func theFirstStartAfterAnUpgradeTellsSystemdAndKeepsTheHistory() async throws {
         try await withBatonFixture { baton in
             let state = try #require(baton.configuration.stateDirectory)
