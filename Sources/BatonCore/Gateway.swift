@@ -212,8 +212,10 @@ public actor Gateway: Service {
             }
             group.cancelAll()
         }
-        // Cancelled before a drain finished: the turns still running stop, and end (each
-        // writes why) before this returns.
+        // Cancelled before a drain finished: no turn starts any more (an ending one would
+        // start the next), and the turns still running stop, and end (each writes why)
+        // before this returns. What waits is the next start's.
+        scheduler.startDraining()
         let running = turns.values.compactMap(\.task)
         for task in running { task.cancel() }
         for task in running { await task.value }
