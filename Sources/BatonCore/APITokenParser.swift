@@ -55,9 +55,10 @@ enum APITokenParser {
     }
 
     private static func parse(entry: Any, label: String) throws(Problem) -> APIToken {
-        if let plain = entry as? String ?? (entry as? Int).map(String.init) {
+        if let plain = entry as? String {
             return APIToken(try secret(plain, label: label))
         }
+        try refuseNumber(entry, what: "a token", label: label)
         guard let fields = entry as? [String: Any] else {
             throw Problem("\(label) must be a token, or a mapping with token, users and name")
         }
@@ -65,7 +66,8 @@ enum APITokenParser {
             let nearest = entryKeys.min { editDistance($0, key) < editDistance($1, key) } ?? "token"
             throw Problem("\(label) has an unknown key \"\(key)\"; did you mean \(nearest)? (an entry has token, users and name)")
         }
-        guard let token = fields["token"] as? String ?? (fields["token"] as? Int).map(String.init) else {
+        try refuseNumber(fields["token"] as Any, what: "token", label: label)
+        guard let token = fields["token"] as? String else {
             throw Problem("\(label) needs token: the bearer token itself, as a string")
         }
         var users: [String]?
@@ -77,6 +79,13 @@ enum APITokenParser {
             name = try parse(name: value, label: label)
         }
         return APIToken(try secret(token, label: label), users: users, name: name)
+    }
+
+    /// YAML reads an unquoted `0x5eed…`, `0123…` or `1_000` as a number, whose text is no
+    /// longer what was written: a token or a name must be quoted then.
+    private static func refuseNumber(_ value: Any, what: String, label: String) throws(Problem) {
+        guard value is Int || value is Double else { return }
+        throw Problem("\(label): \(what) reads as a number in YAML (\(value)); put it in quotes so it stays as written")
     }
 
     /// A token that can be sent as `Authorization: Bearer <token>` and is not guessable
@@ -95,7 +104,8 @@ enum APITokenParser {
         guard let list = value as? [Any] else {
             throw Problem("\(label): users must be a list of chat users, like [alice, bob]")
         }
-        let users = list.compactMap { $0 as? String ?? ($0 as? Int).map(String.init) }
+        for user in list { try refuseNumber(user, what: "a user", label: label) }
+        let users = list.compactMap { $0 as? String }
         guard users.count == list.count, !users.contains(where: \.isEmpty) else {
             throw Problem("\(label): users must be a list of chat user names")
         }
@@ -108,7 +118,8 @@ enum APITokenParser {
     /// Names show in metric labels and journal fields: plain characters only.
     private static func parse(name value: Any, label: String) throws(Problem) -> String {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
-        guard let name = value as? String ?? (value as? Int).map(String.init), (1...64).contains(name.count),
+        try refuseNumber(value, what: "name", label: label)
+        guard let name = value as? String, (1...64).contains(name.count),
             name.allSatisfy(allowed.contains)
         else {
             throw Problem("\(label): name must be 1 to 64 letters, digits, '.', '_', '-' or '@', like alice-laptop")

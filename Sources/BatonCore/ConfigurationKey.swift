@@ -99,7 +99,9 @@ struct ConfigurationKey: Sendable {
         ConfigurationKey(path: "store.url") { raw, c throws(Problem) in
             let text = try string(raw).trimmingCharacters(in: .whitespaces)
             guard text.isEmpty || text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
-                throw Problem("must be empty (SQLite under state_directory) or a postgres:// URL, got \"\(text.prefix(40))\"")
+                // Only the scheme: the rest may hold a password.
+                let scheme = text.range(of: "://").map { String(text[..<$0.lowerBound]) + "://…" } ?? "a value that is not a URL"
+                throw Problem("must be empty (SQLite under state_directory) or a postgres:// URL, got \(scheme)")
             }
             c.store.url = text
         },

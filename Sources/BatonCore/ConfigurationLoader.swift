@@ -22,30 +22,45 @@ public struct ConfigurationLoader: Sendable {
     /// `readingTokenFiles` false leaves out `api_tokens_file` and the `api-tokens`
     /// credential: commands that only talk to the control socket need neither, and must
     /// work for a user who may not read them.
+    /// The same holds for the Matrix access token, which may be a credential only the
+    /// unit's process can read.
     public func load(path: String?, readingTokenFiles: Bool = true) throws(ConfigurationError) -> Configuration {
         var configuration = defaults()
+        var keys: Set<String> = []
         if let path {
-            try apply(yaml: try text(of: path, key: "(file)"), source: path, to: &configuration)
+            keys = try apply(yaml: try text(of: path, key: "(file)"), source: path, to: &configuration)
         }
         try applyEnvironment(to: &configuration)
+        // `<state_directory>/run` unless a runtime directory was given: the state
+        // directory may have been set after the default was made.
+        let runtimeGiven = keys.contains("runtime_directory") || environment["BATON_RUNTIME_DIRECTORY"] != nil
+            || environment["RUNTIME_DIRECTORY"] != nil
+        if !runtimeGiven {
+            configuration.runtimeDirectory = (configuration.stateDirectory as NSString).appendingPathComponent("run")
+        }
         if readingTokenFiles { try addTokenFiles(to: &configuration, source: path ?? "configuration") }
         try applyCredentials(to: &configuration)
-        try checkConsistency(configuration, source: path ?? "configuration")
+        try checkConsistency(configuration, source: path ?? "configuration", needsSecrets: readingTokenFiles)
         return configuration
     }
 
-    /// Parses YAML text over `configuration`.
-    public func apply(yaml text: String, source: String, to configuration: inout Configuration) throws(ConfigurationError) {
+    /// Parses YAML text over `configuration`; returns the keys it set.
+    @discardableResult
+    public func apply(yaml text: String, source: String, to configuration: inout Configuration) throws(ConfigurationError) -> Set<String> {
         let document: Any?
         do {
             document = try YAMLDocument.load(text)
         } catch {
-            throw ConfigurationError(source: source, key: "(file)", problem: "is not valid YAML: \(error)")
+            // The position and the problem only: the parser's own message goes on to quote
+            // the line, which may hold a token.
+            let problem = "\(error)".split(separator: "\n", maxSplits: 1).first.map(String.init) ?? "\(error)"
+            throw ConfigurationError(source: source, key: "(file)", problem: "is not valid YAML: \(problem)")
         }
-        guard let document else { return }
+        guard let document else { return [] }
         guard let mapping = document as? [String: Any] else {
             throw ConfigurationError(source: source, key: "(file)", problem: "must be a mapping of keys to values")
         }
+        var keys: Set<String> = []
         for (path, value) in flatten(mapping, prefix: "") {
             guard let key = ConfigurationKey.named(path) else {
                 throw ConfigurationError(source: source, key: path, problem: unknownKeyProblem(path))
@@ -55,7 +70,9 @@ public struct ConfigurationLoader: Sendable {
             } catch {
                 throw ConfigurationError(source: source, key: path, problem: error.problem)
             }
+            keys.insert(path)
         }
+        return keys
     }
 
     private func applyEnvironment(to configuration: inout Configuration) throws(ConfigurationError) {
@@ -103,7 +120,7 @@ public struct ConfigurationLoader: Sendable {
         return Configuration(stateDirectory: stateDirectory, runtimeDirectory: runtimeDirectory)
     }
 
-    private func checkConsistency(_ configuration: Configuration, source: String) throws(ConfigurationError) {
+    private func checkConsistency(_ configuration: Configuration, source: String, needsSecrets: Bool) throws(ConfigurationError) {
         switch configuration.agent.kind {
         case .exec where configuration.agent.command.isEmpty:
             throw ConfigurationError(source: source, key: "agent.command", problem: "is required when agent.kind is exec")
@@ -112,12 +129,19 @@ public struct ConfigurationLoader: Sendable {
         default:
             break
         }
+        // A Unix socket's path holds at most 107 bytes.
+        let socket = (configuration.runtimeDirectory as NSString).appendingPathComponent("control.sock")
+        guard socket.utf8.count < 108 else {
+            throw ConfigurationError(
+                source: source, key: "runtime_directory",
+                problem: "is too long for a socket path (\(socket) is \(socket.utf8.count) bytes; at most 107): choose a shorter directory")
+        }
         if let matrix = configuration.matrix {
             let missing = [("matrix.homeserver", matrix.homeserver), ("matrix.user_id", matrix.userID)].first { $0.1.isEmpty }
             if let (key, _) = missing {
                 throw ConfigurationError(source: source, key: key, problem: "is required when a matrix section is present")
             }
-            if matrix.accessToken.isEmpty {
+            if needsSecrets, matrix.accessToken.isEmpty {
                 throw ConfigurationError(
                     source: source, key: "matrix.access_token",
                     problem: "is required: set it, BATON_MATRIX_ACCESS_TOKEN, or the systemd credential \(MatrixConfiguration.accessTokenCredential)")

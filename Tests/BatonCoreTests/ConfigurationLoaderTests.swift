@@ -120,4 +120,63 @@ import Testing
             (error as? ConfigurationError)?.source == "/nonexistent/baton.yaml"
         }
     }
+
+    @Test("The runtime directory follows a state_directory set in the file or the environment, unless it is given itself")
+    func theRuntimeDirectoryFollowsTheStateDirectory() throws {
+        let file = try write("state_directory: /srv/a\n")
+        #expect(try ConfigurationLoader(environment: [:]).load(path: file).runtimeDirectory == "/srv/a/run")
+        #expect(try ConfigurationLoader(environment: ["BATON_STATE_DIRECTORY": "/srv/b"]).load(path: nil).runtimeDirectory == "/srv/b/run")
+        let both = try write("state_directory: /srv/a\nruntime_directory: /run/a\n")
+        #expect(try ConfigurationLoader(environment: [:]).load(path: both).runtimeDirectory == "/run/a")
+        #expect(try ConfigurationLoader(environment: ["RUNTIME_DIRECTORY": "/run/baton"]).load(path: file).runtimeDirectory == "/run/baton")
+    }
+
+    @Test("A runtime directory too long for the control socket's path is a configuration error naming the key")
+    func aRuntimeDirectoryTooLongForTheSocketIsRefused() {
+        let long = "/tmp/" + String(repeating: "d", count: 120)
+        #expect {
+            try ConfigurationLoader(environment: ["BATON_RUNTIME_DIRECTORY": long]).load(path: nil)
+        } throws: { error in
+            (error as? ConfigurationError)?.key == "runtime_directory" && "\(error)".contains("too long")
+        }
+    }
+
+    @Test("Errors do not repeat secrets: a mistyped store URL's password, a token on a line YAML cannot read")
+    func errorsDoNotRepeatSecrets() throws {
+        #expect {
+            try ConfigurationLoader(environment: ["BATON_STORE_URL": "postgress://baton:hunter2@db/baton"]).load(path: nil)
+        } throws: { error in
+            let text = "\(error)"
+            return (error as? ConfigurationError)?.key == "store.url" && text.contains("postgress://") && !text.contains("hunter2")
+        }
+        let broken = try write(#"api_tokens: ["frontend-0123456789abcdef", {token: "bob-0123456789abcdef", users: [bob]]"# + "\n")
+        #expect {
+            try ConfigurationLoader(environment: [:]).load(path: broken)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("not valid YAML") && !text.contains("0123456789abcdef")
+        }
+    }
+
+    @Test("A token or user YAML reads as a number must be quoted, not silently changed")
+    func aTokenThatReadsAsANumberMustBeQuoted() throws {
+        for entry in ["0x5eed1234abcd9876", "{token: 0x5eed1234abcd9876}", "{token: frontend-0123456789abcdef, users: [007]}"] {
+            let path = try write("api_tokens: [\(entry)]\n")
+            #expect {
+                try ConfigurationLoader(environment: [:]).load(path: path)
+            } throws: { error in
+                (error as? ConfigurationError)?.key == "api_tokens" && "\(error)".contains("quotes")
+            }
+        }
+        let quoted = try write(#"api_tokens: ["0x5eed1234abcd9876"]"# + "\n")
+        #expect(try ConfigurationLoader(environment: [:]).load(path: quoted).apiTokens.first?.secret == "0x5eed1234abcd9876")
+    }
+
+    @Test("Commands that only talk to the control socket load a Matrix section whose token is a credential they cannot see")
+    func controlCommandsNeedNoMatrixToken() throws {
+        let path = try write("matrix:\n  homeserver: https://matrix.example.org\n  user_id: \"@baton:example.org\"\n")
+        let loader = ConfigurationLoader(environment: [:])
+        #expect(try loader.load(path: path, readingTokenFiles: false).matrix?.homeserver == "https://matrix.example.org")
+        #expect(throws: ConfigurationError.self, "serving still needs the token") { try loader.load(path: path) }
+    }
 }
