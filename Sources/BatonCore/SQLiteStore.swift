@@ -266,9 +266,19 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// The highest message sequence number stored, 0 for an empty store.
+    /// The highest message sequence number used, 0 for a new store.
+    ///
+    /// Not only the highest stored: retention may have deleted every message, the newest
+    /// too, and numbers below the pending floor would never be read at a start again.
     public func lastSequence() throws -> Int64 {
-        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM messages") ?? 0 }
+        try pool.read { db in
+            try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT MAX(COALESCE((SELECT MAX(sequence) FROM messages), 0),
+                               COALESCE((SELECT sequence FROM pending_floor), 1) - 1)
+                    """) ?? 0
+        }
     }
 
     /// How many messages are stored, in any state.

@@ -103,6 +103,42 @@ import Testing
         #expect(try store.recovery().lastSequence == 8)
     }
 
+    /// Retention may delete every message, the newest too, once all have long ended: the
+    /// numbering goes on above the floor, so a message accepted after the next start is
+    /// found by the start after it.
+    @Test("After retention emptied the store, the next process numbers on above the floor, and its pending messages are found")
+    func messagesAfterAnEmptiedStoreAreFoundAtTheNextStart() async throws {
+        let old = Date().addingTimeInterval(-40 * 86_400)
+        var store = try SQLiteStore(directory: directory)
+        for batch in 0..<20 {
+            let writes = (1...32).map { index -> StoreWrite in
+                var done = message(Int64(batch * 32 + index), state: .done)
+                done.acceptedAt = old
+                return .insertMessage(done)
+            }
+            _ = try await store.commit([writes])
+        }
+        let floor = try count("SELECT sequence FROM pending_floor", in: store)
+        #expect(floor > 512, "the floor was stored")
+        var after: Int64 = 0
+        while true {
+            let pruned = try await store.prune(before: Date(), after: after, limit: 1000)
+            after = pruned.examinedThrough
+            if !pruned.hasMore { break }
+        }
+        #expect(try store.messageCount() == 0, "every message pruned")
+
+        // The next process accepts a message and queues it (a drain, say).
+        store = try SQLiteStore(directory: directory)
+        let recovery = try store.recovery()
+        #expect(recovery.lastSequence >= floor - 1, "numbering never goes back below the floor")
+        _ = try await store.commit([[.insertMessage(message(recovery.lastSequence + 1, state: .queued))]])
+
+        // The process after it finds the message.
+        store = try SQLiteStore(directory: directory)
+        #expect(try store.recovery().pending.map(\.sequence) == [recovery.lastSequence + 1])
+    }
+
     private func count(_ sql: String, in store: SQLiteStore) throws -> Int64 {
         try store.pool.read { db in try Int64.fetchOne(db, sql: sql) ?? 0 }
     }
