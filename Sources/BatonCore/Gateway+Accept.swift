@@ -75,7 +75,7 @@ extension Gateway {
     static let answeredMessages = "answered"
 
     private func answeredMark(_ message: String?) -> [StoreWrite] {
-        message.map { [.addMark(network: Self.answeredMessages, mark: $0)] } ?? []
+        message.map { [.addMark(network: Self.answeredMessages, mark: $0, expires: true)] } ?? []
     }
 
     private func store(_ incoming: IncomingMessage) async throws(GatewayError) -> AcceptResult {

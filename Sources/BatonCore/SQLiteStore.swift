@@ -159,6 +159,10 @@ public final class SQLiteStore: Store {
         migrator.registerMigration(SQLiteEventsInCommitOrder.migration) { db in
             try SQLiteEventsInCommitOrder.migrate(db, progress: upgradeProgress)
         }
+        migrator.registerMigration("v7-mark-times") { db in
+            // When a mark that expires was made; NULL for the ones kept for good.
+            try db.execute(sql: "ALTER TABLE network_marks ADD COLUMN created_at REAL")
+        }
         return migrator
     }
 
@@ -451,9 +455,18 @@ public final class SQLiteStore: Store {
             let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE sequence = ?")
             for event in old { try deleteEvent.execute(arguments: [event.sequence]) }
 
+            // Marks that expire, older than the cutoff (a few rows: no index).
+            try db.cachedStatement(
+                sql: """
+                    DELETE FROM network_marks WHERE (network, mark) IN (
+                        SELECT network, mark FROM network_marks WHERE created_at < ? LIMIT ?)
+                    """
+            ).execute(arguments: [cutoff.timeIntervalSince1970, limit])
+            let marks = db.changesCount
+
             return StorePruning(
                 messages: messages, events: old.count, examinedThrough: plan.examinedThrough,
-                hasMore: plan.hasMore || (oldest.count >= limit && !old.isEmpty))
+                hasMore: plan.hasMore || (oldest.count >= limit && !old.isEmpty) || marks >= limit)
         }
     }
 

@@ -66,8 +66,9 @@ struct SQLiteWriteBatch {
                     ON CONFLICT (network, session) DO UPDATE SET event_id = MAX(event_id, excluded.event_id)
                     """
             ).execute(arguments: [network, session, eventID])
-        case .addMark(let network, let mark):
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO network_marks (network, mark) VALUES (?, ?)").execute(arguments: [network, mark])
+        case .addMark(let network, let mark, let expires):
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO network_marks (network, mark, created_at) VALUES (?, ?, ?)").execute(
+                arguments: [network, mark, expires ? Date().timeIntervalSince1970 : nil])
         case .fence:
             break
         }

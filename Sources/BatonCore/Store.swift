@@ -93,8 +93,10 @@ public enum StoreWrite: Sendable {
     case saveCursor(network: String, cursor: String)
     /// A chat network delivered the session's events up to `eventID`.
     case markDelivered(network: String, session: String, eventID: Int64)
-    /// A chat network's one-time fact about itself.
-    case addMark(network: String, mark: String)
+    /// A fact to remember: a chat network's one-time notice, or a message answered by a
+    /// notice. One that `expires` goes with the history it stands for (`store.retention`);
+    /// the others are kept for good.
+    case addMark(network: String, mark: String, expires: Bool = false)
     /// The rest of the group commits only while this process holds the session's lease;
     /// otherwise the group fails alone with ``LeaseLostError`` and nothing of it is stored.
     /// First in its group. A store one process owns has no leases and ignores it.

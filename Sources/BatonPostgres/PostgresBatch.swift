@@ -72,8 +72,10 @@ struct PostgresBatch {
             ["op": "cursor", "network": network, "cursor": cursor]
         case .markDelivered(let network, let session, let eventID):
             ["op": "delivered", "network": network, "session": session, "event_id": eventID]
-        case .addMark(let network, let mark):
-            ["op": "mark", "network": network, "mark": mark]
+        case .addMark(let network, let mark, let expires):
+            expires
+                ? ["op": "mark", "network": network, "mark": mark, "created_at": Date().timeIntervalSince1970]
+                : ["op": "mark", "network": network, "mark": mark]
         case .fence(let session):
             ["op": "fence", "session": session]
         }
@@ -155,7 +157,8 @@ struct PostgresBatch {
                             INSERT INTO deliveries (network, session, event_id) VALUES (w->>'network', w->>'session', (w->>'event_id')::bigint)
                                 ON CONFLICT (network, session) DO UPDATE SET event_id = GREATEST(deliveries.event_id, excluded.event_id);
                         WHEN 'mark' THEN
-                            INSERT INTO network_marks (network, mark) VALUES (w->>'network', w->>'mark') ON CONFLICT DO NOTHING;
+                            INSERT INTO network_marks (network, mark, created_at)
+                            VALUES (w->>'network', w->>'mark', (w->>'created_at')::DOUBLE PRECISION) ON CONFLICT DO NOTHING;
                         ELSE
                             RAISE EXCEPTION 'unknown write %', w->>'op';
                         END CASE;

@@ -10,7 +10,7 @@ import PostgresNIO
 /// tables it does not understand.
 public enum PostgresSchema {
     /// The newest version this build knows.
-    public static let version = 3
+    public static let version = 4
 
     /// The steps, `steps[n]` taking version n to n + 1.
     static let steps: [[String]] = [
@@ -78,6 +78,9 @@ public enum PostgresSchema {
         ],
         // A group-commit batch in one round trip.
         [PostgresBatch.function],
+        // When a mark that expires was made (a message answered by a notice); NULL for the
+        // ones kept for good.
+        ["ALTER TABLE network_marks ADD COLUMN IF NOT EXISTS created_at DOUBLE PRECISION"],
     ]
 
     /// Statements run at every start, under the migration's lock: the function of this

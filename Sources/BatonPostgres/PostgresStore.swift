@@ -175,9 +175,22 @@ public final class PostgresStore: Store {
                         SELECT COUNT(*) FROM gone
                         """, logger: logger)
                     for try await count in deleted.decode(Int64.self) { events = Int(count) }
+                    // Marks that expire, older than the cutoff (a few rows: no index).
+                    var marks = 0
+                    let expired = try await connection.query(
+                        """
+                        WITH gone AS (
+                            DELETE FROM network_marks WHERE (network, mark) IN (
+                                SELECT network, mark FROM network_marks WHERE created_at < \(cutoff.timeIntervalSince1970)
+                                LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                            RETURNING 1
+                        )
+                        SELECT COUNT(*) FROM gone
+                        """, logger: logger)
+                    for try await count in expired.decode(Int64.self) { marks = Int(count) }
                     return StorePruning(
                         messages: messages, events: events, examinedThrough: plan.examinedThrough,
-                        hasMore: plan.hasMore || events >= limit)
+                        hasMore: plan.hasMore || events >= limit || marks >= limit)
                 }
             }
         } catch let error as PostgresTimeoutError {

@@ -45,6 +45,7 @@ import Testing
             [
                 .saveCursor(network: "matrix", cursor: "s_1"), .markDelivered(network: "matrix", session: "s", eventID: 3),
                 .addMark(network: "matrix", mark: "welcomed"),
+                .addMark(network: "answered", mark: "$event", expires: true),
             ])
 
         let pass = try await pruner(store).prunePass(now: Self.later)
@@ -58,7 +59,8 @@ import Testing
         #expect(try store.events(session: "s", after: 0).isEmpty)
         #expect(try store.cursor(network: "matrix") == "s_1")
         #expect(try store.deliveryPositions(network: "matrix") == ["s": 3])
-        #expect(try store.hasMark(network: "matrix", mark: "welcomed"))
+        #expect(try store.hasMark(network: "matrix", mark: "welcomed"), "kept for good")
+        #expect(try !store.hasMark(network: "answered", mark: "$event"), "went with the history")
         #expect(try store.lastEventID(session: "s") == 5, "the counter outlives the events")
 
         // Nothing left to do: a second pass steps over the pending messages, deletes nothing.

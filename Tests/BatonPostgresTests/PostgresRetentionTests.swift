@@ -46,7 +46,10 @@ struct PostgresRetentionTests {
             let ids = try await store.commit([(0..<5).map { _ in Self.event() }])[0].get().map(\.id)
             #expect(ids == [1, 2, 3, 4, 5])
             _ = try await store.commit([
-                [.saveCursor(network: "matrix", cursor: "s_1"), .markDelivered(network: "matrix", session: "s", eventID: 3)]
+                [
+                    .saveCursor(network: "matrix", cursor: "s_1"), .markDelivered(network: "matrix", session: "s", eventID: 3),
+                    .addMark(network: "matrix", mark: "welcomed"), .addMark(network: "answered", mark: "$event", expires: true),
+                ]
             ])
 
             let pass = try await Self.pruner(store).prunePass(now: Self.later)
@@ -58,6 +61,8 @@ struct PostgresRetentionTests {
             #expect(try await store.cursor(network: "matrix") == "s_1")
             #expect(try await store.deliveryPositions(network: "matrix") == ["s": 3])
             #expect(try await store.lastEventID(session: "s") == 5)
+            #expect(try await store.hasMark(network: "matrix", mark: "welcomed"), "kept for good")
+            #expect(try await !store.hasMark(network: "answered", mark: "$event"), "went with the history")
             #expect(try await store.commit([[Self.event()]])[0].get().map(\.id) == [6])
             // A chat network's start reads its own sessions only.
             #expect(try await store.lastEventIDs(sessionsStartingWith: "s") == ["s": 6])
@@ -68,14 +73,16 @@ struct PostgresRetentionTests {
     @Test func aDatabaseAtSchemaVersionOneUpgrades() async throws {
         try await withStore { store, database in
             _ = try await store.commit([[.insertMessage(Self.message("m", state: .done)), Self.event()]])
-            try await PostgresTestServer.psql(database, "DROP INDEX events_created; UPDATE baton_schema SET version = 1")
+            try await PostgresTestServer.psql(database, "DROP INDEX events_created; ALTER TABLE network_marks DROP COLUMN created_at; UPDATE baton_schema SET version = 1")
             try await PostgresSchema.migrate(try PostgresURL(database), logger: Logger(label: "test"))
             let version = try await PostgresTestServer.psql(database, "SELECT version FROM baton_schema")
             #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == String(PostgresSchema.version))
             let index = try await PostgresTestServer.psql(database, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'events_created'")
             #expect(index.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+            _ = try await store.commit([[.addMark(network: "answered", mark: "m", expires: true)]])[0].get()
             let pass = try await Self.pruner(store).prunePass(now: Self.later)
             #expect(pass.messages == 1 && pass.events == 1)
+            #expect(try await !store.hasMark(network: "answered", mark: "m"), "marks that expire have their time since the upgrade")
         }
     }
 }
