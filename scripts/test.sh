@@ -7,11 +7,14 @@
 # processes on a throwaway PostgreSQL cluster (scripts/postgres.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh python3 util-linux procps curl
+# systemd: the tests run real user managers (the unit, restarts, socket handoff).
+scripts/setup.sh python3 util-linux procps curl systemd
 scripts/browser-setup.sh
 scripts/synapse.sh >/dev/null
-# A throwaway PostgreSQL for the cluster tests, removed when the tests end.
-eval "$(scripts/postgres.sh up)"
+# A throwaway PostgreSQL for the cluster tests, removed when the tests end. Read first,
+# then evaluated: a failed start stops the run here (`eval "$(…)"` would carry on).
+postgres=$(scripts/postgres.sh up)
+eval "$postgres"
 trap 'scripts/postgres.sh down' EXIT
 swift build --build-tests
 swift test --skip-build --no-parallel "$@"
