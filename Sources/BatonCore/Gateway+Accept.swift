@@ -98,7 +98,7 @@ extension Gateway {
         let id = incoming.id ?? MessageID.make()
         let position = view.position
         let status: Acknowledgement.Status = !draining && scheduler.wouldStartImmediately(given: view) ? .accepted : .queued
-        let acknowledgement = Acknowledgement(id: id, session: session, status: status, position: position)
+        var acknowledgement = Acknowledgement(id: id, session: session, status: status, position: position)
         let message = Message(
             id: id, sequence: nextSequence, session: session, user: incoming.user, text: incoming.text,
             state: .queued, acknowledgement: acknowledgement, acceptedAt: Date())
@@ -109,8 +109,7 @@ extension Gateway {
 
         var writes: [StoreWrite] = [.insertMessage(message)]
         if draining {
-            let waitFor = drain.reason == .stop ? "stopping; your message is queued until it starts again" : "restarting; your message is queued for the next process"
-            writes.append(notice(session, .draining, "Baton is \(waitFor).", message: id, position: position))
+            writes.append(drainingNotice(session, message: id, position: position))
         } else if busy {
             writes.append(notice(session, .queued, "Your message is queued behind \(position) ahead of it.", message: id, position: position))
         }
@@ -126,12 +125,17 @@ extension Gateway {
         }
         commitEnded(id)
         // Re-checked after the await: a drain may have begun meanwhile; the scheduler
-        // then keeps the message for the next process.
+        // then keeps the message for the next process, and the client is told so.
         startTurns(scheduler.markDurable(id, session: session))
+        if !draining, !drain.isServing {
+            acknowledgement.status = .queued
+            messages[id]?.acknowledgement = acknowledgement
+            writer.enqueue([drainingNotice(session, message: id, position: position)])
+        }
         if configuration.busyInput == .interrupt, !draining, let running = scheduler.runningMessage(of: session), running != id {
             interrupt(message: running, cause: .superseded)
         }
-        metrics.messageStored(status)
+        metrics.messageStored(acknowledgement.status)
         publishStatus()
         return .acknowledged(acknowledgement)
     }
@@ -181,6 +185,12 @@ extension Gateway {
         metrics.messageStored(status)
         publishStatus()
         return .acknowledged(acknowledgement)
+    }
+
+    /// The notice that a message waits for the drain's end: the next process, or the next start.
+    private func drainingNotice(_ session: String, message id: String, position: Int) -> StoreWrite {
+        let waitFor = drain.reason == .stop ? "stopping; your message is queued until it starts again" : "restarting; your message is queued for the next process"
+        return notice(session, .draining, "Baton is \(waitFor).", message: id, position: position)
     }
 
     /// Whether a session this process does not run has work a peer runs or will run: only

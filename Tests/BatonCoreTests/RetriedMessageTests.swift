@@ -13,7 +13,7 @@ struct RetriedMessageTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-retry-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let sqlite = try SQLiteStore(directory: directory)
-        let store = FirstCommitFailsStore(sqlite)
+        let store = FirstCommitHeldStore(sqlite)
         let bus = EventBus()
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let writer = StoreWriter(store: store, bus: bus, logger: logger)
@@ -46,42 +46,5 @@ struct RetriedMessageTests {
             try await group.next()
             group.cancelAll()
         }
-    }
-}
-
-/// A SQLite store whose first commit waits until the test fails it; every other call
-/// goes to the store.
-final class FirstCommitFailsStore: ForwardingStore {
-    struct Refused: Error {}
-
-    let base: SQLiteStore
-    private let (started, startedSignal) = AsyncStream.makeStream(of: Void.self)
-    private let (failed, failSignal) = AsyncStream.makeStream(of: Void.self)
-    private let commits = Mutex(0)
-
-    init(_ base: SQLiteStore) {
-        self.base = base
-    }
-
-    /// Returns once the first commit waits.
-    func firstCommitStarted() async {
-        for await _ in started { return }
-    }
-
-    func failFirstCommit() {
-        failSignal.yield()
-    }
-
-    func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
-        let number = commits.withLock { count in
-            count += 1
-            return count
-        }
-        if number == 1 {
-            startedSignal.yield()
-            for await _ in failed { break }
-            throw Refused()
-        }
-        return try await base.commit(groups)
     }
 }
