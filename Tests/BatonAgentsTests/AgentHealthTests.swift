@@ -53,6 +53,28 @@ import Testing
         }
     }
 
+    @Test("A turn started while the agent is offline fails at the next failed probe, not at the turn timeout")
+    func aTurnStartedWhileOfflineFailsAtTheNextFailedProbe() async throws {
+        try await TestAgentServer.run { server in
+            try await TestGateway.run({
+                HTTPAgentTests.agent(at: server)(&$0)
+                $0.agent.turnTimeout = 3600
+            }) { gateway in
+                try await gateway.status("health ready") { $0.agent.health == .ready }
+                try await server.setHealth("fail")
+                // Probes run while a turn does: the first hung turn takes health offline.
+                let first = try await gateway.send("slow", session: "u2")
+                _ = try await gateway.event(session: "u2", "the first unreachable notice") { $0.isNotice("error", about: first) }
+                #expect(await gateway.app.gateway.status().agent.health == .offline)
+                let hung = try await gateway.send("slow", session: "u2")
+                try await server.output.wait(for: "turn started \(hung)")
+                let notice = try await gateway.event(session: "u2", "the unreachable notice") { $0.isNotice("error", about: hung) }
+                #expect(notice.text?.contains("The agent is unreachable") == true)
+                #expect(await gateway.app.gateway.sessionStatus("u2").state == .idle)
+            }
+        }
+    }
+
     @Test func aHangingHealthCheckCountsAsFailed() async throws {
         try await TestAgentServer.run { server in
             try await TestGateway.run(HTTPAgentTests.agent(at: server)) { gateway in
