@@ -7,6 +7,13 @@ extension Gateway {
     /// Only with a shared store; a draining process takes nothing.
     public func takeSession(_ session: String) async {
         guard leases.isShared, drain.isServing else { return }
+        // A turn its lease ran out under is still ending: taken again only after, at a
+        // beat, so that its message is read back as pending and runs first again.
+        guard !turns.values.contains(where: { turn in
+            guard turn.session == session, case .interrupted(.leaseLost) = turn.stop else { return false }
+            return true
+        })
+        else { return }
         if held[session] == nil {
             let grant: LeaseGrant?
             do {

@@ -79,15 +79,67 @@ struct PostgresGatewayTests {
         }
     }
 
+    @Test("A lease that ran out, with the turn still winding down, is taken again only once it ended: that message runs again first")
+    func aSessionIsTakenAgainOnlyOnceItsCutOffTurnEnded() async throws {
+        let agent = WaitingAgent(stopsWhenLetGo: true)
+        try await withGateway(agent: agent) { gateway, store, _, client in
+            for (id, text) in [("m1", "one"), ("m2", "two")] {
+                _ = try await gateway.accept(IncomingMessage(id: id, session: "s", user: "u", text: text))
+            }
+            #expect(await agent.next() == "started m1")
+            // The lease runs out (the database's clock says so); the beat finds it gone and
+            // stops the turn, which takes a while to end.
+            try await client.query("UPDATE leases SET expires_at = now() - interval '1 second' WHERE session = 's'")
+            await gateway.leaseBeat()
+            #expect(try await withTimeout(.seconds(10), waitingFor: "the turn to be told to stop") { await agent.next() } == "cancelled m1")
+            // Meanwhile a commit for the session is heard of (a peer stored a message for
+            // it), as the cluster listener tells: no take while the cut-off turn ends.
+            await gateway.takeSession("s")
+            agent.letStop()
+            // Once it ended the session is taken again (at the latest at the next beat):
+            // m1 runs again before m2.
+            await gateway.leaseBeat()
+            #expect(try await withTimeout(.seconds(10), waitingFor: "the next turn") { await agent.next() } == "started m1")
+            #expect(agent.started == ["m1", "m1"])
+            #expect(try await store.pendingMessages(session: "s").map(\.id) == ["m1", "m2"])
+        }
+    }
+
     /// An agent whose turns run until cancelled, and that tells which started and which
     /// were cancelled.
     final class WaitingAgent: Agent {
         private let turns: AsyncStream<String>
         private let turnsContinuation: AsyncStream<String>.Continuation
         private let startedTurns = Mutex<[String]>([])
+        /// Whether a cancelled turn ends only once ``letStop()`` is called.
+        private let stopsWhenLetGo: Bool
+        /// The cancelled turn waiting to end, or whether it may end already.
+        private let stopGate = Mutex<(waiting: CheckedContinuation<Void, Never>?, open: Bool)>((nil, false))
 
-        init() {
+        init(stopsWhenLetGo: Bool = false) {
             (turns, turnsContinuation) = AsyncStream.makeStream(of: String.self)
+            self.stopsWhenLetGo = stopsWhenLetGo
+        }
+
+        /// Lets the cancelled turn end.
+        func letStop() {
+            let waiting = stopGate.withLock { gate in
+                gate.open = true
+                defer { gate.waiting = nil }
+                return gate.waiting
+            }
+            waiting?.resume()
+        }
+
+        /// Returns once ``letStop()`` was called, cancelled or not.
+        private func waitUntilLetStop() async {
+            await withCheckedContinuation { continuation in
+                let open = stopGate.withLock { gate in
+                    if !gate.open { gate.waiting = continuation }
+                    return gate.open
+                }
+                if open { continuation.resume() }
+            }
         }
 
         /// What happened next: "started" or "cancelled", and the message.
@@ -108,6 +160,7 @@ struct PostgresGatewayTests {
                 try await Task.sleep(for: .seconds(3600))
             } catch {
                 turnsContinuation.yield("cancelled \(turn.id)")
+                if stopsWhenLetGo { await waitUntilLetStop() }
                 throw error
             }
         }
