@@ -17,6 +17,8 @@ struct MatrixSync: Sendable {
     let typing: MatrixTyping
     let metrics: MatrixMetrics
     let logger: Logger
+    /// Joins that failed for a while, tried again after each sync.
+    let pendingJoins = MatrixPendingJoins()
 
     /// How long one `/sync` waits for news.
     static let pollTimeout = Duration.seconds(30)
@@ -42,6 +44,7 @@ struct MatrixSync: Sendable {
                     prepared = true
                 }
                 try await syncOnce()
+                await retryPendingJoins()
                 backoff.succeeded()
                 await report(.connected, reason: nil)
             } catch {
@@ -72,13 +75,7 @@ struct MatrixSync: Sendable {
             throw MatrixError(.http(status: 401), errcode: "M_UNKNOWN_TOKEN", message: "the token belongs to \(me.userID), not matrix.user_id \(configuration.userID)")
         }
         for room in configuration.rooms {
-            do {
-                let id = try await client.join(room)
-                logger.info("Joined room", metadata: ["baton.room": "\(id)", "baton.alias": "\(room)"])
-            } catch {
-                guard error.isPermanent else { throw error }
-                logger.error("Cannot join a room of matrix.rooms", metadata: ["baton.room": "\(room)", "baton.error": "\(error)"])
-            }
+            await join(room, reason: "a room of matrix.rooms")
         }
         let rooms = try await client.joinedRooms()
         await gateway.updateNetwork(MatrixNetwork.name) { $0.rooms = rooms.sorted() }
@@ -184,20 +181,46 @@ struct MatrixSync: Sendable {
             case .none: accepted = false
             }
             var metadata: Logger.Metadata = ["baton.room": "\(room)", "baton.inviter": "\(inviter ?? "unknown")"]
-            do {
-                if accepted {
-                    _ = try await client.join(room)
-                    await gateway.updateNetwork(MatrixNetwork.name) { $0.rooms = Set($0.rooms).union([room]).sorted() }
-                    logger.info("Accepted a room invite", metadata: metadata)
-                } else {
+            guard accepted else {
+                do {
                     try await client.leave(room)
                     logger.notice("Declined a room invite (matrix.auto_join: \(configuration.autoJoin.rawValue))", metadata: metadata)
+                } catch {
+                    guard error.isPermanent else { throw error }
+                    metadata["baton.error"] = "\(error)"
+                    logger.warning("Could not decline a room invite", metadata: metadata)
                 }
-            } catch {
-                guard error.isPermanent else { throw error }
-                metadata["baton.error"] = "\(error)"
-                logger.warning("Could not answer a room invite", metadata: metadata)
+                continue
             }
+            await join(room, reason: "an invite from \(inviter ?? "unknown")")
+        }
+    }
+
+    /// Joins `room` (an id or an alias). A failure that may pass (the room's homeserver out
+    /// of reach: a 502, a timeout) is tried again in the background instead of holding up
+    /// the sync of every other room; a refusal is logged and left.
+    private func join(_ room: String, reason: String) async {
+        let metadata: Logger.Metadata = ["baton.room": "\(room)", "baton.reason": "\(reason)"]
+        do {
+            let id = try await client.join(room)
+            pendingJoins.done(room)
+            await gateway.updateNetwork(MatrixNetwork.name) { $0.rooms = Set($0.rooms).union([id]).sorted() }
+            logger.info("Joined a room", metadata: metadata.merging(["baton.room_id": "\(id)"]) { $1 })
+        } catch {
+            if error.isPermanent || error.isUnauthorized {
+                pendingJoins.done(room)
+                logger.error("Cannot join a room", metadata: metadata.merging(["baton.error": "\(error)"]) { $1 })
+            } else {
+                pendingJoins.failed(room, hint: error.retryAfter)
+                logger.warning("Could not join a room yet; trying again later", metadata: metadata.merging(["baton.error": "\(error)"]) { $1 })
+            }
+        }
+    }
+
+    /// Tries again the joins that failed for a while and are due.
+    private func retryPendingJoins() async {
+        for room in pendingJoins.due() {
+            await join(room, reason: "a join tried again")
         }
     }
 

@@ -60,11 +60,13 @@ struct MatrixConversation: Sendable {
 }
 
 /// Runs `body` in a fresh ``MatrixConversation`` (Baton started and in the room), with the
-/// demo agent unless `agentCommand` names an exec agent.
+/// demo agent unless `agentCommand` names an exec agent. `rooms` go to `matrix.rooms`;
+/// `synapseConfiguration` (YAML) to the end of the homeserver's configuration.
 func withMatrixConversation<T: Sendable>(
-    agentDelay: Double = 0.2, agentCommand: [String]? = nil, botToken: String? = nil, _ body: (MatrixConversation) async throws -> T
+    agentDelay: Double = 0.2, agentCommand: [String]? = nil, botToken: String? = nil, rooms: [String] = [],
+    synapseConfiguration: String = "", _ body: (MatrixConversation) async throws -> T
 ) async throws -> T {
-    try await withSynapse { synapse in
+    try await withSynapse(extraConfiguration: synapseConfiguration) { synapse in
         let bot = try await synapse.register("baton")
         let alice = try await synapse.register("alice")
         let bob = try await synapse.register("bob")
@@ -77,6 +79,7 @@ func withMatrixConversation<T: Sendable>(
               user_id: "\(bot.userID)"
               access_token: "\(botToken ?? bot.accessToken)"
               auto_join: admins
+              rooms: [\(rooms.map { "\"\($0)\"" }.joined(separator: ", "))]
 
             """
         return try await withBatonFixture({ configuration in

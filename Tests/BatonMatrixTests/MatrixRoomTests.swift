@@ -18,6 +18,19 @@ struct MatrixRoomTests {
         }
     }
 
+    @Test("A configured room on a homeserver that cannot be reached does not keep Baton from answering the others")
+    func anUnreachableRoomDoesNotHoldTheOthers() async throws {
+        // Federation allowed with a server that does not exist: joining its room fails
+        // with an error worth trying again (502), not a refusal.
+        try await withMatrixConversation(
+            rooms: ["#elsewhere:unreachable.invalid"], synapseConfiguration: "federation_domain_whitelist: [unreachable.invalid]\n"
+        ) { chat in
+            let message = try await chat.bob.send("hello", to: chat.room)
+            try await chat.waitForReplies(to: [message])
+            #expect(try await chat.replyCounts() == [message: 1])
+        }
+    }
+
     @Test("/status answers with a notice; a non-admin's /restart gets a notice, not a restart")
     func commands() async throws {
         try await withMatrixConversation { chat in
