@@ -52,10 +52,13 @@ extension Gateway {
     /// A notice that answers a `message` (a refusal, a command's answer) is written once
     /// for it, however often the message comes: a chat network reads a batch of messages
     /// again after a failure or a crash, and each is then known by ``wasAnswered(_:)``.
-    public func notify(session: String, kind: NoticeKind, text: String, message: String? = nil) async throws(GatewayError) {
+    /// `alsoWriting` commits with the notice (a chat network's mark that it was given).
+    public func notify(
+        session: String, kind: NoticeKind, text: String, message: String? = nil, alsoWriting: [StoreWrite] = []
+    ) async throws(GatewayError) {
         if let message, try await wasAnswered(message) { return }
         do {
-            try await writer.write([notice(session, kind, text, message: message)] + answeredMark(message))
+            try await writer.write([notice(session, kind, text, message: message)] + answeredMark(message) + alsoWriting)
         } catch {
             throw .storeUnavailable("The notice could not be stored: \(error)")
         }

@@ -263,6 +263,11 @@ public actor Gateway: Service {
 
     /// The session as this process sees it: its last event id the store's (committed
     /// events only), its state and queue this process's.
+    /// Whether the session has a turn running or messages waiting here.
+    public func hasWork(in session: String) -> Bool {
+        scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0
+    }
+
     public func sessionStatus(_ session: String) async -> SessionStatus {
         let lastEventID = (try? await store.lastEventID(session: session)) ?? 0
         return SessionStatus(

@@ -228,10 +228,12 @@ struct MatrixSync: Sendable {
     private func noticeEncryption(in room: String) async throws {
         let mark = "encrypted:\(room)"
         guard try await !store.hasMark(network: MatrixNetwork.name, mark: mark) else { return }
+        // The notice and its mark in one commit: a crash or a failed write in between
+        // would give the notice again.
         try await gateway.notify(
             session: room, kind: .error,
-            text: "This room is end-to-end encrypted, and Baton cannot read encrypted messages. Talk to it in a room without encryption.")
-        try await writer.write([.addMark(network: MatrixNetwork.name, mark: mark)])
+            text: "This room is end-to-end encrypted, and Baton cannot read encrypted messages. Talk to it in a room without encryption.",
+            alsoWriting: [.addMark(network: MatrixNetwork.name, mark: mark)])
         logger.warning("Room is encrypted; its messages cannot be read", metadata: ["baton.room": "\(room)"])
     }
 

@@ -22,8 +22,10 @@ final class MatrixTyping: Sendable {
         self.logger = logger
     }
 
-    /// A message of `room` was accepted: its turn is starting or waiting.
+    /// A message of `room` was accepted: its turn is starting or waiting (a message read
+    /// again whose turn is long over shows nothing).
     func started(in room: String) async {
+        guard await gateway.hasWork(in: room) else { return }
         rooms.withLock { _ = $0.insert(room) }
         await set(true, in: room)
     }
