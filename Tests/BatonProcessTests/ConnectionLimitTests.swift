@@ -1,6 +1,7 @@
 import BatonTestSupport
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 /// The real `baton serve` under a flood of idle and slow connections: a broken client
@@ -64,6 +65,24 @@ struct ConnectionLimitTests {
     /// A keep-alive connection that was answered and then says nothing is closed for
     /// idleness at `idle_timeout` after its response, not at the shorter request deadline
     /// its request once had.
+    @Test("A connection whose request asked to close is closed after its answer, though another request follows it")
+    func aRequestThatAskedToCloseEndsItsConnection() async throws {
+        try await withBatonFixture({ $0.requestTimeout = 1; $0.idleTimeout = 2 }) { baton in
+            _ = try await baton.startServer()
+            let requests = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            let held = try await HeldConnections.open(count: 1, port: baton.configuration.port, sending: requests)
+            let received = Mutex("")
+            let closed = try await eventually("the connection closed", timeout: .seconds(20), interval: .milliseconds(50)) {
+                let more = held.readReceived()
+                received.withLock { $0 += more }
+                return held.closedCount() == 1 ? true : nil
+            }
+            #expect(closed)
+            let answers = received.withLock { $0 + held.readReceived() }
+            #expect(answers.components(separatedBy: "HTTP/1.1 200").count - 1 == 1, "one answer, then the close: \(answers)")
+        }
+    }
+
     @Test func anAnsweredKeepAliveConnectionIsClosedAtItsIdleDeadline() async throws {
         try await withBatonFixture({ $0.requestTimeout = 1; $0.idleTimeout = 5 }) { baton in
             let server = try await baton.startServer()
