@@ -9,18 +9,9 @@ import Testing
 struct DrainDuringCommitTests {
     @Test("A message whose commit a drain overtook is answered queued, with a draining notice")
     func aMessageOvertakenByADrainIsToldItWaits() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-drain-commit-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let sqlite = try SQLiteStore(directory: directory)
-        let store = FirstCommitHeldStore(sqlite)
-        let bus = EventBus()
-        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-        let writer = StoreWriter(store: store, bus: bus, logger: logger)
-        var configuration = Configuration(listen: ListenAddress(host: "127.0.0.1", port: 0), stateDirectory: directory)
-        configuration.agent.delay = 0
-        let gateway = Gateway(
-            configuration: configuration, store: store, recovery: try sqlite.recovery(), writer: writer, bus: bus,
-            agent: DemoAgent(delay: .zero), supervisor: nil, logger: logger)
+        let harness = try GatewayHarness(store: FirstCommitHeldStore.init)
+        defer { harness.removeDirectory() }
+        let (sqlite, store, writer, gateway) = (harness.sqlite, harness.store, harness.writer, harness.gateway)
         let writing = Task { try await writer.run() }
         let running = Task { try await gateway.run() }
         await gateway.listenerStarted()

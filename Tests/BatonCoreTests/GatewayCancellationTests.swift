@@ -11,17 +11,10 @@ import Testing
 struct GatewayCancellationTests {
     @Test("Cancelled with a turn running and one waiting: the running one stops, the waiting one never starts")
     func aCancelledRunStartsNoTurn() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-cancel-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let sqlite = try SQLiteStore(directory: directory)
-        let bus = EventBus()
-        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-        let writer = StoreWriter(store: sqlite, bus: bus, logger: logger)
         let agent = CountingAgent()
-        let configuration = Configuration(listen: ListenAddress(host: "127.0.0.1", port: 0), stateDirectory: directory)
-        let gateway = Gateway(
-            configuration: configuration, store: sqlite, recovery: try sqlite.recovery(), writer: writer, bus: bus,
-            agent: agent, supervisor: nil, logger: logger)
+        let harness = try GatewayHarness(store: { $0 }, agent: agent)
+        defer { harness.removeDirectory() }
+        let (sqlite, writer, gateway) = (harness.sqlite, harness.writer, harness.gateway)
         let writing = Task { try await writer.run() }
         let running = Task { try await gateway.run() }
         await gateway.listenerStarted()

@@ -10,18 +10,9 @@ import Testing
 struct RetriedMessageTests {
     @Test("A retry is answered 202 only once its message is on disk, though the first try's commit failed")
     func aRetryIsAnsweredOnlyOnceOnDisk() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-retry-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let sqlite = try SQLiteStore(directory: directory)
-        let store = FirstCommitHeldStore(sqlite)
-        let bus = EventBus()
-        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-        let writer = StoreWriter(store: store, bus: bus, logger: logger)
-        var configuration = Configuration(listen: ListenAddress(host: "127.0.0.1", port: 0), stateDirectory: directory)
-        configuration.agent.delay = 0
-        let gateway = Gateway(
-            configuration: configuration, store: store, recovery: try sqlite.recovery(), writer: writer, bus: bus,
-            agent: DemoAgent(delay: .zero), supervisor: nil, logger: logger)
+        let harness = try GatewayHarness(store: FirstCommitHeldStore.init)
+        defer { harness.removeDirectory() }
+        let (sqlite, store, writer, gateway) = (harness.sqlite, harness.store, harness.writer, harness.gateway)
         let message = IncomingMessage(id: "k", session: "s", user: "u", text: "hello")
 
         try await withThrowingTaskGroup(of: Void.self) { group in
