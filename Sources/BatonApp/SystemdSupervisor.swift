@@ -134,7 +134,7 @@ actor SystemdSupervisor: Service {
             stopLimit = limit
             let remaining = limit - .now
             if remaining > .zero {
-                notifier.extendTimeout(seconds: Double(remaining.components.seconds) + Double(remaining.components.attoseconds) * 1e-18)
+                notifier.extendTimeout(seconds: remaining.seconds)
             }
         }
     }

@@ -9,11 +9,7 @@ extension Gateway {
         guard leases.isShared, drain.isServing else { return }
         // A turn its lease ran out under is still ending: taken again only after, at a
         // beat, so that its message is read back as pending and runs first again.
-        guard !turns.values.contains(where: { turn in
-            guard turn.session == session, case .interrupted(.leaseLost) = turn.stop else { return false }
-            return true
-        })
-        else { return }
+        guard !turns.values.contains(where: { $0.session == session && $0.stopsForLostLease }) else { return }
         if held[session] == nil {
             let grant: LeaseGrant?
             do {

@@ -109,6 +109,11 @@ public actor Gateway: Service {
         var stop: TurnOutcome?
         /// Replies the agent gave in this run.
         var replies = 0
+
+        /// Whether it is being stopped because its session's lease ran out.
+        var stopsForLostLease: Bool {
+            if case .interrupted(.leaseLost) = stop { true } else { false }
+        }
     }
 
     /// Why a running turn is being cut short.
@@ -261,13 +266,13 @@ public actor Gateway: Service {
         )
     }
 
-    /// The session as this process sees it: its last event id the store's (committed
-    /// events only), its state and queue this process's.
     /// Whether the session has a turn running or messages waiting here.
     public func hasWork(in session: String) -> Bool {
-        scheduler.isBusy(session) || scheduler.waitingCount(of: session) > 0
+        scheduler.view(of: session).hasWork
     }
 
+    /// The session as this process sees it: its last event id the store's (committed
+    /// events only), its state and queue this process's.
     public func sessionStatus(_ session: String) async -> SessionStatus {
         let lastEventID = (try? await store.lastEventID(session: session)) ?? 0
         return SessionStatus(

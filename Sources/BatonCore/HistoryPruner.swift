@@ -65,7 +65,7 @@ public struct HistoryPruner: Service {
     /// Deletes, batch by batch, what is older than the retention at `now`; returns what
     /// it deleted. Stops early, throwing `CancellationError`, when cancelled.
     public func prunePass(now: Date = Date()) async throws -> Pass {
-        let cutoff = now.addingTimeInterval(-Self.seconds(retention))
+        let cutoff = now.addingTimeInterval(-retention.seconds)
         var pass = Pass()
         var after: Int64 = 0
         while true {
@@ -88,10 +88,5 @@ public struct HistoryPruner: Service {
                 ])
         }
         return pass
-    }
-
-    private static func seconds(_ duration: Duration) -> TimeInterval {
-        let (seconds, attoseconds) = duration.components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }

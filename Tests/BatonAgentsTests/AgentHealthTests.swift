@@ -28,7 +28,9 @@ import Testing
         }
     }
 
-    @Test func failingProbesFailTheTurnInFlightLongBeforeTheTurnTimeout() async throws {
+    /// Runs `body` with an HTTP agent that is ready, then fails its health probes from now
+    /// on, and a turn timeout too long to end any turn of the test.
+    private func withAgentGoingOffline(_ body: (TestAgentServer, TestGateway) async throws -> Void) async throws {
         try await TestAgentServer.run { server in
             try await TestGateway.run({
                 HTTPAgentTests.agent(at: server)(&$0)
@@ -36,42 +38,41 @@ import Testing
             }) { gateway in
                 try await gateway.status("health ready") { $0.agent.health == .ready }
                 try await server.setHealth("fail")
-                let hung = try await gateway.send("slow", session: "u1")
-                try await server.output.wait(for: "turn started \(hung)")
-
-                let notice = try await gateway.event(session: "u1", "the unreachable notice") { $0.isNotice("error", about: hung) }
-                #expect(notice.text?.contains("The agent is unreachable") == true)
-                let status = try await gateway.json("/v1/status")
-                #expect((status["agent"] as? [String: Any])?["health"] as? String == "offline")
-                #expect(await gateway.app.gateway.sessionStatus("u1").state == .idle)
-
-                try await server.setHealth("ok")
-                try await gateway.status("health ready again") { $0.agent.health == .ready }
-                let next = try await gateway.send("plain", session: "u1")
-                #expect(try await gateway.reply(to: next, session: "u1") == "plain reply")
+                try await body(server, gateway)
             }
+        }
+    }
+
+    @Test func failingProbesFailTheTurnInFlightLongBeforeTheTurnTimeout() async throws {
+        try await withAgentGoingOffline { server, gateway in
+            let hung = try await gateway.send("slow", session: "u1")
+            try await server.output.wait(for: "turn started \(hung)")
+
+            let notice = try await gateway.event(session: "u1", "the unreachable notice") { $0.isNotice("error", about: hung) }
+            #expect(notice.text?.contains("The agent is unreachable") == true)
+            let status = try await gateway.json("/v1/status")
+            #expect((status["agent"] as? [String: Any])?["health"] as? String == "offline")
+            #expect(await gateway.app.gateway.sessionStatus("u1").state == .idle)
+
+            try await server.setHealth("ok")
+            try await gateway.status("health ready again") { $0.agent.health == .ready }
+            let next = try await gateway.send("plain", session: "u1")
+            #expect(try await gateway.reply(to: next, session: "u1") == "plain reply")
         }
     }
 
     @Test("A turn started while the agent is offline fails at the next failed probe, not at the turn timeout")
     func aTurnStartedWhileOfflineFailsAtTheNextFailedProbe() async throws {
-        try await TestAgentServer.run { server in
-            try await TestGateway.run({
-                HTTPAgentTests.agent(at: server)(&$0)
-                $0.agent.turnTimeout = 3600
-            }) { gateway in
-                try await gateway.status("health ready") { $0.agent.health == .ready }
-                try await server.setHealth("fail")
-                // Probes run while a turn does: the first hung turn takes health offline.
-                let first = try await gateway.send("slow", session: "u2")
-                _ = try await gateway.event(session: "u2", "the first unreachable notice") { $0.isNotice("error", about: first) }
-                #expect(await gateway.app.gateway.status().agent.health == .offline)
-                let hung = try await gateway.send("slow", session: "u2")
-                try await server.output.wait(for: "turn started \(hung)")
-                let notice = try await gateway.event(session: "u2", "the unreachable notice") { $0.isNotice("error", about: hung) }
-                #expect(notice.text?.contains("The agent is unreachable") == true)
-                #expect(await gateway.app.gateway.sessionStatus("u2").state == .idle)
-            }
+        try await withAgentGoingOffline { server, gateway in
+            // Probes run while a turn does: the first hung turn takes health offline.
+            let first = try await gateway.send("slow", session: "u2")
+            _ = try await gateway.event(session: "u2", "the first unreachable notice") { $0.isNotice("error", about: first) }
+            #expect(await gateway.app.gateway.status().agent.health == .offline)
+            let hung = try await gateway.send("slow", session: "u2")
+            try await server.output.wait(for: "turn started \(hung)")
+            let notice = try await gateway.event(session: "u2", "the unreachable notice") { $0.isNotice("error", about: hung) }
+            #expect(notice.text?.contains("The agent is unreachable") == true)
+            #expect(await gateway.app.gateway.sessionStatus("u2").state == .idle)
         }
     }
 
