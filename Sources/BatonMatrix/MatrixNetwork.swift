@@ -23,11 +23,12 @@ public final class MatrixNetwork: Service, Sendable {
     private let writer: StoreWriter
     private let bus: EventBus
     private let metrics: MatrixMetrics
+    private let paging: MatrixPaging
     private let logger: Logger
 
     public init(
         configuration: MatrixConfiguration, gateway: Gateway, store: any Store, writer: StoreWriter, bus: EventBus,
-        metricsFactory: any MetricsFactory, logger: Logger
+        metricsFactory: any MetricsFactory, paging: MatrixPaging = .standard, logger: Logger
     ) {
         self.configuration = configuration
         self.gateway = gateway
@@ -35,6 +36,7 @@ public final class MatrixNetwork: Service, Sendable {
         self.writer = writer
         self.bus = bus
         self.metrics = MatrixMetrics(factory: metricsFactory)
+        self.paging = paging
         var logger = logger
         logger[metadataKey: "baton.network"] = "\(Self.name)"
         self.logger = logger
@@ -47,7 +49,7 @@ public final class MatrixNetwork: Service, Sendable {
         let typing = MatrixTyping(client: client, gateway: gateway, logger: logger)
         let sync = MatrixSync(
             client: client, gateway: gateway, store: store, writer: writer, configuration: configuration, typing: typing,
-            metrics: metrics, logger: logger)
+            metrics: metrics, logger: logger, paging: paging)
         let delivery = ChatDelivery(
             outbox: MatrixOutbox(client: client, typing: typing, metrics: metrics), store: store, writer: writer, bus: bus, logger: logger,
             backlogChanged: { [gateway, metrics] backlog in

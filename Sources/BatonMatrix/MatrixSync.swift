@@ -17,6 +17,7 @@ struct MatrixSync: Sendable {
     let typing: MatrixTyping
     let metrics: MatrixMetrics
     let logger: Logger
+    var paging = MatrixPaging.standard
     /// Joins that failed for a while, tried again after each sync.
     let pendingJoins = MatrixPendingJoins()
 
@@ -27,10 +28,12 @@ struct MatrixSync: Sendable {
 
     /// Room events Baton reads: messages, encryption, and membership (to see its own join).
     private static let eventTypes = #"["m.room.message","m.room.encrypted","m.room.encryption","m.room.member"]"#
-    static let filter =
-        #"{"room":{"timeline":{"limit":100,"types":\#(eventTypes)},"state":{"types":["m.room.encryption"]},"#
-        + #""ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}},"#
-        + #""presence":{"not_types":["*"]},"account_data":{"not_types":["*"]}}"#
+    /// The `/sync` filter: what Baton reads, and at most `paging.timelineLimit` events a room.
+    var filter: String {
+        #"{"room":{"timeline":{"limit":\#(paging.timelineLimit),"types":\#(Self.eventTypes)},"#
+            + #""state":{"types":["m.room.encryption"]},"ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}},"#
+            + #""presence":{"not_types":["*"]},"account_data":{"not_types":["*"]}}"#
+    }
     static let historyFilter = #"{"types":\#(eventTypes)}"#
 
     /// Runs until cancelled.
@@ -84,13 +87,13 @@ struct MatrixSync: Sendable {
     private func syncOnce() async throws {
         guard let since = try await store.cursor(network: MatrixNetwork.name) else {
             // First start: the position now, without the rooms' history.
-            let response = try await client.sync(since: nil, filter: Self.filter, timeout: .zero)
+            let response = try await client.sync(since: nil, filter: filter, timeout: .zero)
             try await handleInvites(response)
             try await writer.write([.saveCursor(network: MatrixNetwork.name, cursor: response.nextBatch)])
             logger.info("First Matrix sync: answering messages from now on")
             return
         }
-        let response = try await client.sync(since: since, filter: Self.filter, timeout: Self.pollTimeout)
+        let response = try await client.sync(since: since, filter: filter, timeout: Self.pollTimeout)
         try await handleInvites(response)
         for (room, joined) in (response.rooms?.join ?? [:]).sorted(by: { $0.key < $1.key }) {
             try await handle(joined, of: room, since: since)
@@ -129,16 +132,32 @@ struct MatrixSync: Sendable {
 
     /// The events between the last sync and this one's timeline, oldest first, when the
     /// timeline was cut short (many messages while Baton was away).
+    ///
+    /// Pages are read back from the timeline's start until the homeserver gives no further
+    /// page (`end` left out: the last sync's position is reached), however many there are:
+    /// a page may be empty and still have an `end` (every event in it hidden from the bot).
+    /// Reading stops early at the bot's own join, as what came before it is not answered.
     private func history(of room: String, from start: String, to since: String) async throws -> [MatrixRoomEvent] {
         var collected: [MatrixRoomEvent] = []
         var from = start
-        for _ in 0..<100 {
-            let page = try await client.messages(in: room, from: from, to: since, filter: Self.historyFilter, limit: 100)
+        var pages = 0
+        while true {
+            let page = try await client.messages(in: room, from: from, to: since, filter: Self.historyFilter, limit: paging.historyPage)
+            pages += 1
+            if let join = page.chunk.firstIndex(where: { MatrixTimeline.isJoin(of: configuration.userID, $0) }) {
+                collected += page.chunk[...join]
+                break
+            }
             collected += page.chunk
-            guard let end = page.end, !page.chunk.isEmpty, end != from else { break }
+            guard let end = page.end, end != from else { break }
             from = end
+            if pages.isMultiple(of: 100) {
+                logger.info("Reading a long room history missed by the last sync", metadata: ["baton.room": "\(room)", "baton.events": "\(collected.count)"])
+            }
         }
-        logger.info("Read a room's history missed by the last sync", metadata: ["baton.room": "\(room)", "baton.events": "\(collected.count)"])
+        logger.info(
+            "Read a room's history missed by the last sync",
+            metadata: ["baton.room": "\(room)", "baton.events": "\(collected.count)", "baton.pages": "\(pages)"])
         return collected.reversed()
     }
 

@@ -28,9 +28,7 @@ enum MatrixTimeline {
     static func read(_ events: [MatrixRoomEvent], room: String, bot: String) -> Reading {
         // Encryption set before the bot joined still applies to everything after.
         var reading = Reading(encrypted: events.contains { $0.type == "m.room.encryption" || $0.type == "m.room.encrypted" })
-        let joined = events.lastIndex {
-            $0.type == "m.room.member" && $0.stateKey == bot && $0.membership == "join" && $0.previousMembership != "join"
-        }
+        let joined = events.lastIndex { isJoin(of: bot, $0) }
         let fresh = joined.map { events[events.index(after: $0)...] } ?? events[...]
         for event in fresh {
             guard event.type == "m.room.message", event.msgtype == "m.text", event.relation != "m.replace", let sender = event.sender,
@@ -42,5 +40,10 @@ enum MatrixTimeline {
                     sentAt: Date(timeIntervalSince1970: Double(event.originServerTimestamp ?? 0) / 1000)))
         }
         return reading
+    }
+
+    /// Whether `event` is `bot` joining the room (not a join changing its name or avatar).
+    static func isJoin(of bot: String, _ event: MatrixRoomEvent) -> Bool {
+        event.type == "m.room.member" && event.stateKey == bot && event.membership == "join" && event.previousMembership != "join"
     }
 }

@@ -60,6 +60,33 @@ struct MatrixSyncRetryTests {
         }
     }
 
+    @Test("A backlog longer than a hundred pages of room history, missed while no adapter ran, is answered, each message once")
+    func longBacklogAnswered() async throws {
+        try await withAdapterWorld { world in
+            let (bot, bob, room) = (world.bot, world.bob, world.room)
+            let first = Task { try await world.adapter().run() }
+            try await world.waitUntilJoined(room)
+            first.cancel()
+            try await first.value
+
+            // One event a page: 130 messages are 130 pages of what the sync left out.
+            var backlog: [String] = []
+            for number in 1...130 { backlog.append(try await bob.send("backlog \(number)", to: room)) }
+            let sent = backlog
+            world.start(world.adapter(paging: MatrixPaging(timelineLimit: 3, historyPage: 1)))
+            let seen = try await bob.waitForMessages(in: room, "replies to all 130 messages", timeout: .seconds(120)) { seen in
+                let answered = Set(seen.filter { $0.sender == bot.userID && $0.msgtype == "m.text" }.compactMap(\.inReplyTo))
+                return sent.allSatisfy(answered.contains)
+            }
+            try await world.waitUntilDelivered()
+            var replies: [String: Int] = [:]
+            for reply in try await bob.messages(in: room) where reply.sender == bot.userID && reply.msgtype == "m.text" {
+                replies[reply.inReplyTo ?? "(none)", default: 0] += 1
+            }
+            #expect(replies == Dictionary(uniqueKeysWithValues: sent.map { ($0, 1) }), "\(seen.count) messages in the room")
+        }
+    }
+
     /// One test's world: Synapse (its sync cache off, so that a batch read again holds
     /// every message sent by then), the bot, alice (an admin) and bob in a room, and a
     /// gateway in this process over a ``RefusingStore``.
@@ -78,11 +105,12 @@ struct MatrixSyncRetryTests {
         let group: TaskStarter
 
         /// A new adapter, as a new process would make.
-        func adapter() -> MatrixNetwork {
+        func adapter(paging: MatrixPaging = .standard) -> MatrixNetwork {
             MatrixNetwork(
                 configuration: MatrixConfiguration(
                     homeserver: synapse.baseURL, userID: bot.userID, accessToken: bot.accessToken, deviceID: bot.deviceID, rooms: [room]),
-                gateway: gateway, store: store, writer: writer, bus: bus, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
+                gateway: gateway, store: store, writer: writer, bus: bus, metricsFactory: NOOPMetricsHandler.instance, paging: paging,
+                logger: logger)
         }
 
         /// Runs `adapter` until the test ends.
