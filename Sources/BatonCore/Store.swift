@@ -83,7 +83,7 @@ public struct StoreRecovery: Sendable {
 }
 
 /// One change to the store.
-public enum StoreWrite: Sendable {
+public enum StoreWrite: Sendable, Equatable {
     case insertMessage(Message)
     case setState(id: String, state: MessageState)
     case appendEvent(SessionEvent)

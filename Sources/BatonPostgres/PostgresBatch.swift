@@ -8,12 +8,26 @@ import Foundation
 /// The function runs each group in a subtransaction (a duplicate id fails its group
 /// alone), assigns event ids from the session's counter row, and sends the cluster's
 /// notifications (see ``ClusterNotification``) with the commit.
+///
+/// Each commit is stored under its `key` with its outcome, in the same transaction. A
+/// group sent again after a commit that went unanswered names the commits it may have
+/// landed in (``retries``): the first of them that did gives the group's outcome, and the
+/// group is not written twice; the others are claimed, so that they can never land late.
 struct PostgresBatch {
     let groups: [[StoreWrite]]
+    /// This commit's key.
+    let key: String
+    /// Per group, the earlier unanswered commits (key, index of the group there) that
+    /// held it, oldest first; empty for a group sent for the first time.
+    var retries: [[UnansweredCommits.Ref]] = []
 
     /// The batch as the function's JSON argument.
     func json() throws -> String {
-        let array = groups.map { $0.map(Self.object) }
+        let array = groups.enumerated().map { index, writes in
+            let retried = index < retries.count ? retries[index] : []
+            let prefix: [[String: Any]] = retried.isEmpty ? [] : [["op": "retry_of", "commits": retried.map { [$0.key, $0.group] }]]
+            return prefix + writes.map(Self.object)
+        }
         let data = try JSONSerialization.data(withJSONObject: array)
         return String(decoding: data, as: UTF8.self)
     }
@@ -81,9 +95,10 @@ struct PostgresBatch {
         }
     }
 
-    /// `baton_commit(groups jsonb, me text) RETURNS jsonb`: schema step 2.
+    /// `baton_commit(groups jsonb, me text, commit_key text) RETURNS jsonb`, installed
+    /// at every start (``PostgresSchema/refresh``).
     static let function = """
-        CREATE OR REPLACE FUNCTION baton_commit(groups jsonb, me text) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+        CREATE OR REPLACE FUNCTION baton_commit(groups jsonb, me text, commit_key text) RETURNS jsonb LANGUAGE plpgsql AS $fn$
         DECLARE
             grp jsonb;
             w jsonb;
@@ -95,6 +110,9 @@ struct PostgresBatch {
             ranges jsonb := '{}'::jsonb;
             message_sessions text[] := '{}';
             s text;
+            c jsonb;
+            earlier jsonb;
+            now_epoch double precision := extract(epoch FROM clock_timestamp());
         BEGIN
             -- The session rows this batch writes, locked first and in one order: two
             -- processes' batches touching the same sessions then wait for each other
@@ -111,9 +129,22 @@ struct PostgresBatch {
                 ids := '[]'::jsonb;
                 group_ranges := '{}'::jsonb;
                 group_messages := '{}';
+                earlier := NULL;
                 BEGIN
                     FOR w IN SELECT value FROM jsonb_array_elements(grp) LOOP
                         CASE w->>'op'
+                        WHEN 'retry_of' THEN
+                            -- Sent again after commits that went unanswered: the first of
+                            -- them that landed gives the outcome; the others are claimed
+                            -- (their own key row then fails them, should they come late).
+                            FOR c IN SELECT value FROM jsonb_array_elements(w->'commits') LOOP
+                                INSERT INTO baton_commits (key, created_at) VALUES (c->>0, now_epoch) ON CONFLICT DO NOTHING;
+                                IF NOT FOUND THEN
+                                    SELECT outcome -> ((c->>1)::integer) INTO earlier FROM baton_commits WHERE key = c->>0;
+                                    EXIT WHEN earlier IS NOT NULL;
+                                END IF;
+                            END LOOP;
+                            EXIT WHEN earlier IS NOT NULL;
                         WHEN 'fence' THEN
                             PERFORM 1 FROM leases WHERE session = w->>'session' AND holder = me FOR SHARE;
                             IF NOT FOUND THEN
@@ -163,7 +194,8 @@ struct PostgresBatch {
                             RAISE EXCEPTION 'unknown write %', w->>'op';
                         END CASE;
                     END LOOP;
-                    outcomes := outcomes || jsonb_build_object('events', ids);
+                    -- A group that landed before wrote nothing now: its outcome is the first one.
+                    outcomes := outcomes || COALESCE(earlier, jsonb_build_object('events', ids));
                     FOR s IN SELECT jsonb_object_keys(group_ranges) LOOP
                         ranges := jsonb_set(ranges, ARRAY[s], jsonb_build_array(
                             COALESCE(ranges #> ARRAY[s, '0'], group_ranges #> ARRAY[s, '0']), group_ranges #> ARRAY[s, '1']));
@@ -182,6 +214,13 @@ struct PostgresBatch {
             FOR s IN SELECT DISTINCT m FROM unnest(message_sessions) AS m ORDER BY m LOOP
                 PERFORM pg_notify('baton', format('m %s %s', me, s));
             END LOOP;
+            -- Fails the whole commit if a retry claimed its key first.
+            INSERT INTO baton_commits (key, outcome, created_at) VALUES (commit_key, outcomes, now_epoch);
+            IF random() < 0.01 THEN
+                DELETE FROM baton_commits WHERE key IN (
+                    SELECT key FROM baton_commits WHERE created_at < now_epoch - 3600
+                    ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED);
+            END IF;
             RETURN outcomes;
         END
         $fn$

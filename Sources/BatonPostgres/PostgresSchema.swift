@@ -10,7 +10,7 @@ import PostgresNIO
 /// tables it does not understand.
 public enum PostgresSchema {
     /// The newest version this build knows.
-    public static let version = 4
+    public static let version = 5
 
     /// The steps, `steps[n]` taking version n to n + 1.
     static let steps: [[String]] = [
@@ -81,10 +81,20 @@ public enum PostgresSchema {
         // When a mark that expires was made (a message answered by a notice); NULL for the
         // ones kept for good.
         ["ALTER TABLE network_marks ADD COLUMN IF NOT EXISTS created_at DOUBLE PRECISION"],
+        // Each commit's outcome, kept an hour, so that a group sent again after a commit
+        // that went unanswered is stored once (see ``PostgresBatch``). `outcome` (one entry
+        // per group) is NULL
+        // for a commit claimed by such a retry before it landed: it never will.
+        [
+            "CREATE TABLE baton_commits (key TEXT PRIMARY KEY, outcome JSONB, created_at DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX baton_commits_created ON baton_commits (created_at)",
+        ],
     ]
 
     /// Statements run at every start, under the migration's lock: the function of this
-    /// build replaces whatever an earlier build installed (its signature never changes).
+    /// build replaces whatever an earlier build installed with the same signature. One
+    /// with another signature (`baton_commit(jsonb, text)`, before schema 5) is left for
+    /// the processes of that build still running.
     static let refresh: [String] = [PostgresBatch.function]
 
     /// A database Baton must not use.

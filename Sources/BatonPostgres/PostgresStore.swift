@@ -2,6 +2,7 @@ import BatonCore
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Baton's durable state in PostgreSQL, shared by every process of a cluster.
 ///
@@ -18,6 +19,8 @@ public final class PostgresStore: Store {
     let instance: String
     /// How long an operation may wait for the database before it fails.
     let timeout: Duration
+    /// Commits that went unanswered since the last one that was answered.
+    private let unanswered = Mutex(UnansweredCommits())
 
     public init(client: PostgresClient, instance: String, timeout: Duration = .seconds(5), logger: Logger) {
         self.client = client
@@ -94,23 +97,28 @@ public final class PostgresStore: Store {
 
     // MARK: Writes
 
+    /// Commits `groups` in one transaction. A commit that goes unanswered may still land:
+    /// its groups, sent again by the writer, are then stored once (see ``PostgresBatch``).
     public func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
         let logger = self.logger
         let instance = self.instance
+        var batch = PostgresBatch(groups: groups, key: UUID().uuidString.lowercased())
+        batch.retries = unanswered.withLock { $0.retries(of: groups) }
         var attempt = 1
         while true {
             do {
-                return try await withDeadline(timeout) { try await self.commitBatch(groups, instance: instance, logger: logger) }
+                let results = try await withDeadline(timeout) { [batch] in try await self.commitBatch(batch, instance: instance, logger: logger) }
+                unanswered.withLock { $0.removeAll() }
+                return results
             } catch let error as PostgresStoreError where error.isRetryable && attempt < 3 {
                 // A deadlock or serialization failure: nothing committed; the same batch
                 // again, at once, usually goes through.
                 logger.notice("Commit retried", metadata: ["baton.error": "\(error)", "baton.attempt": "\(attempt)"])
                 attempt += 1
-            } catch let error as PostgresStoreError {
-                throw error
-            } catch let error as PostgresTimeoutError {
-                throw error  // the commit may still happen: the caller must know
             } catch {
+                // Whether it landed is known only for some failures: treat each as maybe.
+                unanswered.withLock { $0.add(key: batch.key, groups: groups) }
+                if error is PostgresStoreError || error is PostgresTimeoutError { throw error }
                 throw PostgresStoreError(error)
             }
         }
@@ -118,12 +126,9 @@ public final class PostgresStore: Store {
 
     /// One round trip: the whole batch goes to `baton_commit` (see ``PostgresBatch``), a
     /// statement of its own, so it commits or fails as a whole, groups failing alone inside.
-    private func commitBatch(
-        _ groups: [[StoreWrite]], instance: String, logger: Logger
-    ) async throws -> [Result<[SessionEvent], any Error>] {
-        let batch = PostgresBatch(groups: groups)
+    private func commitBatch(_ batch: PostgresBatch, instance: String, logger: Logger) async throws -> [Result<[SessionEvent], any Error>] {
         let json = try batch.json()
-        let rows = try await client.query("SELECT baton_commit(\(json)::jsonb, \(instance))::text", logger: logger)
+        let rows = try await client.query("SELECT baton_commit(\(json)::jsonb, \(instance), \(batch.key))::text", logger: logger)
         for try await text in rows.decode(String.self) {
             return try batch.results(from: text)
         }

@@ -194,6 +194,85 @@ struct PostgresGatewayTests {
         }
     }
 
+    @Test("A turn's error notice whose commit timed out but landed, sent again by the writer, is stored once")
+    func aCommitThatTimedOutButLandedIsNotStoredTwice() async throws {
+        let agent = FailsOnCueAgent()
+        try await withGateway(agent: agent, storeTimeout: .seconds(1)) { gateway, store, _, client in
+            _ = try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "hello"))
+            await agent.started()
+            _ = try await eventually("the turn's start stored", timeout: .seconds(10)) {
+                try await store.message(id: "m1")?.state == .running ? true : nil
+            }
+            // A transaction of the test's holds the session's row: the turn's end waits
+            // for it, times out, and is sent again and again by the writer.
+            let (locked, lockTaken) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseLock) = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await client.withTransaction(logger: Logger(label: "test")) { connection in
+                    try await connection.query("SELECT 1 FROM sessions WHERE session = 'locked' FOR UPDATE", logger: Logger(label: "test"))
+                    lockTaken.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in locked { break }
+            agent.fail()
+            _ = try await eventually("three commits of the turn's end waiting at once", timeout: .seconds(30)) {
+                try await Self.commitsWaitingForALock(client) >= 3 ? true : nil
+            }
+            releaseLock.yield()
+            try await holder.value
+            // A notice of the test's commits after every commit that waited before it.
+            try await gateway.notify(session: "locked", kind: .status, text: "after the lock")
+            _ = try await eventually("the turn's end stored", timeout: .seconds(10)) {
+                try await store.message(id: "m1")?.state == .failed ? true : nil
+            }
+            let notices = try await store.events(session: "locked", after: 0, limit: 100).filter { $0.kind == .notice }
+            #expect(notices.filter { $0.data.contains("the agent failed on cue") }.count == 1, "\(notices.map(\.data))")
+            #expect(notices.filter { $0.data.contains("after the lock") }.count == 1)
+        }
+    }
+
+    /// Connections of this database running `baton_commit` that wait for a lock.
+    private static func commitsWaitingForALock(_ client: PostgresClient) async throws -> Int64 {
+        let rows = try await client.query(
+            """
+            SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+            AND query LIKE 'SELECT baton_commit%'
+            """, logger: Logger(label: "test"))
+        for try await count in rows.decode(Int64.self) { return count }
+        return 0
+    }
+
+    /// An agent whose turns fail when ``fail()`` is called.
+    final class FailsOnCueAgent: Agent {
+        private let starts: AsyncStream<Void>
+        private let startsContinuation: AsyncStream<Void>.Continuation
+        private let cue: AsyncStream<Void>
+        private let cueContinuation: AsyncStream<Void>.Continuation
+
+        init() {
+            (starts, startsContinuation) = AsyncStream.makeStream(of: Void.self)
+            (cue, cueContinuation) = AsyncStream.makeStream(of: Void.self)
+        }
+
+        /// Returns once a turn started.
+        func started() async {
+            for await _ in starts { return }
+        }
+
+        func fail() {
+            cueContinuation.yield()
+        }
+
+        var kind: AgentConfiguration.Kind { .exec }
+
+        nonisolated(nonsending) func runTurn(_ turn: TurnRequest, reply: nonisolated(nonsending) @Sendable (String) async throws -> Void) async throws {
+            startsContinuation.yield()
+            for await _ in cue { break }
+            throw AgentError(.agentFailed, "the agent failed on cue")
+        }
+    }
+
     @Test("An agent's reply with U+0000 in it is stored, with U+FFFD in its place")
     func aReplyWithNULIsStored() async throws {
         try await withGateway(agent: NULAgent()) { gateway, store, _, _ in
