@@ -16,14 +16,14 @@ struct UnansweredCommits: Sendable {
     }
 
     private var commits: [Commit] = []
-    /// More are not kept: a writer sends its kept groups again with its next commit.
+    /// More are not kept. In a long outage every attempt goes unanswered; the first ones
+    /// (the commit that timed out as the trouble began) and the latest (that may still be
+    /// under way) are the ones that can have landed, so one from the middle goes.
     static let limit = 16
-
-    var isEmpty: Bool { commits.isEmpty }
 
     mutating func add(key: String, groups: [[StoreWrite]]) {
         commits.append(Commit(key: key, groups: groups))
-        if commits.count > Self.limit { commits.removeFirst() }
+        if commits.count > Self.limit { commits.remove(at: Self.limit / 2) }
     }
 
     /// Every commit is answered: none of the earlier ones is waited on any more.
