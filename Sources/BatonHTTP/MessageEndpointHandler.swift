@@ -17,6 +17,10 @@ import NIOHTTPTypes
 /// `Connection: close` (the request asked for it, or a drain began), with the requests
 /// behind it left unread, or after a 400 when the message's body could not be read.
 ///
+/// A message sent with `Expect: 100-continue` is told `100 Continue` when it may be
+/// taken, or refused at once (its token, its coding, a `Content-Length` over the limit),
+/// before the client sends a body nobody would read; the connection then ends.
+///
 /// In the pipeline behind Hummingbird's connection state, in front of its async channel:
 /// the state and ``RequestProgressHandler`` see every request and every answer, whichever
 /// way it went.
@@ -107,7 +111,22 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head) where routed == 0 && endpoint.serves(head):
-            reading = start(head, peer: context.channel.remoteAddress)
+            let message = start(head, peer: context.channel.remoteAddress)
+            guard Self.expectsContinue(head.headerFields) else {
+                reading = message
+                return
+            }
+            // The client waits to be told before it sends the body: refused now, the body
+            // is never sent, and the connection ends (whatever was sent anyway is unread).
+            if case .success = message.caller, message.bodyProblem == nil, !declaresTooLarge(head.headerFields) {
+                reading = message
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+            } else {
+                var refused = message
+                refused.bodyProblem = refused.bodyProblem ?? endpoint.controller.tooLarge
+                refused.closes = true
+                answer(refused, context: context)
+            }
         case .head:
             routed += 1
             context.fireChannelRead(wrapInboundOut(part))
@@ -139,6 +158,17 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
             logger: (try? caller.get()).map { endpoint.authentication.logger(logger, naming: $0) } ?? logger,
             caller: caller, bodyProblem: MessagesController.unsupportedCoding(head.headerFields),
             closes: Self.asksToClose(head.headerFields))
+    }
+
+    /// Whether a request asks to be told to go on before it sends its body.
+    private static func expectsContinue(_ fields: HTTPFields) -> Bool {
+        fields[values: .expect].contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "100-continue" }
+    }
+
+    /// Whether a request's `Content-Length` is over the limit on a message's body.
+    private func declaresTooLarge(_ fields: HTTPFields) -> Bool {
+        guard let length = fields[.contentLength].flatMap({ Int($0) }) else { return false }
+        return length > endpoint.controller.parser.maxBodyBytes
     }
 
     /// Whether a request says `Connection: close`.

@@ -108,6 +108,33 @@ import Testing
         }
     }
 
+    @Test("A message sent with Expect: 100-continue is told to go on, then answered; one over the limit is refused before its body")
+    func expectContinue() async throws {
+        try await InProcessBaton().run { app, client in
+            let port = try #require(app.httpSocket.port)
+            let body = #"{"session":"x","user":"bob","text":"after the go-ahead"}"#
+            @Sendable func head(length: Int) -> String {
+                "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(length)\r\nExpect: 100-continue\r\n\r\n"
+            }
+            let connection = try await KeptAliveConnection.open(port: port)
+            let (interim, answer, large, closed) = try await withTimeout(.seconds(30), waitingFor: "the answers to Expect: 100-continue") {
+                try await connection.use { reader in
+                    let interim = try await reader.send([head(length: body.utf8.count)])[0]
+                    let answer = try await reader.send([body])[0]
+                    // 10 MB said, nothing sent: the answer comes without the body.
+                    let large = try await reader.send([head(length: 10_000_000)])[0]
+                    return (interim, answer, large, try await reader.serverCloses())
+                }
+            }
+            #expect(interim.status == 100)
+            #expect(answer.status == 202, "\(answer.body)")
+            #expect(large.status == 413, "\(large.body)")
+            #expect(large.headers["connection"] == "close" && closed)
+            _ = try await client.events(session: "x") { $0.contains(where: \.isReply) }
+            #expect(try await app.store.messageCount() == 1)
+        }
+    }
+
     @Test func aMessageSentAsTheClientClosesItsSideIsStillAnswered() async throws {
         try await InProcessBaton().run { app, client in
             let port = try #require(app.httpSocket.port)
