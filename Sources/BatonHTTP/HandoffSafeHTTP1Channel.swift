@@ -1,6 +1,7 @@
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTPTypesHTTP1
 
 /// Hummingbird's HTTP/1 child channel, safe for a listener that closes while connections
 /// are still arriving, as at every restart under load.
@@ -13,7 +14,8 @@ import NIOCore
 ///
 /// With a ``ConnectionRegistry``, each connection also gets a ``ConnectionGuard`` in front
 /// of the HTTP decoder and a ``RequestProgressHandler`` behind it; with a
-/// ``MessageEndpoint``, a ``MessageEndpointHandler`` in front of the router.
+/// ``MessageEndpoint``, a ``MessageEndpointHandler`` in front of the router. Every
+/// connection gets ``HTTP10ConnectionClose``.
 struct HandoffSafeHTTP1Channel: Sendable {
     let base: HTTP1Channel
     let connections: ConnectionRegistry?
@@ -26,7 +28,12 @@ struct HandoffSafeHTTP1Channel: Sendable {
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<AcceptedConnection> {
-        guard connections != nil || messages != nil else { return base.setup(channel: channel, logger: logger).map(AcceptedConnection.init) }
+        guard connections != nil || messages != nil else {
+            return base.setup(channel: channel, logger: logger).assumeIsolated().flatMapThrowing { value in
+                try Self.closeHTTP10(channel)
+                return AcceptedConnection(value)
+            }.nonisolated()
+        }
         let connection = connections.map(ConnectionGuard.init(registry:))
         if let connection {
             do {
@@ -39,11 +46,18 @@ struct HandoffSafeHTTP1Channel: Sendable {
         return base.setup(channel: channel, logger: logger).assumeIsolated().flatMapThrowing { value in
             // Behind the decoder and Hummingbird's extra handlers, around its connection state.
             let pipeline = channel.pipeline.syncOperations
+            try Self.closeHTTP10(channel)
             let state = try pipeline.handler(type: HTTPConnectionStateHandler.self)
             if let connection { try pipeline.addHandler(RequestProgressHandler(connection: connection), position: .before(state)) }
             if let messages { try pipeline.addHandler(messages.handler(logger: logger), position: .after(state)) }
             return AcceptedConnection(value)
         }.nonisolated()
+    }
+
+    /// Puts ``HTTP10ConnectionClose`` in front of the conversion to HTTP types.
+    private static func closeHTTP10(_ channel: any Channel) throws {
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(HTTP10ConnectionClose(), position: .before(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
     }
 
     func handle(value: AcceptedConnection, logger: Logger) async {

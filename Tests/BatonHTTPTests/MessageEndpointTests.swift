@@ -135,6 +135,29 @@ import Testing
         }
     }
 
+    @Test("An HTTP/1.0 request's connection ends after its answer, unless it asks for keep-alive")
+    func http10ConnectionsEndAfterTheAnswer() async throws {
+        try await InProcessBaton().run { app, _ in
+            let port = try #require(app.httpSocket.port)
+            let body = #"{"session":"old","user":"bob","text":"one point oh"}"#
+            let post = "POST /v1/messages HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let get = "GET /readyz HTTP/1.0\r\n\r\n"
+            for (request, status) in [(post, 202), (get, 200)] {
+                let connection = try await KeptAliveConnection.open(port: port)
+                let (answer, closed) = try await withTimeout(.seconds(30), waitingFor: "an HTTP/1.0 answer and the connection's end") {
+                    try await connection.use { reader in (try await reader.send([request])[0], try await reader.serverCloses()) }
+                }
+                #expect(answer.status == status && closed, "\(request)")
+            }
+            let keptAlive = "GET /readyz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+            let connection = try await KeptAliveConnection.open(port: port)
+            let statuses = try await withTimeout(.seconds(30), waitingFor: "two answers on one HTTP/1.0 keep-alive connection") {
+                try await connection.use { reader in try await reader.send([keptAlive, keptAlive]).map(\.status) }
+            }
+            #expect(statuses == [200, 200])
+        }
+    }
+
     @Test func aMessageSentAsTheClientClosesItsSideIsStillAnswered() async throws {
         try await InProcessBaton().run { app, client in
             let port = try #require(app.httpSocket.port)
