@@ -28,6 +28,8 @@ public final class SQLiteStore: Store {
     private let committedEventIDs = Mutex(LastEventIDCache())
     /// Where a start looks for pending messages, as the last commit left it.
     private let pendingFloor: Mutex<SQLitePendingFloor>
+    /// Events committed but not yet in the session index (``SQLiteDeferredSessionIndex``).
+    private let eventsWaitingForIndex: Mutex<Int>
 
     /// Opens (creating if needed) `baton.sqlite` in `directory`, upgrading a store an
     /// earlier release left; a long upgrade calls `upgradeProgress` as it goes.
@@ -66,6 +68,8 @@ public final class SQLiteStore: Store {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         }
         pendingFloor = Mutex(try pool.read { db in try SQLitePendingFloor(in: db) })
+        // What earlier processes left waiting for the index counts towards the next pass.
+        eventsWaitingForIndex = Mutex(try pool.read { db in try SQLiteDeferredSessionIndex.waiting(in: db) })
         self.pool = pool
     }
 
@@ -163,6 +167,9 @@ public final class SQLiteStore: Store {
             // When a mark that expires was made; NULL for the ones kept for good.
             try db.execute(sql: "ALTER TABLE network_marks ADD COLUMN created_at REAL")
         }
+        migrator.registerMigration(SQLiteDeferredSessionIndex.migration) { db in
+            try SQLiteDeferredSessionIndex.migrate(db)
+        }
         return migrator
     }
 
@@ -190,15 +197,7 @@ public final class SQLiteStore: Store {
 
     /// The session's events with ids above `after`, oldest first.
     public func events(session: String, after: Int64, limit: Int = 1000) throws -> [SessionEvent] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT id, kind, data FROM events WHERE session = ? AND id > ? ORDER BY id LIMIT ?",
-                arguments: [session, after, limit]
-            ).map { row in
-                SessionEvent(session: session, id: row["id"], kind: SessionEvent.Kind(rawValue: row["kind"]) ?? .notice, data: row["data"])
-            }
-        }
+        try pool.read { db in try SQLiteDeferredSessionIndex.events(session: session, after: after, limit: limit, in: db) }
     }
 
     /// The highest event id of every session whose name starts with `prefix` and that has
@@ -214,16 +213,18 @@ public final class SQLiteStore: Store {
                 db,
                 sql: """
                     WITH RECURSIVE found(session) AS (
-                        SELECT (SELECT MIN(session) FROM events WHERE session >= ?1)
+                        SELECT (SELECT MIN(session) FROM events WHERE session >= ?1 AND indexed = 1)
                         UNION ALL
-                        SELECT (SELECT MIN(session) FROM events WHERE session > found.session)
+                        SELECT (SELECT MIN(session) FROM events WHERE session > found.session AND indexed = 1)
                         FROM found WHERE found.session IS NOT NULL AND (?2 IS NULL OR found.session < ?2)
                     )
-                    SELECT session, (SELECT MAX(id) FROM events WHERE events.session = found.session) AS last
+                    SELECT session, (SELECT MAX(id) FROM events WHERE events.session = found.session AND indexed = 1) AS last
                     FROM found WHERE session IS NOT NULL AND session >= ?1 AND (?2 IS NULL OR session < ?2)
                     """,
                 arguments: [prefix, Self.end(ofPrefix: prefix)])
             while let row = try rows.next() { ids[row["session"]] = row["last"] }
+            // The events not yet in the index (``SQLiteDeferredSessionIndex``) are newer.
+            ids.merge(try SQLiteDeferredSessionIndex.highestWaitingIDs(from: prefix, to: Self.end(ofPrefix: prefix), in: db)) { max($0, $1) }
             return ids
         }
     }
@@ -243,12 +244,13 @@ public final class SQLiteStore: Store {
         try pool.read { db in try Self.lastEventID(session: session, in: db) }
     }
 
-    /// Two index lookups: the newest stored event, and the newest pruned one.
+    /// The newest stored event (an index lookup, and the events waiting for the index),
+    /// and the newest pruned one.
     static func lastEventID(session: String, in db: Database) throws -> Int64 {
         try Int64.fetchOne(
             db.cachedStatement(
                 sql: """
-                    SELECT MAX(COALESCE((SELECT MAX(id) FROM events WHERE session = ?1), 0),
+                    SELECT MAX(\(SQLiteDeferredSessionIndex.highestStoredID),
                                COALESCE((SELECT pruned_through FROM sessions WHERE session = ?1), 0))
                     """),
             arguments: [session]) ?? 0
@@ -357,8 +359,10 @@ public final class SQLiteStore: Store {
         let (results, assigned): ([Result<[SessionEvent], any Error>], [String: Int64])
         do {
             let floor: SQLitePendingFloor
+            let indexing = eventsWaitingForIndex.withLock { $0 } >= SQLiteDeferredSessionIndex.threshold
             (results, assigned, floor) = try pool.writeWithoutTransaction { [self] db in
                 try Self.inTransaction(db) {
+                    if indexing { _ = try SQLiteDeferredSessionIndex.indexWaiting(in: db) }
                     var batch = SQLiteWriteBatch(committedLastEventID: lookup)
                     let results: [Result<[SessionEvent], any Error>] = try groups.map { writes in
                         .success(try writes.compactMap { try batch.apply($0, in: db) })
@@ -369,6 +373,7 @@ public final class SQLiteStore: Store {
             }
             // Only once committed: a floor past a parked row that was rolled back could lose it.
             pendingFloor.withLock { $0 = floor }
+            if indexing { eventsWaitingForIndex.withLock { $0 = 0 } }
         } catch let error as DatabaseError where Self.storeWideFailures.contains(error.resultCode) {
             throw error  // every group would fail the same way, after the same wait
         } catch {
@@ -393,6 +398,8 @@ public final class SQLiteStore: Store {
             }
         }
         committedEventIDs.withLock { cache in cache.remember(assigned) }
+        let appended = results.reduce(0) { count, result in count + ((try? result.get())?.count ?? 0) }
+        eventsWaitingForIndex.withLock { $0 += appended }
         return results
     }
 

@@ -105,7 +105,8 @@ struct SQLiteWriteBatch {
         let last = try lastEventIDs[event.session] ?? committedLastEventID(event.session) ?? SQLiteStore.lastEventID(session: event.session, in: db)
         stored.id = last + 1
         lastEventIDs[event.session] = stored.id
-        try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)").execute(
+        // Outside the session index until enough wait (``SQLiteDeferredSessionIndex``).
+        try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at, indexed) VALUES (?, ?, ?, ?, ?, 0)").execute(
             binding: stored.session, stored.id, stored.kind.rawValue, stored.data, Date().timeIntervalSince1970)
         return stored
     }

@@ -250,6 +250,50 @@ import Testing
         #expect(try store.lastEventIDs(sessionsStartingWith: "!") == [:])
     }
 
+    /// Events enter the session index in bulk (``SQLiteDeferredSessionIndex``): whether a
+    /// session's events are indexed yet or still wait, every read finds them all, in
+    /// order, and a session's next event gets the next id, in this process and the next.
+    @Test func eventsAreFoundWhetherIndexedOrWaiting() async throws {
+        let store = try SQLiteStore(directory: directory)
+        let perSession = SQLiteDeferredSessionIndex.threshold / 4 + 10
+        func appendRound(_ writer: StoreWriter) async throws {
+            // One event per session per commit, as sessions interleave under load.
+            for _ in 0..<perSession {
+                try await writer.write(["a", "b", "c", "d"].map { .appendEvent(SessionEvent(session: $0, id: 0, kind: .reply, data: "{}")) })
+            }
+        }
+        func waiting(_ store: SQLiteStore) throws -> Int {
+            try store.pool.read { (db: Database) -> Int in try SQLiteDeferredSessionIndex.waiting(in: db) }
+        }
+        try await withWriter(store) { writer in
+            try await appendRound(writer)
+            // Past the threshold: the commit after it indexed what waited; the ten rounds
+            // after that wait.
+            #expect(try waiting(store) == 4 * 10)
+            try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
+        }
+        #expect(try waiting(store) > 0, "the newest events still wait")
+        let count = Int64(perSession)
+        #expect(try store.events(session: "a", after: 0, limit: 100_000).map(\.id) == Array(1...count + 1))
+        #expect(try store.events(session: "b", after: count - 3).map(\.id) == Array(count - 2...count))
+        #expect(try store.events(session: "a", after: count - 5, limit: 3).map(\.id) == Array(count - 4...count - 2))
+        #expect(try store.lastEventID(session: "a") == count + 1)
+        #expect(try store.lastEventIDs(sessionsStartingWith: "") == ["a": count + 1, "b": count, "c": count, "d": count])
+
+        // The next process: what waits is still found, and ids go on from it.
+        let reopened = try SQLiteStore(directory: directory)
+        try await withWriter(reopened) { writer in
+            try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
+            try await appendRound(writer)
+        }
+        #expect(try reopened.events(session: "a", after: 0, limit: 100_000).map(\.id) == Array(1...2 * count + 2))
+        #expect(try reopened.lastEventIDs(sessionsStartingWith: "") == ["a": 2 * count + 2, "b": 2 * count, "c": 2 * count, "d": 2 * count])
+        let unique: Int = try await reopened.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT DISTINCT session, id FROM events)") ?? 0
+        }
+        #expect(unique == 4 * 2 * perSession + 2)
+    }
+
     /// A chat network's start reads its own sessions only: `!` rooms between names that
     /// sort just before and after them.
     @Test func lastEventIDsAreReadForTheSessionsOfAPrefix() async throws {
