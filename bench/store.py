@@ -37,17 +37,23 @@ db.execute("PRAGMA cache_size = -32768")
 db.execute("PRAGMA temp_store = MEMORY")
 db.executescript(open(schema_path).read())
 last, previous, next_sequence = {}, [], 1
+# Events enter the session index 8,192 at a time, as SQLiteDeferredSessionIndex does.
+waiting, threshold = 0, 8192
 db.execute("INSERT INTO pending_floor (only, sequence) VALUES (1, 1)")
 floor = stored_floor = 1
 before = resource.getrusage(resource.RUSAGE_SELF)
 while next_sequence <= total or previous:
     count = min(batch, total - next_sequence + 1)
     db.execute("BEGIN IMMEDIATE")
+    if waiting >= threshold:
+        db.execute("UPDATE events SET indexed = 1 WHERE indexed = 0")
+        waiting = 0
     for message, session in previous:
         last[session] = last.get(session, 0) + 1
         data = '{"id":"%s.1","in_reply_to":"%s","text":"Demo agent heard bench: message"}' % (message, message)
-        db.execute("INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, 'reply', ?, ?)",
+        db.execute("INSERT INTO events (session, id, kind, data, created_at, indexed) VALUES (?, ?, 'reply', ?, ?, 0)",
                    (session, last[session], data, time.time()))
+        waiting += 1
     current = []
     for sequence in range(next_sequence, next_sequence + count):
         message, session = "message-%d" % (1000000000 + sequence), "s%d" % (sequence % sessions)
