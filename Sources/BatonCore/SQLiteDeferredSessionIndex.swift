@@ -36,10 +36,12 @@ enum SQLiteDeferredSessionIndex {
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE indexed = 0") ?? 0
     }
 
-    /// Indexes every waiting event; returns how many there were.
+    /// Indexes the waiting events; returns how many still wait. Only a copy of an event
+    /// already indexed (the same session and id, which no commit should make) is left
+    /// waiting, rather than failing the commit and every one after it.
     static func indexWaiting(in db: Database) throws -> Int {
-        try db.cachedStatement(sql: "UPDATE events SET indexed = 1 WHERE indexed = 0").execute()
-        return db.changesCount
+        try db.cachedStatement(sql: "UPDATE OR IGNORE events SET indexed = 1 WHERE indexed = 0").execute()
+        return try waiting(in: db)
     }
 
     /// The session's events with ids above `after`, oldest first: the indexed ones, then

@@ -360,21 +360,24 @@ public final class SQLiteStore: Store {
         do {
             let floor: SQLitePendingFloor
             let indexing = eventsWaitingForIndex.withLock { $0 } >= SQLiteDeferredSessionIndex.threshold
-            (results, assigned, floor) = try pool.writeWithoutTransaction { [self] db in
+            let stillWaiting: Int
+            (results, assigned, floor, stillWaiting) = try pool.writeWithoutTransaction { [self] db in
                 try Self.inTransaction(db) {
-                    if indexing { _ = try SQLiteDeferredSessionIndex.indexWaiting(in: db) }
+                    let stillWaiting = indexing ? try SQLiteDeferredSessionIndex.indexWaiting(in: db) : 0
                     var batch = SQLiteWriteBatch(committedLastEventID: lookup)
                     let results: [Result<[SessionEvent], any Error>] = try groups.map { writes in
                         .success(try writes.compactMap { try batch.apply($0, in: db) })
                     }
                     try batch.finish(in: db)
-                    return (results, batch.lastEventIDs, try pendingFloor.withLock { $0 }.raised(in: db))
+                    return (results, batch.lastEventIDs, try pendingFloor.withLock { $0 }.raised(in: db), stillWaiting)
                 }
             }
             // Only once committed: a floor past a parked row that was rolled back could lose it.
             pendingFloor.withLock { $0 = floor }
-            if indexing { eventsWaitingForIndex.withLock { $0 = 0 } }
+            if indexing { eventsWaitingForIndex.withLock { $0 = stillWaiting } }
         } catch let error as DatabaseError where Self.storeWideFailures.contains(error.resultCode) {
+            // The next commits go without indexing (a full disk may take them, not it).
+            eventsWaitingForIndex.withLock { $0 = min($0, SQLiteDeferredSessionIndex.threshold / 2) }
             throw error  // every group would fail the same way, after the same wait
         } catch {
             (results, assigned) = try pool.write { db in

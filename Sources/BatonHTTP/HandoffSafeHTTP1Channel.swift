@@ -15,7 +15,7 @@ import NIOHTTPTypesHTTP1
 /// With a ``ConnectionRegistry``, each connection also gets a ``ConnectionGuard`` in front
 /// of the HTTP decoder and a ``RequestProgressHandler`` behind it; with a
 /// ``MessageEndpoint``, a ``MessageEndpointHandler`` in front of the router. Every
-/// connection gets ``HTTP10ConnectionClose``.
+/// connection gets ``HTTP10Semantics``.
 struct HandoffSafeHTTP1Channel: Sendable {
     let base: HTTP1Channel
     let connections: ConnectionRegistry?
@@ -54,10 +54,10 @@ struct HandoffSafeHTTP1Channel: Sendable {
         }.nonisolated()
     }
 
-    /// Puts ``HTTP10ConnectionClose`` in front of the conversion to HTTP types.
+    /// Puts ``HTTP10Semantics`` in front of the conversion to HTTP types.
     private static func closeHTTP10(_ channel: any Channel) throws {
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(HTTP10ConnectionClose(), position: .before(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
+        try pipeline.addHandler(HTTP10Semantics(), position: .before(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
     }
 
     func handle(value: AcceptedConnection, logger: Logger) async {

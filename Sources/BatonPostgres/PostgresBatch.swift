@@ -130,21 +130,28 @@ struct PostgresBatch {
                 group_ranges := '{}'::jsonb;
                 group_messages := '{}';
                 earlier := NULL;
+                -- Sent again after commits that went unanswered: the first of them that
+                -- landed gives the outcome; the others are claimed (their own key row
+                -- then fails them, should they come late), outside the group's
+                -- subtransaction, so that the claims stay whatever the group does.
+                IF grp->0->>'op' = 'retry_of' THEN
+                    FOR c IN SELECT value FROM jsonb_array_elements(grp->0->'commits') LOOP
+                        INSERT INTO baton_commits (key, created_at) VALUES (c->>0, now_epoch) ON CONFLICT DO NOTHING;
+                        IF NOT FOUND THEN
+                            SELECT outcome -> ((c->>1)::integer) INTO earlier FROM baton_commits WHERE key = c->>0;
+                            EXIT WHEN earlier IS NOT NULL;
+                        END IF;
+                    END LOOP;
+                    IF earlier IS NOT NULL THEN
+                        outcomes := outcomes || earlier;
+                        CONTINUE;
+                    END IF;
+                END IF;
                 BEGIN
                     FOR w IN SELECT value FROM jsonb_array_elements(grp) LOOP
                         CASE w->>'op'
                         WHEN 'retry_of' THEN
-                            -- Sent again after commits that went unanswered: the first of
-                            -- them that landed gives the outcome; the others are claimed
-                            -- (their own key row then fails them, should they come late).
-                            FOR c IN SELECT value FROM jsonb_array_elements(w->'commits') LOOP
-                                INSERT INTO baton_commits (key, created_at) VALUES (c->>0, now_epoch) ON CONFLICT DO NOTHING;
-                                IF NOT FOUND THEN
-                                    SELECT outcome -> ((c->>1)::integer) INTO earlier FROM baton_commits WHERE key = c->>0;
-                                    EXIT WHEN earlier IS NOT NULL;
-                                END IF;
-                            END LOOP;
-                            EXIT WHEN earlier IS NOT NULL;
+                            NULL;
                         WHEN 'fence' THEN
                             PERFORM 1 FROM leases WHERE session = w->>'session' AND holder = me FOR SHARE;
                             IF NOT FOUND THEN
@@ -194,8 +201,7 @@ struct PostgresBatch {
                             RAISE EXCEPTION 'unknown write %', w->>'op';
                         END CASE;
                     END LOOP;
-                    -- A group that landed before wrote nothing now: its outcome is the first one.
-                    outcomes := outcomes || COALESCE(earlier, jsonb_build_object('events', ids));
+                    outcomes := outcomes || jsonb_build_object('events', ids);
                     FOR s IN SELECT jsonb_object_keys(group_ranges) LOOP
                         ranges := jsonb_set(ranges, ARRAY[s], jsonb_build_array(
                             COALESCE(ranges #> ARRAY[s, '0'], group_ranges #> ARRAY[s, '0']), group_ranges #> ARRAY[s, '1']));

@@ -19,7 +19,7 @@ struct UnansweredCommits: Sendable {
     /// More are not kept. In a long outage every attempt goes unanswered; the first ones
     /// (the commit that timed out as the trouble began) and the latest (that may still be
     /// under way) are the ones that can have landed, so one from the middle goes.
-    static let limit = 16
+    static let limit = 64
 
     mutating func add(key: String, groups: [[StoreWrite]]) {
         commits.append(Commit(key: key, groups: groups))

@@ -294,6 +294,32 @@ import Testing
         #expect(unique == 4 * 2 * perSession + 2)
     }
 
+    /// A copy of an indexed event (which no commit should make) stays waiting; every other
+    /// event is indexed, and commits go on.
+    @Test func aCopyOfAnIndexedEventDoesNotStopIndexing() async throws {
+        let store = try SQLiteStore(directory: directory)
+        try await withWriter(store) { writer in
+            try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
+            try await store.pool.write { db in
+                _ = try SQLiteDeferredSessionIndex.indexWaiting(in: db)
+                try db.execute(sql: "INSERT INTO events (session, id, kind, data, created_at, indexed) VALUES ('a', 1, 'reply', '{}', 0, 0)")
+            }
+            for _ in 0...SQLiteDeferredSessionIndex.threshold / 8 {
+                try await writer.write((0..<8).map { .appendEvent(SessionEvent(session: "s\($0)", id: 0, kind: .reply, data: "{}")) })
+            }
+            try await writer.write([.appendEvent(SessionEvent(session: "b", id: 0, kind: .reply, data: "{}"))])
+        }
+        let (waiting, copies): (Int, Int) = try await store.pool.read { db in
+            (
+                try SQLiteDeferredSessionIndex.waiting(in: db),
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE indexed = 0 AND session = 'a'") ?? 0
+            )
+        }
+        #expect(copies == 1 && waiting < 16, "only the copy and the events after the pass wait (\(waiting))")
+        #expect(try store.events(session: "b", after: 0).map(\.id) == [1])
+        #expect(try store.lastEventID(session: "s7") == Int64(SQLiteDeferredSessionIndex.threshold / 8 + 1))
+    }
+
     /// A chat network's start reads its own sessions only: `!` rooms between names that
     /// sort just before and after them.
     @Test func lastEventIDsAreReadForTheSessionsOfAPrefix() async throws {

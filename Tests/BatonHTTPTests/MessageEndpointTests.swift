@@ -149,6 +149,13 @@ import Testing
                 }
                 #expect(answer.status == status && closed, "\(request)")
             }
+            // An HTTP/1.0 client that says Expect gets no 100 Continue: the answer comes first.
+            let expecting = "POST /v1/messages HTTP/1.0\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let expectingConnection = try await KeptAliveConnection.open(port: port)
+            let expectingAnswer = try await withTimeout(.seconds(30), waitingFor: "an HTTP/1.0 answer to a request with Expect") {
+                try await expectingConnection.use { reader in try await reader.send([expecting])[0] }
+            }
+            #expect(expectingAnswer.status == 202)
             let keptAlive = "GET /readyz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
             let connection = try await KeptAliveConnection.open(port: port)
             let statuses = try await withTimeout(.seconds(30), waitingFor: "two answers on one HTTP/1.0 keep-alive connection") {
