@@ -171,23 +171,15 @@ struct PostgresGatewayTests {
         try await withGateway(storeTimeout: .seconds(1)) { gateway, store, _, client in
             _ = try await gateway.accept(IncomingMessage(id: "m0", session: "locked", user: "u", text: "first"))
             // A transaction of the test's holds the session's row, which a commit locks first.
-            let (locked, lockTaken) = AsyncStream.makeStream(of: Void.self)
-            let (release, releaseLock) = AsyncStream.makeStream(of: Void.self)
-            let holder = Task {
-                try await client.withTransaction(logger: Logger(label: "test")) { connection in
-                    try await connection.query("SELECT 1 FROM sessions WHERE session = 'locked' FOR UPDATE", logger: Logger(label: "test"))
-                    lockTaken.yield()
-                    for await _ in release { break }
+            try await Self.whileSessionRowLocked("locked", client: client) {
+                let error = await #expect(throws: GatewayError.self) {
+                    try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "second"))
                 }
+                #expect(error?.code == .storeUnavailable)
+                #expect(
+                    error?.description.contains("may have been stored all the same; send it again with the same id") == true,
+                    "\(String(describing: error))")
             }
-            for await _ in locked { break }
-            let error = await #expect(throws: GatewayError.self) {
-                try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "second"))
-            }
-            #expect(error?.code == .storeUnavailable)
-            #expect(error?.description.contains("may have been stored all the same; send it again with the same id") == true, "\(String(describing: error))")
-            releaseLock.yield()
-            try await holder.value
             // Sent again with its id once the database answers: stored once.
             _ = try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "second"))
             #expect(try await store.message(id: "m1") != nil)
@@ -205,22 +197,12 @@ struct PostgresGatewayTests {
             }
             // A transaction of the test's holds the session's row: the turn's end waits
             // for it, times out, and is sent again and again by the writer.
-            let (locked, lockTaken) = AsyncStream.makeStream(of: Void.self)
-            let (release, releaseLock) = AsyncStream.makeStream(of: Void.self)
-            let holder = Task {
-                try await client.withTransaction(logger: Logger(label: "test")) { connection in
-                    try await connection.query("SELECT 1 FROM sessions WHERE session = 'locked' FOR UPDATE", logger: Logger(label: "test"))
-                    lockTaken.yield()
-                    for await _ in release { break }
+            try await Self.whileSessionRowLocked("locked", client: client) {
+                agent.fail()
+                _ = try await eventually("three commits of the turn's end waiting at once", timeout: .seconds(30)) {
+                    try await Self.commitsWaitingForALock(client) >= 3 ? true : nil
                 }
             }
-            for await _ in locked { break }
-            agent.fail()
-            _ = try await eventually("three commits of the turn's end waiting at once", timeout: .seconds(30)) {
-                try await Self.commitsWaitingForALock(client) >= 3 ? true : nil
-            }
-            releaseLock.yield()
-            try await holder.value
             // A notice of the test's commits after every commit that waited before it.
             try await gateway.notify(session: "locked", kind: .status, text: "after the lock")
             _ = try await eventually("the turn's end stored", timeout: .seconds(10)) {
@@ -230,6 +212,32 @@ struct PostgresGatewayTests {
             #expect(notices.filter { $0.data.contains("the agent failed on cue") }.count == 1, "\(notices.map(\.data))")
             #expect(notices.filter { $0.data.contains("after the lock") }.count == 1)
         }
+    }
+
+    /// Runs `body` while a transaction of the test's holds `session`'s row (which every
+    /// commit writing to the session locks first); lets go of it after.
+    private static func whileSessionRowLocked(
+        _ session: String, client: PostgresClient, _ body: () async throws -> Void
+    ) async throws {
+        let (locked, lockTaken) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseLock) = AsyncStream.makeStream(of: Void.self)
+        let holder = Task {
+            try await client.withTransaction(logger: Logger(label: "test")) { connection in
+                try await connection.query("SELECT 1 FROM sessions WHERE session = \(session) FOR UPDATE", logger: Logger(label: "test"))
+                lockTaken.yield()
+                for await _ in release { break }
+            }
+        }
+        for await _ in locked { break }
+        do {
+            try await body()
+        } catch {
+            releaseLock.yield()
+            _ = try? await holder.value
+            throw error
+        }
+        releaseLock.yield()
+        try await holder.value
     }
 
     /// Connections of this database running `baton_commit` that wait for a lock.
