@@ -13,19 +13,10 @@ struct MatrixConversation: Sendable {
     let bob: MatrixTestUser
     let room: String
 
-    /// The bot's replies, in order, each with the event it answers.
-    func replies() async throws -> [MatrixTestUser.RoomMessage] {
-        try await bob.messages(in: room).filter { $0.sender == bot.userID && $0.msgtype == "m.text" }
-    }
-
     /// Waits until every one of `messages` has a reply from the bot.
     @discardableResult
     func waitForReplies(to messages: [String], timeout: Duration = .seconds(90)) async throws -> [MatrixTestUser.RoomMessage] {
-        let bot = bot.userID
-        return try await bob.waitForMessages(in: room, "replies to \(messages.count) messages", timeout: timeout) { seen in
-            let answered = Set(seen.filter { $0.sender == bot && $0.msgtype == "m.text" }.compactMap(\.inReplyTo))
-            return messages.allSatisfy(answered.contains)
-        }
+        try await bob.waitForReplies(from: bot.userID, to: messages, in: room, timeout: timeout)
     }
 
     /// Waits for a notice from the bot whose text contains `text`.
@@ -53,9 +44,7 @@ struct MatrixConversation: Sendable {
 
     /// Asserts-by-throwing that no message got two replies; returns each reply count.
     func replyCounts() async throws -> [String: Int] {
-        var counts: [String: Int] = [:]
-        for reply in try await replies() { counts[reply.inReplyTo ?? "(none)", default: 0] += 1 }
-        return counts
+        try await bob.replyCounts(from: bot.userID, in: room)
     }
 }
 

@@ -74,16 +74,10 @@ struct MatrixSyncRetryTests {
             for number in 1...130 { backlog.append(try await bob.send("backlog \(number)", to: room)) }
             let sent = backlog
             world.start(world.adapter(paging: MatrixPaging(timelineLimit: 3, historyPage: 1)))
-            let seen = try await bob.waitForMessages(in: room, "replies to all 130 messages", timeout: .seconds(120)) { seen in
-                let answered = Set(seen.filter { $0.sender == bot.userID && $0.msgtype == "m.text" }.compactMap(\.inReplyTo))
-                return sent.allSatisfy(answered.contains)
-            }
+            try await bob.waitForReplies(from: bot.userID, to: sent, in: room, timeout: .seconds(120))
             try await world.waitUntilDelivered()
-            var replies: [String: Int] = [:]
-            for reply in try await bob.messages(in: room) where reply.sender == bot.userID && reply.msgtype == "m.text" {
-                replies[reply.inReplyTo ?? "(none)", default: 0] += 1
-            }
-            #expect(replies == Dictionary(uniqueKeysWithValues: sent.map { ($0, 1) }), "\(seen.count) messages in the room")
+            let replies = try await bob.replyCounts(from: bot.userID, in: room)
+            #expect(replies == Dictionary(uniqueKeysWithValues: sent.map { ($0, 1) }))
         }
     }
 

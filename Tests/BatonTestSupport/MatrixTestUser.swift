@@ -150,6 +150,26 @@ public final class MatrixTestUser: Sendable {
         }
     }
 
+    /// Waits until every one of `messages` in `room` has a reply (`m.text`) from `bot`.
+    @discardableResult
+    public func waitForReplies(
+        from bot: String, to messages: [String], in room: String, timeout: Duration = .seconds(90)
+    ) async throws -> [RoomMessage] {
+        try await waitForMessages(in: room, "replies to \(messages.count) messages", timeout: timeout) { seen in
+            let answered = Set(seen.filter { $0.sender == bot && $0.msgtype == "m.text" }.compactMap(\.inReplyTo))
+            return messages.allSatisfy(answered.contains)
+        }
+    }
+
+    /// How many replies (`m.text`) from `bot` each message of `room` has.
+    public func replyCounts(from bot: String, in room: String) async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for reply in try await messages(in: room) where reply.sender == bot && reply.msgtype == "m.text" {
+            counts[reply.inReplyTo ?? "(none)", default: 0] += 1
+        }
+        return counts
+    }
+
     public func close() {
         http.close()
     }
