@@ -37,22 +37,27 @@ db.execute("PRAGMA cache_size = -32768")
 db.execute("PRAGMA temp_store = MEMORY")
 db.executescript(open(schema_path).read())
 last, previous, next_sequence = {}, [], 1
-# Events enter the session index 8,192 at a time, as SQLiteDeferredSessionIndex does.
-waiting, threshold = 0, 8192
+# Events enter the session index 8,192 at a time, as SQLiteSessionIndex does.
+waiting, threshold, watermark, next_event = 0, 8192, 0, 1
 db.execute("INSERT INTO pending_floor (only, sequence) VALUES (1, 1)")
+db.execute("INSERT INTO event_index_watermark (only, sequence) VALUES (1, 0)")
 floor = stored_floor = 1
 before = resource.getrusage(resource.RUSAGE_SELF)
 while next_sequence <= total or previous:
     count = min(batch, total - next_sequence + 1)
     db.execute("BEGIN IMMEDIATE")
     if waiting >= threshold:
-        db.execute("UPDATE events SET indexed = 1 WHERE indexed = 0")
+        db.execute("INSERT OR IGNORE INTO event_index (session, id, sequence) SELECT session, id, sequence FROM events"
+                   " WHERE sequence > ? AND sequence <= ? ORDER BY session, id", (watermark, next_event - 1))
+        watermark = next_event - 1
+        db.execute("UPDATE event_index_watermark SET sequence = MAX(sequence, ?)", (watermark,))
         waiting = 0
     for message, session in previous:
         last[session] = last.get(session, 0) + 1
         data = '{"id":"%s.1","in_reply_to":"%s","text":"Demo agent heard bench: message"}' % (message, message)
-        db.execute("INSERT INTO events (session, id, kind, data, created_at, indexed) VALUES (?, ?, 'reply', ?, ?, 0)",
-                   (session, last[session], data, time.time()))
+        db.execute("INSERT INTO events (sequence, session, id, kind, data, created_at) VALUES (?, ?, ?, 'reply', ?, ?)",
+                   (next_event, session, last[session], data, time.time()))
+        next_event += 1
         waiting += 1
     current = []
     for sequence in range(next_sequence, next_sequence + count):

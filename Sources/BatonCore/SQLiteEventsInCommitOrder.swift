@@ -54,7 +54,6 @@ enum SQLiteEventsInCommitOrder {
             guard let last else { break }
             after = [last["created_at"] as Double, last["session"] as String, last["id"] as Int64]
         }
-        if total > 0 { progress(StoreUpgradeProgress(step: "events indexed by session", done: copied, total: total)) }
         try db.execute(
             sql: """
                 DROP TABLE events;

@@ -28,8 +28,9 @@ public final class SQLiteStore: Store {
     private let committedEventIDs = Mutex(LastEventIDCache())
     /// Where a start looks for pending messages, as the last commit left it.
     private let pendingFloor: Mutex<SQLitePendingFloor>
-    /// Events committed but not yet in the session index (``SQLiteDeferredSessionIndex``).
-    private let eventsWaitingForIndex: Mutex<Int>
+    /// The events not yet in the session index, and the next event's sequence
+    /// (``SQLiteSessionIndex``).
+    private let tail: Mutex<SQLiteSessionIndex.Tail>
 
     /// Opens (creating if needed) `baton.sqlite` in `directory`, upgrading a store an
     /// earlier release left; a long upgrade calls `upgradeProgress` as it goes.
@@ -68,8 +69,8 @@ public final class SQLiteStore: Store {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         }
         pendingFloor = Mutex(try pool.read { db in try SQLitePendingFloor(in: db) })
-        // What earlier processes left waiting for the index counts towards the next pass.
-        eventsWaitingForIndex = Mutex(try pool.read { db in try SQLiteDeferredSessionIndex.waiting(in: db) })
+        // What earlier processes left above the index's watermark counts towards the next pass.
+        tail = Mutex(try pool.read { db in try SQLiteSessionIndex.tail(in: db) })
         self.pool = pool
     }
 
@@ -167,8 +168,18 @@ public final class SQLiteStore: Store {
             // When a mark that expires was made; NULL for the ones kept for good.
             try db.execute(sql: "ALTER TABLE network_marks ADD COLUMN created_at REAL")
         }
-        migrator.registerMigration(SQLiteDeferredSessionIndex.migration) { db in
-            try SQLiteDeferredSessionIndex.migrate(db)
+        migrator.registerMigration("v8-deferred-session-index") { db in
+            // Events waiting outside the session index, `indexed = 0`: superseded by v9.
+            try db.execute(
+                sql: """
+                    ALTER TABLE events ADD COLUMN indexed INTEGER NOT NULL DEFAULT 1;
+                    DROP INDEX events_session;
+                    CREATE UNIQUE INDEX events_session ON events (session, id) WHERE indexed = 1;
+                    CREATE INDEX events_unindexed ON events (sequence, session, id) WHERE indexed = 0;
+                    """)
+        }
+        migrator.registerMigration(SQLiteSessionIndex.migration) { db in
+            try SQLiteSessionIndex.migrate(db, progress: upgradeProgress)
         }
         return migrator
     }
@@ -196,37 +207,29 @@ public final class SQLiteStore: Store {
     }
 
     /// The session's events with ids above `after`, oldest first.
+    ///
+    /// Whether the session has events in the index's tail is read before the read
+    /// transaction: an event committed in between is one this call need not see (the
+    /// commit has not returned), and one the index took in between is found through it.
     public func events(session: String, after: Int64, limit: Int = 1000) throws -> [SessionEvent] {
-        try pool.read { db in try SQLiteDeferredSessionIndex.events(session: session, after: after, limit: limit, in: db) }
+        let inTail = tail.withLock { $0.highestIDs[session] != nil }
+        return try pool.read { db in
+            try SQLiteSessionIndex.events(session: session, after: after, limit: limit, inTail: inTail, in: db)
+        }
     }
 
     /// The highest event id of every session whose name starts with `prefix` and that has
-    /// events stored.
-    ///
-    /// A loose index scan: each step seeks the next session name in the events' session
-    /// index, then its highest id, so the cost follows the number of such sessions, not of
-    /// their events (a `GROUP BY` read every event).
+    /// events stored: the index's (``SQLiteSessionIndex/highestIndexedIDs(from:to:in:)``),
+    /// raised by the tail's, read before the index (as ``events(session:after:limit:)``
+    /// reads it).
     public func lastEventIDs(sessionsStartingWith prefix: String) throws -> [String: Int64] {
-        try pool.read { db in
-            var ids: [String: Int64] = [:]
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    WITH RECURSIVE found(session) AS (
-                        SELECT (SELECT MIN(session) FROM events WHERE session >= ?1 AND indexed = 1)
-                        UNION ALL
-                        SELECT (SELECT MIN(session) FROM events WHERE session > found.session AND indexed = 1)
-                        FROM found WHERE found.session IS NOT NULL AND (?2 IS NULL OR found.session < ?2)
-                    )
-                    SELECT session, (SELECT MAX(id) FROM events WHERE events.session = found.session AND indexed = 1) AS last
-                    FROM found WHERE session IS NOT NULL AND session >= ?1 AND (?2 IS NULL OR session < ?2)
-                    """,
-                arguments: [prefix, Self.end(ofPrefix: prefix)])
-            while let row = try rows.next() { ids[row["session"]] = row["last"] }
-            // The events not yet in the index (``SQLiteDeferredSessionIndex``) are newer.
-            ids.merge(try SQLiteDeferredSessionIndex.highestWaitingIDs(from: prefix, to: Self.end(ofPrefix: prefix), in: db)) { max($0, $1) }
-            return ids
+        let end = Self.end(ofPrefix: prefix)
+        let inTail = tail.withLock { tail in
+            tail.highestIDs.filter { session, _ in session >= prefix && (end.map { session.utf8.lexicographicallyPrecedes($0.utf8) } ?? true) }
         }
+        var ids = try pool.read { db in try SQLiteSessionIndex.highestIndexedIDs(from: prefix, to: end, in: db) }
+        ids.merge(inTail) { max($0, $1) }
+        return ids
     }
 
     /// The least string above every string that starts with `prefix`, as SQLite compares
@@ -239,18 +242,21 @@ public final class SQLiteStore: Store {
         return String(validating: bytes, as: UTF8.self)
     }
 
-    /// The highest event id the session has ever had, pruned ones included; 0 when none.
+    /// The highest event id the session has ever had, pruned ones included; 0 when none:
+    /// the tail's, read before the index (as ``events(session:after:limit:)`` reads it), or
+    /// the index's.
     public func lastEventID(session: String) throws -> Int64 {
-        try pool.read { db in try Self.lastEventID(session: session, in: db) }
+        let inTail = tail.withLock { $0.highestIDs[session] } ?? 0
+        return max(inTail, try pool.read { db in try Self.lastIndexedEventID(session: session, in: db) })
     }
 
-    /// The newest stored event (an index lookup, and the events waiting for the index),
-    /// and the newest pruned one.
-    static func lastEventID(session: String, in db: Database) throws -> Int64 {
+    /// The newest indexed event (an index lookup), and the newest pruned one: the highest
+    /// id of a session with no events in the tail.
+    static func lastIndexedEventID(session: String, in db: Database) throws -> Int64 {
         try Int64.fetchOne(
             db.cachedStatement(
                 sql: """
-                    SELECT MAX(\(SQLiteDeferredSessionIndex.highestStoredID),
+                    SELECT MAX(\(SQLiteSessionIndex.highestIndexedID),
                                COALESCE((SELECT pruned_through FROM sessions WHERE session = ?1), 0))
                     """),
             arguments: [session]) ?? 0
@@ -355,35 +361,38 @@ public final class SQLiteStore: Store {
     }
 
     private func commitBlocking(_ groups: [[StoreWrite]]) throws -> [Result<[SessionEvent], any Error>] {
-        let lookup: @Sendable (String) -> Int64? = { [self] session in committedEventIDs.withLock { $0.ids[session] } }
-        let (results, assigned): ([Result<[SessionEvent], any Error>], [String: Int64])
+        // A session's newest event: committed lately by this process, or in the tail.
+        let lookup: @Sendable (String) -> Int64? = { [self] session in
+            committedEventIDs.withLock { $0.ids[session] } ?? tail.withLock { $0.highestIDs[session] }
+        }
+        let firstSequence = tail.withLock { $0.nextSequence }
+        var indexing = tail.withLock { $0.isDue }
+        let (results, assigned, nextSequence): ([Result<[SessionEvent], any Error>], [String: Int64], Int64)
         do {
             let floor: SQLitePendingFloor
-            let indexing = eventsWaitingForIndex.withLock { $0 } >= SQLiteDeferredSessionIndex.threshold
-            let stillWaiting: Int
-            (results, assigned, floor, stillWaiting) = try pool.writeWithoutTransaction { [self] db in
+            (results, assigned, floor, nextSequence) = try pool.writeWithoutTransaction { [self] db in
                 try Self.inTransaction(db) {
-                    let stillWaiting = indexing ? try SQLiteDeferredSessionIndex.indexWaiting(in: db) : 0
-                    var batch = SQLiteWriteBatch(committedLastEventID: lookup)
+                    if indexing { try SQLiteSessionIndex.indexTail(through: firstSequence - 1, in: db) }
+                    var batch = SQLiteWriteBatch(committedLastEventID: lookup, nextSequence: firstSequence)
                     let results: [Result<[SessionEvent], any Error>] = try groups.map { writes in
                         .success(try writes.compactMap { try batch.apply($0, in: db) })
                     }
                     try batch.finish(in: db)
-                    return (results, batch.lastEventIDs, try pendingFloor.withLock { $0 }.raised(in: db), stillWaiting)
+                    return (results, batch.lastEventIDs, try pendingFloor.withLock { $0 }.raised(in: db), batch.nextSequence)
                 }
             }
             // Only once committed: a floor past a parked row that was rolled back could lose it.
             pendingFloor.withLock { $0 = floor }
-            if indexing { eventsWaitingForIndex.withLock { $0 = stillWaiting } }
         } catch let error as DatabaseError where Self.storeWideFailures.contains(error.resultCode) {
-            // The next commits go without indexing (a full disk may take them, not it).
-            eventsWaitingForIndex.withLock { $0 = min($0, SQLiteDeferredSessionIndex.threshold / 2) }
+            tail.withLock { $0.postponeIndexing() }
             throw error  // every group would fail the same way, after the same wait
         } catch {
-            (results, assigned) = try pool.write { db in
+            indexing = false
+            (results, assigned, nextSequence) = try pool.write { db in
                 var assigned: [String: Int64] = [:]
+                var nextSequence = firstSequence
                 let results = groups.map { writes -> Result<[SessionEvent], any Error> in
-                    var batch = SQLiteWriteBatch(committedLastEventID: lookup, assigned: assigned)
+                    var batch = SQLiteWriteBatch(committedLastEventID: lookup, assigned: assigned, nextSequence: nextSequence)
                     do {
                         var events: [SessionEvent] = []
                         try db.inSavepoint {
@@ -392,17 +401,21 @@ public final class SQLiteStore: Store {
                             return .commit
                         }
                         assigned = batch.lastEventIDs
+                        nextSequence = batch.nextSequence
                         return .success(events)
                     } catch {
                         return .failure(error)
                     }
                 }
-                return (results, assigned)
+                return (results, assigned, nextSequence)
             }
         }
         committedEventIDs.withLock { cache in cache.remember(assigned) }
         let appended = results.reduce(0) { count, result in count + ((try? result.get())?.count ?? 0) }
-        eventsWaitingForIndex.withLock { $0 += appended }
+        tail.withLock { tail in
+            tail.add(count: appended, assigned: assigned, afterIndexing: indexing)
+            tail.nextSequence = max(tail.nextSequence, nextSequence)
+        }
         return results
     }
 
@@ -463,7 +476,10 @@ public final class SQLiteStore: Store {
                     """)
             for (session, id) in highest { try raise.execute(arguments: [session, id]) }
             let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE sequence = ?")
-            for event in old { try deleteEvent.execute(arguments: [event.sequence]) }
+            for event in old {
+                try deleteEvent.execute(arguments: [event.sequence])
+                try SQLiteSessionIndex.forget(session: event.session, id: event.id, sequence: event.sequence, in: db)
+            }
 
             // Marks that expire, older than the cutoff (a few rows: no index).
             try db.cachedStatement(

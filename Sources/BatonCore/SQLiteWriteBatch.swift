@@ -8,8 +8,8 @@ import GRDB
 /// ``finish(in:)``, with their last values: a message and its turn's "running" usually
 /// commit together (one insert, not an insert and an update), and so do a turn's replies
 /// and its end (one update, not three). A session's next event id comes from the ids this
-/// process committed (``SQLiteStore``'s cache) or assigned in this batch; the store is read
-/// only for a session this process has not written to yet.
+/// process committed (``SQLiteStore``'s cache), the index's tail holds, or assigned in this
+/// batch; the store is read only for a session with none of those (one index lookup).
 struct SQLiteWriteBatch {
     /// What a message row gets at the end of the batch.
     private struct MessageUpdate {
@@ -25,10 +25,13 @@ struct SQLiteWriteBatch {
     private var insertIndex: [String: Int] = [:]
     /// The highest event id committed for a session, when this process knows it.
     private let committedLastEventID: (String) -> Int64?
+    /// The sequence the next event appended is stored under (``SQLiteSessionIndex/Tail``).
+    private(set) var nextSequence: Int64
 
-    init(committedLastEventID: @escaping (String) -> Int64?, assigned: [String: Int64] = [:]) {
+    init(committedLastEventID: @escaping (String) -> Int64?, assigned: [String: Int64] = [:], nextSequence: Int64) {
         self.committedLastEventID = committedLastEventID
         self.lastEventIDs = assigned
+        self.nextSequence = nextSequence
     }
 
     /// Runs `write` (or keeps it for ``finish(in:)``); returns the event it appended, under
@@ -102,12 +105,15 @@ struct SQLiteWriteBatch {
 
     private mutating func append(_ event: SessionEvent, in db: Database) throws -> SessionEvent {
         var stored = event
-        let last = try lastEventIDs[event.session] ?? committedLastEventID(event.session) ?? SQLiteStore.lastEventID(session: event.session, in: db)
+        let last =
+            try lastEventIDs[event.session] ?? committedLastEventID(event.session)
+            ?? SQLiteStore.lastIndexedEventID(session: event.session, in: db)
         stored.id = last + 1
         lastEventIDs[event.session] = stored.id
-        // Outside the session index until enough wait (``SQLiteDeferredSessionIndex``).
-        try db.cachedStatement(sql: "INSERT INTO events (session, id, kind, data, created_at, indexed) VALUES (?, ?, ?, ?, ?, 0)").execute(
-            binding: stored.session, stored.id, stored.kind.rawValue, stored.data, Date().timeIntervalSince1970)
+        // Not in the session index until the tail is indexed (``SQLiteSessionIndex``).
+        try db.cachedStatement(sql: "INSERT INTO events (sequence, session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?, ?)").execute(
+            binding: nextSequence, stored.session, stored.id, stored.kind.rawValue, stored.data, Date().timeIntervalSince1970)
+        nextSequence += 1
         return stored
     }
 }

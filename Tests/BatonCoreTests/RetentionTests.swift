@@ -112,9 +112,9 @@ import Testing
 
         let upgraded = try SQLiteStore(directory: directory)
         let tables = try await upgraded.pool.read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name IN ('sessions', 'events_session') ORDER BY name")
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name IN ('sessions', 'event_index') ORDER BY name")
         }
-        #expect(tables == ["events_session", "sessions"])
+        #expect(tables == ["event_index", "sessions"])
         #expect(try upgraded.lastEventID(session: "s") == 3)
         #expect(try upgraded.recovery().pending.map(\.id) == ["m2"])
         _ = try await pruner(upgraded).prunePass(now: Self.later)

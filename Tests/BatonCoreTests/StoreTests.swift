@@ -250,29 +250,26 @@ import Testing
         #expect(try store.lastEventIDs(sessionsStartingWith: "!") == [:])
     }
 
-    /// Events enter the session index in bulk (``SQLiteDeferredSessionIndex``): whether a
-    /// session's events are indexed yet or still wait, every read finds them all, in
+    /// Events enter the session index in bulk (``SQLiteSessionIndex``): whether a
+    /// session's events are indexed yet or still in the tail, every read finds them all, in
     /// order, and a session's next event gets the next id, in this process and the next.
-    @Test func eventsAreFoundWhetherIndexedOrWaiting() async throws {
+    @Test func eventsAreFoundWhetherIndexedOrInTheTail() async throws {
         let store = try SQLiteStore(directory: directory)
-        let perSession = SQLiteDeferredSessionIndex.threshold / 4 + 10
+        let perSession = SQLiteSessionIndex.threshold / 4 + 10
         func appendRound(_ writer: StoreWriter) async throws {
             // One event per session per commit, as sessions interleave under load.
             for _ in 0..<perSession {
                 try await writer.write(["a", "b", "c", "d"].map { .appendEvent(SessionEvent(session: $0, id: 0, kind: .reply, data: "{}")) })
             }
         }
-        func waiting(_ store: SQLiteStore) throws -> Int {
-            try store.pool.read { (db: Database) -> Int in try SQLiteDeferredSessionIndex.waiting(in: db) }
-        }
         try await withWriter(store) { writer in
             try await appendRound(writer)
-            // Past the threshold: the commit after it indexed what waited; the ten rounds
-            // after that wait.
-            #expect(try waiting(store) == 4 * 10)
+            // Past the threshold: the commit after it indexed the tail; the ten rounds
+            // after that are the tail.
+            #expect(try eventsInTheTail(store) == 4 * 10)
             try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
         }
-        #expect(try waiting(store) > 0, "the newest events still wait")
+        #expect(try eventsInTheTail(store) == 4 * 10 + 1, "the newest events are still in the tail")
         let count = Int64(perSession)
         #expect(try store.events(session: "a", after: 0, limit: 100_000).map(\.id) == Array(1...count + 1))
         #expect(try store.events(session: "b", after: count - 3).map(\.id) == Array(count - 2...count))
@@ -280,44 +277,72 @@ import Testing
         #expect(try store.lastEventID(session: "a") == count + 1)
         #expect(try store.lastEventIDs(sessionsStartingWith: "") == ["a": count + 1, "b": count, "c": count, "d": count])
 
-        // The next process: what waits is still found, and ids go on from it.
+        // The next process: the tail is still found, and ids go on from it.
         let reopened = try SQLiteStore(directory: directory)
+        #expect(try reopened.events(session: "a", after: count - 1).map(\.id) == [count, count + 1])
+        #expect(try reopened.lastEventID(session: "b") == count)
         try await withWriter(reopened) { writer in
             try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
             try await appendRound(writer)
         }
         #expect(try reopened.events(session: "a", after: 0, limit: 100_000).map(\.id) == Array(1...2 * count + 2))
         #expect(try reopened.lastEventIDs(sessionsStartingWith: "") == ["a": 2 * count + 2, "b": 2 * count, "c": 2 * count, "d": 2 * count])
-        let unique: Int = try await reopened.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT DISTINCT session, id FROM events)") ?? 0
+        let (unique, indexed): (Int, Int) = try await reopened.pool.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT DISTINCT session, id FROM events)") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event_index") ?? 0
+            )
         }
         #expect(unique == 4 * 2 * perSession + 2)
+        #expect(indexed + (try eventsInTheTail(reopened)) == unique, "every event indexed or in the tail, once")
     }
 
-    /// A copy of an indexed event (which no commit should make) stays waiting; every other
-    /// event is indexed, and commits go on.
+    /// A copy of an indexed event (which no commit should make) is left out of the index;
+    /// every other event is indexed, and commits go on.
     @Test func aCopyOfAnIndexedEventDoesNotStopIndexing() async throws {
         let store = try SQLiteStore(directory: directory)
         try await withWriter(store) { writer in
             try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
             try await store.pool.write { db in
-                _ = try SQLiteDeferredSessionIndex.indexWaiting(in: db)
-                try db.execute(sql: "INSERT INTO events (session, id, kind, data, created_at, indexed) VALUES ('a', 1, 'reply', '{}', 0, 0)")
+                try SQLiteSessionIndex.indexTail(through: 1, in: db)
+                // Far above the sequences the writer hands out next, so none is taken twice.
+                try db.execute(sql: "INSERT INTO events (sequence, session, id, kind, data, created_at) VALUES (1000000, 'a', 1, 'reply', '{}', 0)")
             }
-            for _ in 0...SQLiteDeferredSessionIndex.threshold / 8 {
+            for _ in 0...SQLiteSessionIndex.threshold / 8 {
                 try await writer.write((0..<8).map { .appendEvent(SessionEvent(session: "s\($0)", id: 0, kind: .reply, data: "{}")) })
             }
             try await writer.write([.appendEvent(SessionEvent(session: "b", id: 0, kind: .reply, data: "{}"))])
         }
-        let (waiting, copies): (Int, Int) = try await store.pool.read { db in
-            (
-                try SQLiteDeferredSessionIndex.waiting(in: db),
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE indexed = 0 AND session = 'a'") ?? 0
-            )
-        }
-        #expect(copies == 1 && waiting < 16, "only the copy and the events after the pass wait (\(waiting))")
+        #expect(try eventsInTheTail(store) < 16, "the tail was indexed")
         #expect(try store.events(session: "b", after: 0).map(\.id) == [1])
-        #expect(try store.lastEventID(session: "s7") == Int64(SQLiteDeferredSessionIndex.threshold / 8 + 1))
+        #expect(try store.events(session: "s7", after: 0, limit: 10_000).count == SQLiteSessionIndex.threshold / 8 + 1)
+        #expect(try store.lastEventID(session: "s7") == Int64(SQLiteSessionIndex.threshold / 8 + 1))
+    }
+
+    /// Pruning every event, the newest too, does not hand out their sequences again:
+    /// events after it are found, whether in the tail or indexed.
+    @Test func eventsAfterEveryEventWasPrunedAreFound() async throws {
+        let store = try SQLiteStore(directory: directory)
+        try await withWriter(store) { writer in
+            for _ in 0..<3 {
+                try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
+            }
+            try await store.pool.write { db in try SQLiteSessionIndex.indexTail(through: 3, in: db) }
+            _ = try await store.prune(before: Date().addingTimeInterval(60), after: 0, limit: 100)
+            #expect(try store.events(session: "a", after: 0).isEmpty)
+            try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
+        }
+        #expect(try store.events(session: "a", after: 0).map(\.id) == [4])
+        let reopened = try SQLiteStore(directory: directory)
+        #expect(try reopened.events(session: "a", after: 0).map(\.id) == [4])
+        #expect(try reopened.lastEventID(session: "a") == 4)
+    }
+
+    /// How many events lie above the session index's watermark.
+    private func eventsInTheTail(_ store: SQLiteStore) throws -> Int {
+        try store.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE sequence > (SELECT sequence FROM event_index_watermark)") ?? 0
+        }
     }
 
     /// A chat network's start reads its own sessions only: `!` rooms between names that
