@@ -181,6 +181,9 @@ public final class SQLiteStore: Store {
         migrator.registerMigration(SQLiteSessionIndex.migration) { db in
             try SQLiteSessionIndex.migrate(db, progress: upgradeProgress)
         }
+        migrator.registerMigration(SQLiteMessagesBySequence.migration) { db in
+            try SQLiteMessagesBySequence.migrate(db, progress: upgradeProgress)
+        }
         return migrator
     }
 

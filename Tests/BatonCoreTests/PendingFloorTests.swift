@@ -77,7 +77,8 @@ import Testing
         }
         let messageReads = plan.filter { $0.hasPrefix("SCAN messages") || $0.hasPrefix("SEARCH messages") }
         #expect(messageReads.count == 2, "\(plan)")
-        #expect(messageReads.allSatisfy { $0.hasSuffix("(sequence>?)") || $0.hasSuffix("(sequence=?)") }, "\(plan)")
+        // Messages are stored under their sequence (the rowid).
+        #expect(messageReads.allSatisfy { $0.hasSuffix("(rowid>?)") || $0.hasSuffix("(rowid=?)") }, "\(plan)")
         #expect(!plan.contains { $0.hasPrefix("SCAN parked_messages") }, "\(plan)")
     }
 
