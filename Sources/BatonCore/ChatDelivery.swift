@@ -50,11 +50,11 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
 
     /// The stored positions and the newest events, read until the store answers; nil when
     /// cancelled first.
-    private func startingProgress() async -> Progress? {
+    private func startingProgress() async -> DeliveryProgress? {
         var backoff = RetryBackoff()
         while !Task.isCancelled {
             do {
-                return Progress(
+                return DeliveryProgress(
                     delivered: try await store.deliveryPositions(network: outbox.network),
                     latest: try await store.lastEventIDs(sessionsStartingWith: outbox.sessionPrefix).filter { outbox.owns(session: $0.key) })
             } catch {
@@ -67,7 +67,7 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
         return nil
     }
 
-    private func deliverPending(_ progress: inout Progress) async {
+    private func deliverPending(_ progress: inout DeliveryProgress) async {
         await backlogChanged(progress.backlog)
         var backoff = RetryBackoff()
         while let session = progress.nextPendingSession, !Task.isCancelled {
@@ -75,7 +75,7 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
                 let events = try await store.events(session: session, after: progress.delivered[session] ?? 0, limit: Self.pageSize)
                 for event in events {
                     guard await deliver(event) else { return }
-                    progress.delivered[session] = event.id
+                    progress.delivered(session, through: event.id)
                     writer.enqueue([.markDelivered(network: outbox.network, session: session, eventID: event.id)])
                     await backlogChanged(progress.backlog)
                 }
@@ -121,33 +121,5 @@ public struct ChatDelivery<Outbox: ChatOutbox>: Sendable {
             }
         }
         return false
-    }
-
-    /// What has been stored and delivered, per session.
-    struct Progress {
-        var delivered: [String: Int64]
-        var latest: [String: Int64]
-
-        /// Sessions with events not yet delivered, oldest name first for a stable order.
-        var nextPendingSession: String? {
-            latest.filter { $0.value > (delivered[$0.key] ?? 0) }.keys.min()
-        }
-
-        var backlog: Int {
-            latest.reduce(0) { $0 + Int(max(0, $1.value - (delivered[$1.key] ?? 0))) }
-        }
-
-        /// Records a published event; true when it is news.
-        mutating func note(_ event: SessionEvent) -> Bool {
-            guard event.id > (delivered[event.session] ?? 0) else { return false }
-            latest[event.session] = max(latest[event.session] ?? 0, event.id)
-            return true
-        }
-
-        /// Everything stored was read and delivered: nothing is pending until the next
-        /// published event says otherwise.
-        mutating func caughtUp(_ session: String) {
-            latest[session] = delivered[session] ?? 0
-        }
     }
 }
