@@ -18,6 +18,21 @@ struct MatrixRoomTests {
         }
     }
 
+    @Test("The bot shows it is typing while a message's turn runs, and stops once the reply is sent")
+    func typingWhileATurnRuns() async throws {
+        try await withMatrixConversation(agentDelay: 3) { chat in
+            let message = try await chat.bob.send("take your time", to: chat.room)
+            _ = try await eventually("the bot typing", timeout: .seconds(30), interval: .milliseconds(200)) {
+                try await chat.bob.typingUsers(in: chat.room).contains(chat.bot.userID) ? true : nil
+            }
+            try await chat.waitForReplies(to: [message])
+            // Well within the 30 s the homeserver keeps an indicator nobody clears.
+            _ = try await eventually("the bot no longer typing", timeout: .seconds(10), interval: .milliseconds(200)) {
+                try await chat.bob.typingUsers(in: chat.room).contains(chat.bot.userID) ? nil : true
+            }
+        }
+    }
+
     @Test("A configured room on a homeserver that cannot be reached does not keep Baton from answering the others")
     func anUnreachableRoomDoesNotHoldTheOthers() async throws {
         // Federation allowed with a server that does not exist: joining its room fails

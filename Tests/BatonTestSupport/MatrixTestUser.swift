@@ -111,6 +111,18 @@ public final class MatrixTestUser: Sendable {
         return id
     }
 
+    /// Who is typing in the room now, as a fresh sync tells it. Each sync's filter names
+    /// an event type of its own: Synapse answers a sync the same as one it answered
+    /// lately (for two minutes) from a cache.
+    public func typingUsers(in room: String) async throws -> [String] {
+        let filter = #"{"room":{"timeline":{"limit":0},"state":{"types":[]},"ephemeral":{"types":["m.typing"],"not_types":["test.\#(UUID().uuidString)"]}},"presence":{"types":[]}}"#
+        let sync = try await http.request("GET", "/_matrix/client/v3/sync?timeout=0&filter=\(Self.encode(filter))")
+        let joined = ((sync["rooms"] as? [String: Any])?["join"] as? [String: Any])?[room] as? [String: Any]
+        let events = (joined?["ephemeral"] as? [String: Any])?["events"] as? [[String: Any]] ?? []
+        let typing = events.first { $0["type"] as? String == "m.typing" }?["content"] as? [String: Any]
+        return typing?["user_ids"] as? [String] ?? []
+    }
+
     /// Every message in the room, oldest first.
     public func messages(in room: String) async throws -> [RoomMessage] {
         var found: [RoomMessage] = []
