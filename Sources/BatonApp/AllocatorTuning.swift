@@ -43,10 +43,20 @@ public enum AllocatorTuning {
         return applied
     }
 
-    // <malloc.h> is not part of Swift's Glibc module: its two parameters and the call.
+    /// Hands the free memory inside the heaps back to the kernel, not only what gathers at
+    /// their top: after a one-time peak (a store upgrade's sorts of millions of rows) the
+    /// process would otherwise keep it until it ends.
+    public static func returnFreeMemory() {
+        _ = malloc_trim(0)
+    }
+
+    // <malloc.h> is not part of Swift's Glibc module: its two parameters and the calls.
     private static let mTrimThreshold: Int32 = -1
     private static let mMmapThreshold: Int32 = -3
 }
 
 @_silgen_name("mallopt")
 private func mallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+@_silgen_name("malloc_trim")
+private func malloc_trim(_ pad: Int) -> Int32
