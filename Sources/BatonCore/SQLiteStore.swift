@@ -226,11 +226,8 @@ public final class SQLiteStore: Store {
     /// raised by the tail's, read before the index (as ``events(session:after:limit:)``
     /// reads it).
     public func lastEventIDs(sessionsStartingWith prefix: String) throws -> [String: Int64] {
-        let end = Self.end(ofPrefix: prefix)
-        let inTail = tail.withLock { tail in
-            tail.highestIDs.filter { session, _ in session >= prefix && (end.map { session.utf8.lexicographicallyPrecedes($0.utf8) } ?? true) }
-        }
-        var ids = try pool.read { db in try SQLiteSessionIndex.highestIndexedIDs(from: prefix, to: end, in: db) }
+        let inTail = tail.withLock { tail in tail.highestIDs.filter { session, _ in session.utf8.starts(with: prefix.utf8) } }
+        var ids = try pool.read { db in try SQLiteSessionIndex.highestIndexedIDs(from: prefix, to: Self.end(ofPrefix: prefix), in: db) }
         ids.merge(inTail) { max($0, $1) }
         return ids
     }
