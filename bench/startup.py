@@ -75,7 +75,7 @@ def seed(path, messages, sessions):
         db.executemany("INSERT INTO events (session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?)", event_rows)
         # Indexed by session, as Baton's commits would have left them (SQLiteSessionIndex).
         db.execute("INSERT INTO event_index (session, id, sequence) SELECT session, id, sequence FROM events ORDER BY session, id")
-        db.execute("UPDATE event_index_watermark SET sequence = (SELECT MAX(sequence) FROM events)")
+        db.execute("UPDATE event_index_watermark SET sequence = (SELECT COALESCE(MAX(sequence), 0) FROM events)")
         # Where Baton's commits would have left the pending floor: past the ended messages.
         db.execute("UPDATE pending_floor SET sequence = ?", (messages + 1,))
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

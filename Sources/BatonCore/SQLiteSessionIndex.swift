@@ -80,14 +80,18 @@ enum SQLiteSessionIndex {
     }
 
     /// The tail as the store holds it, read at the start: a scan of the events above the
-    /// watermark.
+    /// watermark. A session's highest id is raised to the highest that pruning deleted:
+    /// with the clock set back, pruning may have taken a newer event and left an older one.
     static func tail(in db: Database) throws -> Tail {
         var tail = Tail()
         let rows = try Row.fetchCursor(
             db,
             sql: """
-                SELECT session, MAX(id) AS last, COUNT(*) AS count FROM events
-                WHERE sequence > (SELECT sequence FROM event_index_watermark) GROUP BY session
+                SELECT session, MAX(last, COALESCE((SELECT pruned_through FROM sessions WHERE sessions.session = tail.session), 0)) AS last, count
+                FROM (
+                    SELECT session, MAX(id) AS last, COUNT(*) AS count FROM events
+                    WHERE sequence > (SELECT sequence FROM event_index_watermark) GROUP BY session
+                ) AS tail
                 """)
         while let row = try rows.next() {
             tail.highestIDs[row["session"]] = row["last"]

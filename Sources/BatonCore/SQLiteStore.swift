@@ -222,7 +222,7 @@ public final class SQLiteStore: Store {
     }
 
     /// The highest event id of every session whose name starts with `prefix` and that has
-    /// events stored: the index's (``SQLiteSessionIndex/highestIndexedIDs(from:to:in:)``),
+    /// events stored (or had, in the tail, until pruning took them): the index's (``SQLiteSessionIndex/highestIndexedIDs(from:to:in:)``),
     /// raised by the tail's, read before the index (as ``events(session:after:limit:)``
     /// reads it).
     public func lastEventIDs(sessionsStartingWith prefix: String) throws -> [String: Int64] {
@@ -387,6 +387,9 @@ public final class SQLiteStore: Store {
             tail.withLock { $0.postponeIndexing() }
             throw error  // every group would fail the same way, after the same wait
         } catch {
+            // Group by group, without indexing; should the indexing be what failed, the next
+            // commits go without it for a while too.
+            if indexing { tail.withLock { $0.postponeIndexing() } }
             indexing = false
             (results, assigned, nextSequence) = try pool.write { db in
                 var assigned: [String: Int64] = [:]

@@ -338,6 +338,30 @@ import Testing
         #expect(try reopened.lastEventID(session: "a") == 4)
     }
 
+    /// With the clock set back, pruning may take a session's newest event and leave an
+    /// older one in the tail: the next process still numbers on above the newest.
+    @Test func anEventPrunedBeforeAnOlderOneKeepsItsIdTaken() async throws {
+        let store = try SQLiteStore(directory: directory)
+        try await withWriter(store) { writer in
+            for _ in 0..<3 {
+                try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
+            }
+        }
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE events SET created_at = CASE id WHEN 3 THEN 0 ELSE ? END", arguments: [Date().timeIntervalSince1970])
+        }
+        let pruned = try await store.prune(before: Date().addingTimeInterval(-3600), after: 0, limit: 100)
+        #expect(pruned.events == 1)
+
+        let reopened = try SQLiteStore(directory: directory)
+        #expect(try reopened.events(session: "a", after: 0).map(\.id) == [1, 2])
+        #expect(try reopened.lastEventID(session: "a") == 3)
+        try await withWriter(reopened) { writer in
+            try await writer.write([.appendEvent(SessionEvent(session: "a", id: 0, kind: .reply, data: "{}"))])
+        }
+        #expect(try reopened.events(session: "a", after: 0).map(\.id) == [1, 2, 4])
+    }
+
     /// How many events lie above the session index's watermark.
     private func eventsInTheTail(_ store: SQLiteStore) throws -> Int {
         try store.pool.read { db in
