@@ -11,20 +11,30 @@ import GRDB
 /// into `event_index` in its own order, each session's leaf written once for all its new
 /// entries, and moves the watermark. No event row is written twice.
 ///
-/// The events above the watermark, the *tail*, are read by scanning them (a rowid range,
-/// about ``threshold`` rows at most), and only for a session the store knows has events
-/// there (``Tail``); a session's older events through the index.
+/// The events above the watermark, the *tail*, are found by their places, which the
+/// writer keeps in memory (``Tail``, read from the tail at the start); a session's older
+/// events through the index.
 enum SQLiteSessionIndex {
     static let migration = "v9-session-index-table"
     /// Events in the tail before they are indexed together.
     static let threshold = 8192
 
-    /// What the writer knows of the events above the watermark.
+    /// An event as stored: its session and id, and its place in `events`.
+    struct Placed: Sendable {
+        var session: String
+        var id: Int64
+        var sequence: Int64
+    }
+
+    /// What the writer knows of the events above the watermark: where each is, so that a
+    /// read finds a session's events there by their place, not by scanning the tail.
     struct Tail: Sendable {
         /// Events committed above the watermark.
         var count = 0
         /// The highest id of each session among them.
         var highestIDs: [String: Int64] = [:]
+        /// Each session's events among them, by id, with their places.
+        var places: [String: [(id: Int64, sequence: Int64)]] = [:]
         /// The sequence the next event is stored under. Assigned here rather than by
         /// SQLite (one above the highest rowid), which would reuse the sequences of the
         /// newest events after pruning deleted them, below the watermark.
@@ -33,15 +43,27 @@ enum SQLiteSessionIndex {
         /// Whether the next commit indexes the tail.
         var isDue: Bool { count >= SQLiteSessionIndex.threshold }
 
-        /// Takes the events a commit appended (`count` of them, their sessions' highest
-        /// ids `assigned`); after an indexing commit, they are the whole tail.
-        mutating func add(count: Int, assigned: [String: Int64], afterIndexing: Bool) {
+        /// Takes the events a commit appended; after an indexing commit, they are the
+        /// whole tail.
+        mutating func add(_ placed: [Placed], afterIndexing: Bool) {
             if afterIndexing {
-                self.count = 0
+                count = 0
                 highestIDs = [:]
+                places = [:]
             }
-            self.count += count
-            highestIDs.merge(assigned) { max($0, $1) }
+            for event in placed {
+                count += 1
+                highestIDs[event.session] = max(highestIDs[event.session] ?? 0, event.id)
+                places[event.session, default: []].append((event.id, event.sequence))
+            }
+        }
+
+        /// Where the session's events with ids above `after` lie in the tail, oldest first.
+        func sequences(of session: String, after: Int64) -> [Int64] {
+            guard let placed = places[session] else { return [] }
+            // From the end: the events read are mostly the newest.
+            let first = placed.lastIndex { $0.id <= after }.map { $0 + 1 } ?? placed.startIndex
+            return placed[first...].map(\.sequence)
         }
 
         /// The indexing commit failed as a whole (a full disk): the next commits go
@@ -79,24 +101,27 @@ enum SQLiteSessionIndex {
         if total > 0 { progress(StoreUpgradeProgress(step: "events indexed by session", done: total, total: total)) }
     }
 
-    /// The tail as the store holds it, read at the start: a scan of the events above the
-    /// watermark. A session's highest id is raised to the highest that pruning deleted:
-    /// with the clock set back, pruning may have taken a newer event and left an older one.
+    /// The tail as the store holds it, read at the start: the events above the watermark,
+    /// in commit order. A session's highest id is raised to the highest that pruning
+    /// deleted: with the clock set back, pruning may have taken a newer event and left an
+    /// older one.
     static func tail(in db: Database) throws -> Tail {
         var tail = Tail()
         let rows = try Row.fetchCursor(
             db,
             sql: """
-                SELECT session, MAX(last, COALESCE((SELECT pruned_through FROM sessions WHERE sessions.session = tail.session), 0)) AS last, count
-                FROM (
-                    SELECT session, MAX(id) AS last, COUNT(*) AS count FROM events
-                    WHERE sequence > (SELECT sequence FROM event_index_watermark) GROUP BY session
-                ) AS tail
+                SELECT session, id, sequence, COALESCE(pruned_through, 0) AS pruned FROM events LEFT JOIN sessions USING (session)
+                WHERE sequence > (SELECT sequence FROM event_index_watermark) ORDER BY sequence
                 """)
+        var placed: [Placed] = []
+        var pruned: [String: Int64] = [:]
         while let row = try rows.next() {
-            tail.highestIDs[row["session"]] = row["last"]
-            tail.count += row["count"] as Int
+            let session: String = row["session"]
+            placed.append(Placed(session: session, id: row["id"], sequence: row["sequence"]))
+            pruned[session] = row["pruned"]
         }
+        tail.add(placed, afterIndexing: true)
+        tail.highestIDs.merge(pruned) { max($0, $1) }
         tail.nextSequence =
             try Int64.fetchOne(
                 db,
@@ -121,27 +146,28 @@ enum SQLiteSessionIndex {
         try db.cachedStatement(sql: "UPDATE event_index_watermark SET sequence = MAX(sequence, ?)").execute(arguments: [through])
     }
 
-    /// The session's events with ids above `after`, oldest first: the indexed ones, then,
-    /// when `inTail`, the ones above the watermark.
-    static func events(session: String, after: Int64, limit: Int, inTail: Bool, in db: Database) throws -> [SessionEvent] {
-        func read(_ sql: String, limit: Int) throws -> [SessionEvent] {
-            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [session, after, limit]).map { row in
-                SessionEvent(session: session, id: row["id"], kind: SessionEvent.Kind(rawValue: row["kind"]) ?? .notice, data: row["data"])
-            }
+    /// The session's events with ids above `after`, oldest first: the indexed ones, then
+    /// the ones at `tailSequences` (its places in the tail, read before this transaction:
+    /// one the index took meanwhile is found there, and not twice).
+    static func events(session: String, after: Int64, limit: Int, tailSequences: [Int64], in db: Database) throws -> [SessionEvent] {
+        func event(_ row: Row) -> SessionEvent {
+            SessionEvent(session: session, id: row["id"], kind: SessionEvent.Kind(rawValue: row["kind"]) ?? .notice, data: row["data"])
         }
-        let indexed = try read(
-            """
-            SELECT event_index.id, kind, data FROM event_index JOIN events USING (sequence)
-            WHERE event_index.session = ? AND event_index.id > ? ORDER BY event_index.id LIMIT ?
-            """, limit: limit)
-        guard inTail, indexed.count < limit else { return indexed }
-        return indexed
-            + (try read(
-                """
-                SELECT id, kind, data FROM events
-                WHERE sequence > (SELECT sequence FROM event_index_watermark) AND session = ? AND id > ?
-                ORDER BY sequence LIMIT ?
-                """, limit: limit - indexed.count))
+        var events = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT event_index.id, kind, data FROM event_index JOIN events USING (sequence)
+                    WHERE event_index.session = ? AND event_index.id > ? ORDER BY event_index.id LIMIT ?
+                    """),
+            arguments: [session, after, limit]
+        ).map(event)
+        let newest = events.last?.id ?? after
+        let placed = try db.cachedStatement(sql: "SELECT id, kind, data FROM events WHERE sequence = ? AND session = ? AND id > ?")
+        for sequence in tailSequences where events.count < limit {
+            // None when pruning deleted it.
+            if let row = try Row.fetchOne(placed, arguments: [sequence, session, newest]) { events.append(event(row)) }
+        }
+        return events
     }
 
     /// The highest id of every indexed session whose name is in [`from`, `to`) (no upper

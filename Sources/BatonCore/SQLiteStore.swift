@@ -211,13 +211,13 @@ public final class SQLiteStore: Store {
 
     /// The session's events with ids above `after`, oldest first.
     ///
-    /// Whether the session has events in the index's tail is read before the read
-    /// transaction: an event committed in between is one this call need not see (the
-    /// commit has not returned), and one the index took in between is found through it.
+    /// The session's places in the index's tail are read before the read transaction: an
+    /// event committed in between is one this call need not see (the commit has not
+    /// returned), and one the index took in between is found through it.
     public func events(session: String, after: Int64, limit: Int = 1000) throws -> [SessionEvent] {
-        let inTail = tail.withLock { $0.highestIDs[session] != nil }
+        let tailSequences = tail.withLock { $0.sequences(of: session, after: after) }
         return try pool.read { db in
-            try SQLiteSessionIndex.events(session: session, after: after, limit: limit, inTail: inTail, in: db)
+            try SQLiteSessionIndex.events(session: session, after: after, limit: limit, tailSequences: tailSequences, in: db)
         }
     }
 
@@ -367,10 +367,10 @@ public final class SQLiteStore: Store {
         }
         let firstSequence = tail.withLock { $0.nextSequence }
         var indexing = tail.withLock { $0.isDue }
-        let (results, assigned, nextSequence): ([Result<[SessionEvent], any Error>], [String: Int64], Int64)
+        let (results, assigned, placed, nextSequence): ([Result<[SessionEvent], any Error>], [String: Int64], [SQLiteSessionIndex.Placed], Int64)
         do {
             let floor: SQLitePendingFloor
-            (results, assigned, floor, nextSequence) = try pool.writeWithoutTransaction { [self] db in
+            (results, assigned, placed, floor, nextSequence) = try pool.writeWithoutTransaction { [self] db in
                 try Self.inTransaction(db) {
                     if indexing { try SQLiteSessionIndex.indexTail(through: firstSequence - 1, in: db) }
                     var batch = SQLiteWriteBatch(committedLastEventID: lookup, nextSequence: firstSequence)
@@ -378,7 +378,7 @@ public final class SQLiteStore: Store {
                         .success(try writes.compactMap { try batch.apply($0, in: db) })
                     }
                     try batch.finish(in: db)
-                    return (results, batch.lastEventIDs, try pendingFloor.withLock { $0 }.raised(in: db), batch.nextSequence)
+                    return (results, batch.lastEventIDs, batch.placed, try pendingFloor.withLock { $0 }.raised(in: db), batch.nextSequence)
                 }
             }
             // Only once committed: a floor past a parked row that was rolled back could lose it.
@@ -391,8 +391,9 @@ public final class SQLiteStore: Store {
             // commits go without it for a while too.
             if indexing { tail.withLock { $0.postponeIndexing() } }
             indexing = false
-            (results, assigned, nextSequence) = try pool.write { db in
+            (results, assigned, placed, nextSequence) = try pool.write { db in
                 var assigned: [String: Int64] = [:]
+                var placed: [SQLiteSessionIndex.Placed] = []
                 var nextSequence = firstSequence
                 let results = groups.map { writes -> Result<[SessionEvent], any Error> in
                     var batch = SQLiteWriteBatch(committedLastEventID: lookup, assigned: assigned, nextSequence: nextSequence)
@@ -404,19 +405,19 @@ public final class SQLiteStore: Store {
                             return .commit
                         }
                         assigned = batch.lastEventIDs
+                        placed += batch.placed
                         nextSequence = batch.nextSequence
                         return .success(events)
                     } catch {
                         return .failure(error)
                     }
                 }
-                return (results, assigned, nextSequence)
+                return (results, assigned, placed, nextSequence)
             }
         }
         committedEventIDs.withLock { cache in cache.remember(assigned) }
-        let appended = results.reduce(0) { count, result in count + ((try? result.get())?.count ?? 0) }
         tail.withLock { tail in
-            tail.add(count: appended, assigned: assigned, afterIndexing: indexing)
+            tail.add(placed, afterIndexing: indexing)
             tail.nextSequence = max(tail.nextSequence, nextSequence)
         }
         return results

@@ -27,6 +27,8 @@ struct SQLiteWriteBatch {
     private let committedLastEventID: (String) -> Int64?
     /// The sequence the next event appended is stored under (``SQLiteSessionIndex/Tail``).
     private(set) var nextSequence: Int64
+    /// The events appended, where they were stored.
+    private(set) var placed: [SQLiteSessionIndex.Placed] = []
 
     init(committedLastEventID: @escaping (String) -> Int64?, assigned: [String: Int64] = [:], nextSequence: Int64) {
         self.committedLastEventID = committedLastEventID
@@ -113,6 +115,7 @@ struct SQLiteWriteBatch {
         // Not in the session index until the tail is indexed (``SQLiteSessionIndex``).
         try db.cachedStatement(sql: "INSERT INTO events (sequence, session, id, kind, data, created_at) VALUES (?, ?, ?, ?, ?, ?)").execute(
             binding: nextSequence, stored.session, stored.id, stored.kind.rawValue, stored.data, Date().timeIntervalSince1970)
+        placed.append(SQLiteSessionIndex.Placed(session: stored.session, id: stored.id, sequence: nextSequence))
         nextSequence += 1
         return stored
     }

@@ -362,6 +362,29 @@ import Testing
         #expect(try reopened.events(session: "a", after: 0).map(\.id) == [1, 2, 4])
     }
 
+    /// A read finds the tail's events by the places it took before its transaction: events
+    /// the index took in between are found there, each once.
+    @Test func eventsTheIndexTookSinceTheirPlacesWereReadAreFoundOnce() async throws {
+        let store = try SQLiteStore(directory: directory)
+        try await withWriter(store) { writer in
+            for _ in 0..<4 {
+                try await writer.write(["a", "b"].map { .appendEvent(SessionEvent(session: $0, id: 0, kind: .reply, data: "{}")) })
+            }
+        }
+        let places = try await store.pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT sequence FROM events WHERE session = 'a' AND id > 1 ORDER BY sequence")
+        }
+        try await store.pool.write { db in try SQLiteSessionIndex.indexTail(through: 6, in: db) }
+        let (all, two) = try await store.pool.read { db in
+            (
+                try SQLiteSessionIndex.events(session: "a", after: 1, limit: 100, tailSequences: places, in: db),
+                try SQLiteSessionIndex.events(session: "a", after: 1, limit: 2, tailSequences: places, in: db)
+            )
+        }
+        #expect(all.map(\.id) == [2, 3, 4], "2 and 3 indexed meanwhile, 4 still in the tail")
+        #expect(two.map(\.id) == [2, 3])
+    }
+
     /// How many events lie above the session index's watermark.
     private func eventsInTheTail(_ store: SQLiteStore) throws -> Int {
         try store.pool.read { db in
