@@ -93,7 +93,7 @@ public final class SQLiteStore: Store {
     /// The writer connection's page cache, in KiB.
     static let writerCacheKiB = 32 * 1024
 
-    private static func migrator(upgradeProgress: @escaping @Sendable (StoreUpgradeProgress) -> Void) -> DatabaseMigrator {
+    static func migrator(upgradeProgress: @escaping @Sendable (StoreUpgradeProgress) -> Void) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(
