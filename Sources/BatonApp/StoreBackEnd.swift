@@ -3,7 +3,6 @@ import BatonPostgres
 import Logging
 import PostgresNIO
 import ServiceLifecycle
-import Synchronization
 
 /// The store `store.url` names, opened, with what goes with it: SQLite alone, or a
 /// PostgreSQL client, its leases and its notification listener.
@@ -24,12 +23,8 @@ struct StoreBackEnd {
         upgradeProgress: @escaping @Sendable (StoreUpgradeProgress) -> Void
     ) async throws -> StoreBackEnd {
         guard configuration.store.isShared else {
-            let upgraded = Mutex(false)
-            let sqlite = try SQLiteStore(directory: configuration.stateDirectory) { progress in
-                upgraded.withLock { $0 = true }
-                upgradeProgress(progress)
-            }
-            if upgraded.withLock({ $0 }) { AllocatorTuning.returnFreeMemory() }
+            let sqlite = try SQLiteStore(directory: configuration.stateDirectory, upgradeProgress: upgradeProgress)
+            if sqlite.upgraded { AllocatorTuning.returnFreeMemory() }
             return StoreBackEnd(
                 store: sqlite, recovery: try sqlite.recovery(), postgres: nil, configuration: configuration, instance: instance)
         }

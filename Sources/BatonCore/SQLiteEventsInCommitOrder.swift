@@ -43,16 +43,16 @@ enum SQLiteEventsInCommitOrder {
                 ORDER BY created_at, session, id LIMIT \(chunk)
                 """)
         var after: StatementArguments = [-Double.greatestFiniteMagnitude, "", Int64.min]
-        var copied = 0
-        while true {
-            if total > 0 { progress(StoreUpgradeProgress(step: "events put in commit order", done: copied, total: total)) }
+        try StoreUpgradeProgress.copyInChunks("events put in commit order", total: total, progress: progress) {
             try copy.execute(arguments: after)
-            guard db.changesCount > 0 else { break }
-            copied += db.changesCount
-            let last = try Row.fetchOne(
-                db, sql: "SELECT created_at, session, id FROM events_in_commit_order WHERE sequence = ?", arguments: [db.lastInsertedRowID])
-            guard let last else { break }
-            after = [last["created_at"] as Double, last["session"] as String, last["id"] as Int64]
+            let copied = db.changesCount
+            if copied > 0,
+                let last = try Row.fetchOne(
+                    db, sql: "SELECT created_at, session, id FROM events_in_commit_order WHERE sequence = ?", arguments: [db.lastInsertedRowID])
+            {
+                after = [last["created_at"] as Double, last["session"] as String, last["id"] as Int64]
+            }
+            return copied
         }
         try db.execute(
             sql: """

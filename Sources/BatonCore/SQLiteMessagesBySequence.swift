@@ -42,13 +42,10 @@ enum SQLiteMessagesBySequence {
                 WHERE sequence > ? ORDER BY sequence LIMIT \(chunk)
                 """)
         var after = Int64.min
-        var copied = 0
-        while true {
-            if total > 0 { progress(StoreUpgradeProgress(step: "messages put in sequence order", done: copied, total: total)) }
+        try StoreUpgradeProgress.copyInChunks("messages put in sequence order", total: total, progress: progress) {
             try copy.execute(arguments: [after])
-            guard db.changesCount > 0 else { break }
-            copied += db.changesCount
             after = db.lastInsertedRowID
+            return db.changesCount
         }
         try db.execute(
             sql: """

@@ -23,6 +23,8 @@ public final class SQLiteStore: Store {
     let pool: DatabasePool
     /// The database file.
     public let path: String
+    /// Whether opening it upgraded a store an earlier release left (and reported progress).
+    public let upgraded: Bool
     /// The last event id this process committed for the sessions it wrote to lately, so
     /// that appending an event reads nothing.
     private let committedEventIDs = Mutex(LastEventIDCache())
@@ -64,7 +66,8 @@ public final class SQLiteStore: Store {
             upgraded.withLock { $0 = true }
             upgradeProgress(progress)
         }.migrate(pool)
-        if upgraded.withLock({ $0 }) {
+        self.upgraded = upgraded.withLock { $0 }
+        if self.upgraded {
             // The copy went through the WAL: give its space back now, not at the next start.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         }
@@ -365,8 +368,8 @@ public final class SQLiteStore: Store {
         let lookup: @Sendable (String) -> Int64? = { [self] session in
             committedEventIDs.withLock { $0.ids[session] } ?? tail.withLock { $0.highestIDs[session] }
         }
-        let firstSequence = tail.withLock { $0.nextSequence }
-        var indexing = tail.withLock { $0.isDue }
+        let (firstSequence, due) = tail.withLock { ($0.nextSequence, $0.isDue) }
+        var indexing = due
         let (results, assigned, placed, nextSequence): ([Result<[SessionEvent], any Error>], [String: Int64], [SQLiteSessionIndex.Placed], Int64)
         do {
             let floor: SQLitePendingFloor

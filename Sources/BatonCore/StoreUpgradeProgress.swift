@@ -14,3 +14,20 @@ public struct StoreUpgradeProgress: Sendable, Equatable, CustomStringConvertible
 
     public var description: String { "Upgrading the store: \(done) of \(total) \(step)" }
 }
+
+extension StoreUpgradeProgress {
+    /// Runs `chunk` until it copies nothing, telling `progress` how far `step` has got
+    /// before each run (nothing when `total` is 0: a new store has nothing to copy).
+    /// `chunk` returns how many rows it copied.
+    static func copyInChunks(
+        _ step: String, total: Int, progress: (StoreUpgradeProgress) -> Void, _ chunk: () throws -> Int
+    ) rethrows {
+        var done = 0
+        while true {
+            if total > 0 { progress(StoreUpgradeProgress(step: step, done: done, total: total)) }
+            let copied = try chunk()
+            guard copied > 0 else { return }
+            done += copied
+        }
+    }
+}
