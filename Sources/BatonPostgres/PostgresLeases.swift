@@ -5,8 +5,9 @@ import PostgresNIO
 
 /// Session leases in PostgreSQL's `leases` table, and this process's row in `processes`.
 ///
-/// A lease is a row naming its holder, a generation that grows with every acquisition,
-/// and when it runs out. The database's clock decides, so processes' clocks need not agree.
+/// A lease is a row naming its holder, a generation given anew by every acquisition (from
+/// one sequence, never twice, though the row goes on release), and when it runs out. The
+/// database's clock decides, so processes' clocks need not agree.
 public struct PostgresLeases: SessionLeases {
     let client: PostgresClient
     let instance: String
@@ -33,13 +34,15 @@ public struct PostgresLeases: SessionLeases {
     public func acquire(_ session: String) async throws -> LeaseGrant? {
         try await withDeadline(timeout) { [self] in
             // The CTE reads the row as it was before the upsert: whose lease ran out, if any.
+            // An update takes its generation once it holds the row, so of two takes that
+            // raced the one that commits last has the higher.
             let rows = try await client.query(
                 """
                 WITH previous AS (SELECT holder FROM leases WHERE session = \(session))
                 INSERT INTO leases (session, holder, generation, expires_at)
-                VALUES (\(session), \(instance), 1, now() + make_interval(secs => \(seconds)))
+                VALUES (\(session), \(instance), nextval('baton_lease_generations'), now() + make_interval(secs => \(seconds)))
                 ON CONFLICT (session) DO UPDATE
-                    SET holder = excluded.holder, generation = leases.generation + 1, expires_at = excluded.expires_at
+                    SET holder = excluded.holder, generation = nextval('baton_lease_generations'), expires_at = excluded.expires_at
                     WHERE leases.holder = excluded.holder OR leases.expires_at < now()
                 RETURNING generation, (SELECT holder FROM previous)
                 """, logger: logger)

@@ -10,7 +10,7 @@ import PostgresNIO
 /// tables it does not understand.
 public enum PostgresSchema {
     /// The newest version this build knows.
-    public static let version = 5
+    public static let version = 6
 
     /// The steps, `steps[n]` taking version n to n + 1.
     static let steps: [[String]] = [
@@ -88,6 +88,13 @@ public enum PostgresSchema {
         [
             "CREATE TABLE baton_commits (key TEXT PRIMARY KEY, outcome JSONB, created_at DOUBLE PRECISION NOT NULL)",
             "CREATE INDEX baton_commits_created ON baton_commits (created_at)",
+        ],
+        // Lease generations from one sequence, never given twice: a lease row deleted on
+        // release started again at 1, so a release that came late could delete its
+        // holder's next lease of the same session (see ``PostgresLeases``).
+        [
+            "CREATE SEQUENCE IF NOT EXISTS baton_lease_generations",
+            "SELECT setval('baton_lease_generations', COALESCE((SELECT MAX(generation) FROM leases), 0) + 1)",
         ],
     ]
 

@@ -73,7 +73,7 @@ struct PostgresRetentionTests {
     @Test func aDatabaseAtSchemaVersionOneUpgrades() async throws {
         try await withStore { store, database in
             _ = try await store.commit([[.insertMessage(Self.message("m", state: .done)), Self.event()]])
-            try await PostgresTestServer.psql(database, "DROP INDEX events_created; ALTER TABLE network_marks DROP COLUMN created_at; DROP TABLE baton_commits; UPDATE baton_schema SET version = 1")
+            try await PostgresTestServer.psql(database, "DROP INDEX events_created; ALTER TABLE network_marks DROP COLUMN created_at; DROP TABLE baton_commits; DROP SEQUENCE baton_lease_generations; UPDATE baton_schema SET version = 1")
             try await PostgresSchema.migrate(try PostgresURL(database), logger: Logger(label: "test"))
             let version = try await PostgresTestServer.psql(database, "SELECT version FROM baton_schema")
             #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == String(PostgresSchema.version))

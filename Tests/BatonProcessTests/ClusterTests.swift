@@ -18,7 +18,7 @@ struct ClusterTests {
             server.send(SIGTERM)
             _ = try await server.exit()
             let database = cluster.database
-            #expect(try await PostgresTestServer.psql(database, "SELECT version FROM baton_schema").trimmingCharacters(in: .whitespacesAndNewlines) == "5")
+            #expect(try await PostgresTestServer.psql(database, "SELECT version FROM baton_schema").trimmingCharacters(in: .whitespacesAndNewlines) == "6")
             try await PostgresTestServer.psql(database, "UPDATE baton_schema SET version = 99")
             let refused = try await cluster[0].baton("serve")
             #expect(refused.termination == .exited(78), "\(refused)")

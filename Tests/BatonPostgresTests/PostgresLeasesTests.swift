@@ -1,0 +1,63 @@
+@testable import BatonCore
+@testable import BatonPostgres
+import BatonTestSupport
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// Session leases in PostgreSQL: each acquisition a generation of its own, so a release
+/// lets go of the lease it names and of no other.
+@Suite("Leases on PostgreSQL", .serialized, .enabled(if: PostgresTestServer.isAvailable, "needs scripts/postgres.sh up"))
+struct PostgresLeasesTests {
+    /// A fresh database with Baton's schema, and a client on it while `body` runs.
+    private func withClient(_ body: @escaping @Sendable (PostgresClient, String) async throws -> Void) async throws {
+        let database = try await PostgresTestServer.createDatabase()
+        let url = try PostgresURL(database)
+        let logger = Logger(label: "test")
+        try await PostgresSchema.migrate(url, logger: logger)
+        let client = PostgresClient(configuration: url.configuration, backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            try await body(client, database)
+            group.cancelAll()
+        }
+    }
+
+    private func holder(of session: String, in database: String) async throws -> String {
+        try await PostgresTestServer.psql(database, "SELECT holder FROM leases WHERE session = '\(session)'")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("A release that comes after its holder took the session again leaves the new lease be")
+    func aLateReleaseKeepsTheNextLease() async throws {
+        try await withClient { client, database in
+            let leases = PostgresLeases(client: client, instance: "a", lease: 30, listen: "test", logger: Logger(label: "test"))
+            let first = try #require(try await leases.acquire("s"))
+            try await leases.release("s", generation: first.generation)
+            let second = try #require(try await leases.acquire("s"))
+            #expect(second.generation != first.generation, "the row went on release; its next generation is still new")
+
+            try await leases.release("s", generation: first.generation)  // late: already let go
+            #expect(try await holder(of: "s", in: database) == "a")
+            #expect(try await leases.renew(state: "ready") == ["s"])
+            try await leases.release("s", generation: second.generation)
+            #expect(try await holder(of: "s", in: database) == "")
+        }
+    }
+
+    @Test("A lease that ran out is taken by a peer under a newer generation, and its old holder's release changes nothing")
+    func aPeerTakesALeaseThatRanOut() async throws {
+        try await withClient { client, database in
+            let a = PostgresLeases(client: client, instance: "a", lease: 0.2, listen: "test", logger: Logger(label: "test"))
+            let b = PostgresLeases(client: client, instance: "b", lease: 30, listen: "test", logger: Logger(label: "test"))
+            let old = try #require(try await a.acquire("s"))
+            #expect(try await b.acquire("s") == nil, "held by a")
+            let taken = try await eventually("a's lease to run out", timeout: .seconds(10)) { try await b.acquire("s") }
+            #expect(taken.takenFrom == "a")
+            #expect(taken.generation > old.generation)
+            try await a.release("s", generation: old.generation)
+            #expect(try await holder(of: "s", in: database) == "b")
+        }
+    }
+}
