@@ -10,20 +10,6 @@ import Testing
 /// lets go of the lease it names and of no other.
 @Suite("Leases on PostgreSQL", .serialized, .enabled(if: PostgresTestServer.isAvailable, "needs scripts/postgres.sh up"))
 struct PostgresLeasesTests {
-    /// A fresh database with Baton's schema, and a client on it while `body` runs.
-    private func withClient(_ body: @escaping @Sendable (PostgresClient, String) async throws -> Void) async throws {
-        let database = try await PostgresTestServer.createDatabase()
-        let url = try PostgresURL(database)
-        let logger = Logger(label: "test")
-        try await PostgresSchema.migrate(url, logger: logger)
-        let client = PostgresClient(configuration: url.configuration, backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            try await body(client, database)
-            group.cancelAll()
-        }
-    }
-
     private func holder(of session: String, in database: String) async throws -> String {
         try await PostgresTestServer.psql(database, "SELECT holder FROM leases WHERE session = '\(session)'")
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -31,7 +17,7 @@ struct PostgresLeasesTests {
 
     @Test("A release that comes after its holder took the session again leaves the new lease be")
     func aLateReleaseKeepsTheNextLease() async throws {
-        try await withClient { client, database in
+        try await withMigratedDatabase { client, database in
             let leases = PostgresLeases(client: client, instance: "a", lease: 30, listen: "test", logger: Logger(label: "test"))
             let first = try #require(try await leases.acquire("s"))
             try await leases.release("s", generation: first.generation)
@@ -48,7 +34,7 @@ struct PostgresLeasesTests {
 
     @Test("A lease that ran out is taken by a peer under a newer generation, and its old holder's release changes nothing")
     func aPeerTakesALeaseThatRanOut() async throws {
-        try await withClient { client, database in
+        try await withMigratedDatabase { client, database in
             let a = PostgresLeases(client: client, instance: "a", lease: 0.2, listen: "test", logger: Logger(label: "test"))
             let b = PostgresLeases(client: client, instance: "b", lease: 30, listen: "test", logger: Logger(label: "test"))
             let old = try #require(try await a.acquire("s"))

@@ -14,15 +14,8 @@ struct PostgresRetentionTests {
 
     /// A fresh database with Baton's schema, and a store on it while `body` runs.
     private func withStore(_ body: @escaping @Sendable (PostgresStore, String) async throws -> Void) async throws {
-        let database = try await PostgresTestServer.createDatabase()
-        let url = try PostgresURL(database)
-        let logger = Logger(label: "test")
-        try await PostgresSchema.migrate(url, logger: logger)
-        let client = PostgresClient(configuration: url.configuration, backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            try await body(PostgresStore(client: client, instance: "test", logger: logger), database)
-            group.cancelAll()
+        try await withMigratedDatabase { client, database in
+            try await body(PostgresStore(client: client, instance: "test", logger: Logger(label: "test")), database)
         }
     }
 
