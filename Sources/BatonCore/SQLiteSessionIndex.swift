@@ -31,7 +31,10 @@ enum SQLiteSessionIndex {
     struct Tail: Sendable {
         /// Events committed above the watermark.
         var count = 0
-        /// The highest id of each session among them.
+        /// The highest id of each session with events among them, and of the sessions
+        /// written to before the last indexing, up to ``rememberedSessions``: only this
+        /// process appends to its store, so these are the truth, and the next event of
+        /// such a session reads nothing. A session forgotten costs one index lookup.
         var highestIDs: [String: Int64] = [:]
         /// Each session's events among them, by id, with their places.
         var places: [String: [(id: Int64, sequence: Int64)]] = [:]
@@ -43,13 +46,18 @@ enum SQLiteSessionIndex {
         /// Whether the next commit indexes the tail.
         var isDue: Bool { count >= SQLiteSessionIndex.threshold }
 
+        /// Sessions whose highest ids are kept past an indexing, before they start again
+        /// empty: what is kept follows the sessions in use, not the history.
+        static let rememberedSessions = 50_000
+
         /// Takes the events a commit appended; after an indexing commit, they are the
-        /// whole tail.
+        /// whole tail. The highest ids are forgotten only then (every session in the
+        /// tail must be among them).
         mutating func add(_ placed: [Placed], afterIndexing: Bool) {
             if afterIndexing {
                 count = 0
-                highestIDs = [:]
                 places = [:]
+                if highestIDs.count > Self.rememberedSessions { highestIDs = [:] }
             }
             for event in placed {
                 count += 1

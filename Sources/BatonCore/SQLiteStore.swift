@@ -25,13 +25,10 @@ public final class SQLiteStore: Store {
     public let path: String
     /// Whether opening it upgraded a store an earlier release left (and reported progress).
     public let upgraded: Bool
-    /// The last event id this process committed for the sessions it wrote to lately, so
-    /// that appending an event reads nothing.
-    private let committedEventIDs = Mutex(LastEventIDCache())
     /// Where a start looks for pending messages, as the last commit left it.
     private let pendingFloor: Mutex<SQLitePendingFloor>
-    /// The events not yet in the session index, and the next event's sequence
-    /// (``SQLiteSessionIndex``).
+    /// The events not yet in the session index, the sessions' highest ids this process
+    /// knows, and the next event's sequence (``SQLiteSessionIndex``).
     private let tail: Mutex<SQLiteSessionIndex.Tail>
 
     /// Opens (creating if needed) `baton.sqlite` in `directory`, upgrading a store an
@@ -225,13 +222,14 @@ public final class SQLiteStore: Store {
     }
 
     /// The highest event id of every session whose name starts with `prefix` and that has
-    /// events stored (or had, in the tail, until pruning took them): the index's (``SQLiteSessionIndex/highestIndexedIDs(from:to:in:)``),
-    /// raised by the tail's, read before the index (as ``events(session:after:limit:)``
-    /// reads it).
+    /// events stored (or had, until pruning took them): the index's
+    /// (``SQLiteSessionIndex/highestIndexedIDs(from:to:in:)``), raised by the ids this
+    /// process knows it committed (every session in the tail among them), read before the
+    /// index (as ``events(session:after:limit:)`` reads the tail).
     public func lastEventIDs(sessionsStartingWith prefix: String) throws -> [String: Int64] {
-        let inTail = tail.withLock { tail in tail.highestIDs.filter { session, _ in session.utf8.starts(with: prefix.utf8) } }
+        let known = tail.withLock { tail in tail.highestIDs.filter { session, _ in session.utf8.starts(with: prefix.utf8) } }
         var ids = try pool.read { db in try SQLiteSessionIndex.highestIndexedIDs(from: prefix, to: Self.end(ofPrefix: prefix), in: db) }
-        ids.merge(inTail) { max($0, $1) }
+        ids.merge(known) { max($0, $1) }
         return ids
     }
 
@@ -246,11 +244,11 @@ public final class SQLiteStore: Store {
     }
 
     /// The highest event id the session has ever had, pruned ones included; 0 when none:
-    /// the tail's, read before the index (as ``events(session:after:limit:)`` reads it), or
-    /// the index's.
+    /// the one this process knows it committed (read before the index, as
+    /// ``events(session:after:limit:)`` reads the tail), or the index's.
     public func lastEventID(session: String) throws -> Int64 {
-        let inTail = tail.withLock { $0.highestIDs[session] } ?? 0
-        return max(inTail, try pool.read { db in try Self.lastIndexedEventID(session: session, in: db) })
+        let known = tail.withLock { $0.highestIDs[session] } ?? 0
+        return max(known, try pool.read { db in try Self.lastIndexedEventID(session: session, in: db) })
     }
 
     /// The newest indexed event (an index lookup), and the newest pruned one: the highest
@@ -364,16 +362,14 @@ public final class SQLiteStore: Store {
     }
 
     private func commitBlocking(_ groups: [[StoreWrite]]) throws -> [Result<[SessionEvent], any Error>] {
-        // A session's newest event: committed lately by this process, or in the tail.
-        let lookup: @Sendable (String) -> Int64? = { [self] session in
-            committedEventIDs.withLock { $0.ids[session] } ?? tail.withLock { $0.highestIDs[session] }
-        }
+        // A session's newest event, when this process knows it (``SQLiteSessionIndex/Tail``).
+        let lookup: @Sendable (String) -> Int64? = { [self] session in tail.withLock { $0.highestIDs[session] } }
         let (firstSequence, due) = tail.withLock { ($0.nextSequence, $0.isDue) }
         var indexing = due
-        let (results, assigned, placed, nextSequence): ([Result<[SessionEvent], any Error>], [String: Int64], [SQLiteSessionIndex.Placed], Int64)
+        let (results, placed, nextSequence): ([Result<[SessionEvent], any Error>], [SQLiteSessionIndex.Placed], Int64)
         do {
             let floor: SQLitePendingFloor
-            (results, assigned, placed, floor, nextSequence) = try pool.writeWithoutTransaction { [self] db in
+            (results, placed, floor, nextSequence) = try pool.writeWithoutTransaction { [self] db in
                 try Self.inTransaction(db) {
                     if indexing { try SQLiteSessionIndex.indexTail(through: firstSequence - 1, in: db) }
                     var batch = SQLiteWriteBatch(committedLastEventID: lookup, nextSequence: firstSequence)
@@ -381,7 +377,7 @@ public final class SQLiteStore: Store {
                         .success(try writes.compactMap { try batch.apply($0, in: db) })
                     }
                     try batch.finish(in: db)
-                    return (results, batch.lastEventIDs, batch.placed, try pendingFloor.withLock { $0 }.raised(in: db), batch.nextSequence)
+                    return (results, batch.placed, try pendingFloor.withLock { $0 }.raised(in: db), batch.nextSequence)
                 }
             }
             // Only once committed: a floor past a parked row that was rolled back could lose it.
@@ -394,7 +390,7 @@ public final class SQLiteStore: Store {
             // commits go without it for a while too.
             if indexing { tail.withLock { $0.postponeIndexing() } }
             indexing = false
-            (results, assigned, placed, nextSequence) = try pool.write { db in
+            (results, placed, nextSequence) = try pool.write { db in
                 var assigned: [String: Int64] = [:]
                 var placed: [SQLiteSessionIndex.Placed] = []
                 var nextSequence = firstSequence
@@ -415,10 +411,9 @@ public final class SQLiteStore: Store {
                         return .failure(error)
                     }
                 }
-                return (results, assigned, placed, nextSequence)
+                return (results, placed, nextSequence)
             }
         }
-        committedEventIDs.withLock { cache in cache.remember(assigned) }
         tail.withLock { tail in
             tail.add(placed, afterIndexing: indexing)
             tail.nextSequence = max(tail.nextSequence, nextSequence)

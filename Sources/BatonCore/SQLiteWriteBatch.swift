@@ -8,8 +8,8 @@ import GRDB
 /// ``finish(in:)``, with their last values: a message and its turn's "running" usually
 /// commit together (one insert, not an insert and an update), and so do a turn's replies
 /// and its end (one update, not three). A session's next event id comes from the ids this
-/// process committed (``SQLiteStore``'s cache), the index's tail holds, or assigned in this
-/// batch; the store is read only for a session with none of those (one index lookup).
+/// process knows it committed (``SQLiteSessionIndex/Tail``) or assigned in this batch; the
+/// store is read only for a session with neither (one index lookup).
 struct SQLiteWriteBatch {
     /// What a message row gets at the end of the batch.
     private struct MessageUpdate {
