@@ -9,6 +9,10 @@ import NIOCore
 /// - idle (connected, or between requests): closed after `idleTimeout`;
 /// - reading a request (first byte in, end not yet): closed after `requestTimeout`;
 /// - answering (response or event stream under way): no deadline here.
+///
+/// Whatever the phase, once the client leaves so much of its answers unread that the
+/// connection takes no more writes (it pipelines requests and never reads, nobody reads
+/// its event stream), it is closed `requestTimeout` after that began unless it reads again.
 final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -26,6 +30,9 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var spoken = false
     /// Requests whose head was read and whose response has not ended.
     private var requestsOpen = 0
+    /// Since when the client has left its answers unread (the connection takes no more
+    /// writes); nil while it takes them.
+    private var stalledSince: NIODeadline?
     /// When the connection is closed unless its phase changes first; nil while answering.
     private var closeAt: NIODeadline?
     private var closeReason: ConnectionRegistry.CloseReason = .idle
@@ -73,6 +80,12 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
             settle()
         }
         context.fireChannelRead(data)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        stalledSince = context.channel.isWritable ? nil : stalledSince ?? .now()
+        arm(for: phase)
+        context.fireChannelWritabilityChanged()
     }
 
     /// A request's head has been decoded.
@@ -130,6 +143,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         case .idle: (closeAt, closeReason) = (.now() + registry.limits.idleTimeout, .idle)
         case .reading: (closeAt, closeReason) = (.now() + registry.limits.requestTimeout, .slow)
         case .answering: closeAt = nil
+        }
+        // A request being read has its own deadline, from its first byte.
+        if let stalledSince, phase != .reading {
+            (closeAt, closeReason) = (stalledSince + registry.limits.requestTimeout, .stalled)
         }
         guard let closeAt else { return }
         if let timerFiresAt, timerFiresAt <= closeAt { return }

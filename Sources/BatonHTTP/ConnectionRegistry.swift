@@ -32,6 +32,8 @@ public final class ConnectionRegistry: Sendable {
         case idle
         /// Its request took longer than the request timeout to arrive.
         case slow
+        /// It left its answers unread (the connection took no more) for the request timeout.
+        case stalled
         /// It was the longest idle (or slowest) connection when a new one came at the maximum.
         case evicted
         /// It came at the maximum when no connection could make room.

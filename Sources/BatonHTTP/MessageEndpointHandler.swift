@@ -17,6 +17,11 @@ import NIOHTTPTypes
 /// `Connection: close` (the request asked for it, or a drain began), with the requests
 /// behind it left unread, or after a 400 when the message's body could not be read.
 ///
+/// Input is read only as fast as answers are taken: no more is read while a message is
+/// answered, while requests read before wait here, or while the client leaves its answers
+/// unread (the channel is not writable). A client that pipelines requests and never reads
+/// is held by TCP's own flow control, not by Baton's memory.
+///
 /// A message sent with `Expect: 100-continue` is told `100 Continue` when it may be
 /// taken, or refused at once (its token, its coding, a `Content-Length` over the limit),
 /// before the client sends a body nobody would read; the connection then ends.
@@ -60,6 +65,8 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var heldError: (any Error)?
     /// The connection closed: an answer that comes later has nowhere to go.
     private var removed = false
+    /// A read the channel asked for while input was held back: passed on once it is taken again.
+    private var readHeld = false
 
     init(endpoint: MessageEndpoint, logger: Logger) {
         self.endpoint = endpoint
@@ -72,7 +79,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if answering {
+        if holdsParts(context) {
             held.append(part)
         } else {
             take(part, context: context)
@@ -80,7 +87,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed? = event as? ChannelEvent, reading != nil || answering {
+        if case .inputClosed? = event as? ChannelEvent, reading != nil || holdsParts(context) {
             inputClosed = true
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -88,7 +95,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if answering {
+        if holdsParts(context) {
             heldError = heldError ?? error
         } else if var message = reading {
             // The body's framing broke, or the connection ended inside it: the client's
@@ -100,6 +107,33 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
         } else {
             context.fireErrorCaught(error)
         }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if holdsParts(context) {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !answering, context.channel.isWritable { takeHeld(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Whether a part that comes now waits in `held`: a message is being answered, parts
+    /// came before it that wait, or the client is not taking its answers (a request passed
+    /// on now would add its answer to those piling up).
+    private func holdsParts(_ context: ChannelHandlerContext) -> Bool {
+        answering || !held.isEmpty || !context.channel.isWritable
+    }
+
+    /// Passes on the read held back, once input is taken again.
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard readHeld, !holdsParts(context) else { return }
+        readHeld = false
+        context.read()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -157,7 +191,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
         return Reading(
             logger: (try? caller.get()).map { endpoint.authentication.logger(logger, naming: $0) } ?? logger,
             caller: caller, bodyProblem: MessagesController.unsupportedCoding(head.headerFields),
-            closes: Self.asksToClose(head.headerFields))
+            closes: RequestProgressHandler.asksToClose(head.headerFields))
     }
 
     /// Whether a request asks to be told to go on before it sends its body.
@@ -169,13 +203,6 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func declaresTooLarge(_ fields: HTTPFields) -> Bool {
         guard let length = fields[.contentLength].flatMap({ Int($0) }) else { return false }
         return length > endpoint.controller.parser.maxBodyBytes
-    }
-
-    /// Whether a request says `Connection: close`.
-    private static func asksToClose(_ fields: HTTPFields) -> Bool {
-        fields[values: .connection].contains { value in
-            value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "close" }
-        }
     }
 
     /// Answers the message: a refused one at once, any other through the gateway, on a
@@ -214,7 +241,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
         endpoint.stamping.stamp(&headers)
         // A drain closes connections too: the requests behind this one are not read (a
         // message among them would be stored, and its answer never sent).
-        let closing = asked || Self.asksToClose(headers)
+        let closing = asked || RequestProgressHandler.asksToClose(headers)
         if closing { headers[.connection] = "close" }
         context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(answer.body)), promise: nil)
@@ -229,14 +256,21 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        takeHeld(context: context)
+    }
+
+    /// Takes the parts held, in order, until a message is being answered again or the
+    /// client stops taking answers; once none is left, what came behind them (an error,
+    /// the end of the input), then more input.
+    private func takeHeld(context: ChannelHandlerContext) {
         let replaying = !held.isEmpty
-        while !answering, let part = held.popFirst() {
+        while !answering, context.channel.isWritable, let part = held.popFirst() {
             take(part, context: context)
         }
         // The async channel hands on what it was given at the end of a read: without
         // this, a request that came behind the message would wait for the client's next bytes.
         if replaying { context.fireChannelReadComplete() }
-        guard !answering else { return }
+        guard !answering, held.isEmpty else { return }
         if let error = heldError {
             // Behind the requests that came before it, as the router would have it; a
             // message it cut short is answered 400.
@@ -248,5 +282,6 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
             inputClosed = false
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         }
+        resumeReading(context: context)
     }
 }
