@@ -33,12 +33,29 @@ public struct MatrixError: Error, Sendable, CustomStringConvertible {
         kind == .http(status: 429) || errcode == "M_LIMIT_EXCEEDED"
     }
 
-    /// A refusal that will not change by sending the same request again (not in the room,
-    /// no such room, a bad request).
-    public var isPermanent: Bool {
+    /// The homeserver answered and refused the request: a 4xx other than 401, 408 and 429.
+    /// Sending it again at once gets the same answer, but the cause may pass (a suspended
+    /// account, a proxy's maintenance page) unless ``isRefusalOfThisRequest``.
+    public var isRefusal: Bool {
         guard case .http(let status) = kind, !isRateLimited, !isUnauthorized else { return false }
         return (400..<500).contains(status) && status != 408
     }
+
+    /// A refusal whose Matrix error code says it is about this request, its event or its
+    /// room (not in the room, no power to post, no such room, too large, malformed), so
+    /// sending it again will never help while other requests may. A refusal of the whole
+    /// account or of a passing state (`M_USER_SUSPENDED`, `M_RESOURCE_LIMIT_EXCEEDED`,
+    /// `M_CONSENT_NOT_GIVEN`), an unknown code, or none at all (a proxy's error page) is not.
+    public var isRefusalOfThisRequest: Bool {
+        isRefusal && errcode.map(Self.requestRefusals.contains) == true
+    }
+
+    /// The client-server specification's error codes that are about the request itself,
+    /// not the account or the homeserver. `M_UNKNOWN` says nothing about what was refused.
+    static let requestRefusals: Set<String> = [
+        "M_FORBIDDEN", "M_NOT_FOUND", "M_TOO_LARGE", "M_BAD_JSON", "M_NOT_JSON", "M_MISSING_PARAM", "M_INVALID_PARAM",
+        "M_UNSUPPORTED_ROOM_VERSION", "M_INCOMPATIBLE_ROOM_VERSION",
+    ]
 
     public var description: String {
         switch kind {

@@ -50,11 +50,19 @@ struct MatrixOutbox: ChatOutbox {
             }
             metrics.delivered(event.kind)
         } catch {
-            metrics.retried(.send)
-            if error.isPermanent { throw ChatDeliveryError(.skip, error.description) }
-            if error.isUnauthorized { throw ChatDeliveryError(.retry(after: .seconds(60)), error.description) }
-            throw ChatDeliveryError(.retry(after: error.retryAfter), error.description)
+            throw disposition(of: error)
         }
+    }
+
+    /// What a failed send means for its event: skipped only when the homeserver refused
+    /// this event or its room; anything else (the account refused, the homeserver away or
+    /// in maintenance) holds the event, and every one after it, until the homeserver takes it.
+    private func disposition(of error: MatrixError) -> ChatDeliveryError {
+        if error.isRefusalOfThisRequest { return ChatDeliveryError(.skip, "refused for this event or room: \(error)") }
+        metrics.retried(.send)
+        if error.isUnauthorized { return ChatDeliveryError(.retry(after: .seconds(60)), "\(error); check matrix.access_token") }
+        if error.isRefusal { return ChatDeliveryError(.retry(after: error.retryAfter), "held until the homeserver takes it: \(error)") }
+        return ChatDeliveryError(.retry(after: error.retryAfter), error.description)
     }
 
     func caughtUp(session: String) async {

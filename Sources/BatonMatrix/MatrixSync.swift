@@ -205,7 +205,10 @@ struct MatrixSync: Sendable {
                     try await client.leave(room)
                     logger.notice("Declined a room invite (matrix.auto_join: \(configuration.autoJoin.rawValue))", metadata: metadata)
                 } catch {
-                    guard error.isPermanent else { throw error }
+                    // Refused, whatever the reason: the invite is left unanswered rather
+                    // than holding up every room's sync for it. Anything else (unreachable,
+                    // rate-limited, the token refused) fails the batch, to be read again.
+                    guard error.isRefusal else { throw error }
                     metadata["baton.error"] = "\(error)"
                     logger.warning("Could not decline a room invite", metadata: metadata)
                 }
@@ -216,8 +219,9 @@ struct MatrixSync: Sendable {
     }
 
     /// Joins `room` (an id or an alias). A failure that may pass (the room's homeserver out
-    /// of reach: a 502, a timeout) is tried again in the background instead of holding up
-    /// the sync of every other room; a refusal is logged and left.
+    /// of reach: a 502, a timeout; the bot's account suspended) is tried again in the
+    /// background instead of holding up the sync of every other room; a refusal of this
+    /// room (not invited, banned, no such room) is logged and left.
     private func join(_ room: String, reason: String) async {
         let metadata: Logger.Metadata = ["baton.room": "\(room)", "baton.reason": "\(reason)"]
         do {
@@ -226,7 +230,7 @@ struct MatrixSync: Sendable {
             await gateway.updateNetwork(MatrixNetwork.name) { $0.rooms = Set($0.rooms).union([id]).sorted() }
             logger.info("Joined a room", metadata: metadata.merging(["baton.room_id": "\(id)"]) { $1 })
         } catch {
-            if error.isPermanent || error.isUnauthorized {
+            if error.isRefusalOfThisRequest || error.isUnauthorized {
                 pendingJoins.done(room)
                 logger.error("Cannot join a room", metadata: metadata.merging(["baton.error": "\(error)"]) { $1 })
             } else {

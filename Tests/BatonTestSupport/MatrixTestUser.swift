@@ -100,6 +100,13 @@ public final class MatrixTestUser: Sendable {
         try await http.request("PUT", "/_matrix/client/v3/profile/\(Self.encode(userID))/displayname", body: ["displayname": name])
     }
 
+    /// Suspends `user`'s account, or lifts the suspension, as a server admin (Synapse's
+    /// admin API): a suspended account still syncs, but every message it sends is refused
+    /// with `403 M_USER_SUSPENDED`.
+    public func setSuspended(_ suspended: Bool, _ user: String) async throws {
+        try await http.request("PUT", "/_synapse/admin/v1/suspend/\(Self.encode(user))", body: ["suspend": suspended])
+    }
+
     /// Sends a text message; returns its event id.
     @discardableResult
     public func send(_ text: String, to room: String) async throws -> String {
