@@ -139,9 +139,9 @@ extension Gateway {
         }
         for (session, generation) in renewing.sorted(by: { $0.key < $1.key })
         where !stillHeld.contains(session) && held[session] == generation {
-            // Ran out before this renewal: a peer may run the session now.
+            // A peer took it before this renewal (it had run out): the peer runs the session now.
             logger.error(
-                "Lease ran out before it was renewed", metadata: ["baton.session": "\(session)", "baton.running": "\(scheduler.isBusy(session))"])
+                "Lease lost: a peer took it before it was renewed", metadata: ["baton.session": "\(session)", "baton.running": "\(scheduler.isBusy(session))"])
             metrics.leaseExpired()
             held[session] = nil
             loadedThrough[session] = nil

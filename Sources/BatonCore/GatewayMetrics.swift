@@ -116,7 +116,7 @@ public final class GatewayMetrics: Sendable {
         if takenOver { leasesTakenOver.increment() }
     }
 
-    /// A lease of this process ran out before it was renewed.
+    /// A lease of this process was taken by a peer before it was renewed.
     func leaseExpired() {
         leasesExpired.increment()
     }

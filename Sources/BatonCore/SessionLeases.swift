@@ -14,7 +14,7 @@ public protocol SessionLeases: Sendable {
     func acquire(_ session: String) async throws -> LeaseGrant?
 
     /// Extends every lease this process holds and says it is alive; returns the sessions
-    /// it still holds (one missing ran out and may be a peer's now).
+    /// it still holds (one missing is a peer's now, or was let go).
     func renew(state: String) async throws -> Set<String>
 
     /// Lets go of the session's lease taken under `generation`, and tells the peers.

@@ -7,7 +7,8 @@ import PostgresNIO
 ///
 /// A lease is a row naming its holder, a generation given anew by every acquisition (from
 /// one sequence, never twice, though the row goes on release), and when it runs out. The
-/// database's clock decides, so processes' clocks need not agree.
+/// database's clock decides, so processes' clocks need not agree. A lease that ran out is
+/// still its holder's until a peer takes it: running out only lets a peer take it.
 public struct PostgresLeases: SessionLeases {
     let client: PostgresClient
     let instance: String
@@ -53,6 +54,9 @@ public struct PostgresLeases: SessionLeases {
         }
     }
 
+    /// Extends every lease whose row names this process, run out or not, and returns their
+    /// sessions: a renewal late by a stall of the database keeps what no peer took meanwhile.
+    /// A session missing was taken by a peer (the row names it now) or let go.
     public func renew(state: String) async throws -> Set<String> {
         try await withDeadline(timeout) { [self] in
             try await client.query(
@@ -62,10 +66,15 @@ public struct PostgresLeases: SessionLeases {
                         \(state), to_timestamp(\(startedAt.timeIntervalSince1970)), now(), now() + make_interval(secs => \(seconds)))
                 ON CONFLICT (instance) DO UPDATE SET state = excluded.state, seen_at = now(), expires_at = excluded.expires_at
                 """, logger: logger)
+            // The holder alone decides, as the commits' fence does: an instance id is new
+            // with every process and a peer's take writes its own, so a row naming this
+            // process is one it took (generations tell only its own takes apart, and the
+            // row has the newest). A peer's take racing this one waits on the row's lock:
+            // after it, the take finds the lease renewed; before it, this finds the peer's.
             let rows = try await client.query(
                 """
                 UPDATE leases SET expires_at = now() + make_interval(secs => \(seconds))
-                WHERE holder = \(instance) AND expires_at >= now()
+                WHERE holder = \(instance)
                 RETURNING session
                 """, logger: logger)
             var held: Set<String> = []

@@ -28,7 +28,7 @@ struct PostgresGatewayTests {
         }
     }
 
-    @Test("A session whose lease runs out stops here: its turn is interrupted, the message behind it not started, both left pending")
+    @Test("A session whose lease a peer took stops here: its turn is interrupted, the message behind it not started, both left pending")
     func aSessionWhoseLeaseRunsOutStopsHere() async throws {
         let agent = WaitingAgent()
         try await withGateway(agent: agent) { gateway, store, leases, _ in
@@ -79,7 +79,33 @@ struct PostgresGatewayTests {
         }
     }
 
-    @Test("A lease that ran out, with the turn still winding down, is taken again only once it ended: that message runs again first")
+    @Test("A lease that ran out but that no peer took is renewed at the next beat: its turn runs on, the message behind it waits here")
+    func aLeaseThatRanOutUntakenKeepsItsSession() async throws {
+        let agent = WaitingAgent()
+        try await withGateway(agent: agent) { gateway, store, _, client in
+            for (id, text) in [("m1", "one"), ("m2", "two")] {
+                _ = try await gateway.accept(IncomingMessage(id: id, session: "s", user: "u", text: text))
+            }
+            #expect(await agent.next() == "started m1")
+            let generation = try #require(await gateway.held["s"])
+            // A renewal came late (the database stalled): the lease ran out by the
+            // database's clock, and no peer took it.
+            try await client.query("UPDATE leases SET expires_at = now() - interval '1 second' WHERE session = 's'")
+            await gateway.leaseBeat()
+            #expect(await gateway.held["s"] == generation, "still this process's")
+            #expect(await gateway.turns["m1"]?.stop == nil, "m1 not interrupted")
+            #expect(await gateway.status().queued == 1, "m2 still waits here")
+            var stillValid = false
+            for try await valid in try await client.query("SELECT expires_at > now() FROM leases WHERE session = 's'").decode(Bool.self) {
+                stillValid = valid
+            }
+            #expect(stillValid, "renewed")
+            #expect(agent.started == ["m1"])
+            #expect(try await store.pendingMessages(session: "s").map(\.id) == ["m1", "m2"])
+        }
+    }
+
+    @Test("A lease a peer took, with the turn still winding down, is taken again only once it ended: that message runs again first")
     func aSessionIsTakenAgainOnlyOnceItsCutOffTurnEnded() async throws {
         let agent = WaitingAgent(stopsWhenLetGo: true)
         try await withGateway(agent: agent) { gateway, store, _, client in
@@ -87,15 +113,21 @@ struct PostgresGatewayTests {
                 _ = try await gateway.accept(IncomingMessage(id: id, session: "s", user: "u", text: text))
             }
             #expect(await agent.next() == "started m1")
-            // The lease runs out (the database's clock says so); the beat finds it gone and
-            // stops the turn, which takes a while to end.
+            // The lease runs out (the database's clock says so) and a peer takes it; the
+            // beat finds it gone and stops the turn, which takes a while to end.
             try await client.query("UPDATE leases SET expires_at = now() - interval '1 second' WHERE session = 's'")
+            let peer = PostgresLeases(client: client, instance: "peer", lease: 30, listen: "test", logger: Logger(label: "test"))
+            let taken = try #require(try await peer.acquire("s"))
             await gateway.leaseBeat()
             #expect(try await withTimeout(.seconds(10), waitingFor: "the turn to be told to stop") { await agent.next() } == "cancelled m1")
-            // Meanwhile a commit for the session is heard of (a peer stored a message for
-            // it), as the cluster listener tells: no take while the cut-off turn ends.
+            // The peer lets it go again (it began draining), and meanwhile a commit for the
+            // session is heard of, as the cluster listener tells: no take while the
+            // cut-off turn ends.
+            try await peer.release("s", generation: taken.generation)
             await gateway.takeSession("s")
+            #expect(await gateway.held["s"] == nil, "not taken while the cut-off turn ends")
             agent.letStop()
+            _ = try await eventually("the cut-off turn to end", timeout: .seconds(10)) { await gateway.turns.isEmpty ? true : nil }
             // Once it ended the session is taken again (at the latest at the next beat):
             // m1 runs again before m2.
             await gateway.leaseBeat()
@@ -391,7 +423,7 @@ struct PostgresGatewayTests {
 }
 
 /// Leases that go to the store as given, except that the next grant can be kept from the
-/// gateway, and a session's lease made to look run out to its renewals.
+/// gateway, and a session's lease made to look taken by a peer to its renewals.
 final class GrantHidingLeases: SessionLeases {
     private let leases: any SessionLeases
     private let hidesNextGrant = Mutex(false)
@@ -415,7 +447,7 @@ final class GrantHidingLeases: SessionLeases {
         }
     }
 
-    /// From now on renewals leave `session` out, as when its lease ran out.
+    /// From now on renewals leave `session` out, as when a peer took its lease.
     func runOut(_ session: String) {
         runOutSessions.withLock { _ = $0.insert(session) }
     }

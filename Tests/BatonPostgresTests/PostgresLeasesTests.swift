@@ -7,12 +7,59 @@ import PostgresNIO
 import Testing
 
 /// Session leases in PostgreSQL: each acquisition a generation of its own, so a release
-/// lets go of the lease it names and of no other.
+/// lets go of the lease it names and of no other; a lease that ran out is its holder's
+/// until a peer takes it.
 @Suite("Leases on PostgreSQL", .serialized, .enabled(if: PostgresTestServer.isAvailable, "needs scripts/postgres.sh up"))
 struct PostgresLeasesTests {
     private func holder(of session: String, in database: String) async throws -> String {
         try await PostgresTestServer.psql(database, "SELECT holder FROM leases WHERE session = '\(session)'")
             .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The session's lease row as "holder|generation|whether it has run out" (`t` or `f`).
+    private func lease(of session: String, in database: String) async throws -> String {
+        try await PostgresTestServer.psql(database, "SELECT holder, generation, expires_at < now() FROM leases WHERE session = '\(session)'")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Makes every lease of `session` run out, as a renewal the database was slow to answer
+    /// would: by the database's clock, without waiting.
+    private func runOut(_ session: String, in database: String) async throws {
+        _ = try await PostgresTestServer.psql(database, "UPDATE leases SET expires_at = now() - interval '1 second' WHERE session = '\(session)'")
+    }
+
+    @Test("A lease that ran out and that no peer took is renewed by its holder, under the same generation; a peer cannot take it then")
+    func aLeaseThatRanOutUntakenIsRenewed() async throws {
+        try await withMigratedDatabase { client, database in
+            let a = PostgresLeases(client: client, instance: "a", lease: 30, listen: "test", logger: Logger(label: "test"))
+            let b = PostgresLeases(client: client, instance: "b", lease: 30, listen: "test", logger: Logger(label: "test"))
+            let grant = try #require(try await a.acquire("s"))
+            try await runOut("s", in: database)
+            #expect(try await lease(of: "s", in: database) == "a|\(grant.generation)|t")
+
+            #expect(try await a.renew(state: "ready") == ["s"], "still a's: nobody took it")
+            #expect(try await lease(of: "s", in: database) == "a|\(grant.generation)|f")
+            #expect(try await b.acquire("s") == nil, "renewed, so a's again")
+            try await a.release("s", generation: grant.generation)
+            #expect(try await holder(of: "s", in: database) == "", "let go under the generation it was taken with")
+        }
+    }
+
+    @Test("A lease a peer took after it ran out is not renewed by its old holder")
+    func aLeaseAPeerTookIsNotRenewedByItsOldHolder() async throws {
+        try await withMigratedDatabase { client, database in
+            let a = PostgresLeases(client: client, instance: "a", lease: 30, listen: "test", logger: Logger(label: "test"))
+            let b = PostgresLeases(client: client, instance: "b", lease: 30, listen: "test", logger: Logger(label: "test"))
+            _ = try #require(try await a.acquire("s"))
+            _ = try #require(try await a.acquire("kept"))
+            try await runOut("s", in: database)
+            let taken = try #require(try await b.acquire("s"))
+            #expect(taken.takenFrom == "a")
+
+            #expect(try await a.renew(state: "ready") == ["kept"], "s is b's")
+            #expect(try await lease(of: "s", in: database) == "b|\(taken.generation)|f")
+            #expect(try await b.renew(state: "ready") == ["s"])
+        }
     }
 
     @Test("A release that comes after its holder took the session again leaves the new lease be")
