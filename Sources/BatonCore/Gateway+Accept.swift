@@ -135,7 +135,7 @@ extension Gateway {
             messages[id]?.acknowledgement = acknowledgement
             writer.enqueue([drainingNotice(session, message: id, position: position)])
         }
-        if configuration.busyInput == .interrupt, !draining, let running = scheduler.runningMessage(of: session), running != id {
+        if configuration.busyInput == .interrupt, drain.isServing, let running = scheduler.runningMessage(of: session), running != id {
             interrupt(message: running, cause: .superseded)
         }
         metrics.messageStored(acknowledgement.status)

@@ -35,4 +35,40 @@ struct DrainDuringCommitTests {
         writing.cancel()
         _ = try? await writing.value
     }
+
+    @Test("busy_input: interrupt — a message whose commit a drain overtook leaves the session's running turn be")
+    func aMessageOvertakenByADrainDoesNotInterrupt() async throws {
+        let second: @Sendable ([[StoreWrite]]) -> Bool = { groups in
+            groups.joined().contains { if case .insertMessage(let message) = $0 { message.id == "m2" } else { false } }
+        }
+        let harness = try GatewayHarness(
+            store: { FirstCommitHeldStore($0, holding: second) }, agent: DemoAgent(delay: .seconds(3600)),
+            configure: { $0.busyInput = .interrupt })
+        defer { harness.removeDirectory() }
+        let (sqlite, store, writer, gateway) = (harness.sqlite, harness.store, harness.writer, harness.gateway)
+        let writing = Task { try await writer.run() }
+        let running = Task { try await gateway.run() }
+        await gateway.listenerStarted()
+
+        #expect(try await gateway.accept(IncomingMessage(id: "m1", session: "s", user: "u", text: "a long turn")).isAcknowledged)
+        let accepting = Task { try await gateway.accept(IncomingMessage(id: "m2", session: "s", user: "u", text: "hello")) }
+        await store.firstCommitStarted()
+        // The drain waits for m1's turn, which m2 would have superseded had it come before.
+        await gateway.requestDrain(.restart, immediate: false, origin: .control)
+        store.letFirstCommitThrough()
+        guard case .acknowledged(let acknowledgement) = try await accepting.value else {
+            Issue.record("m2 not stored")
+            return
+        }
+        #expect(acknowledgement.status == .queued)
+        #expect(await gateway.status().inFlight == 1, "m1's turn runs on into the drain")
+
+        // Cut short by the drain instead: m1 is the next process's to run again, not cancelled.
+        await gateway.requestDrain(.restart, immediate: true, origin: .control)
+        try await running.value
+        try await writer.write([])
+        #expect(try sqlite.pendingMessages().map(\.id) == ["m1", "m2"])
+        writing.cancel()
+        _ = try? await writing.value
+    }
 }

@@ -2,8 +2,8 @@
 import BatonTestSupport
 import Synchronization
 
-/// A SQLite store whose first commit waits until the test fails it or lets it through;
-/// every other call goes to the store.
+/// A SQLite store whose first commit (of those `holds` picks: any, unless told) waits
+/// until the test fails it or lets it through; every other call goes to the store.
 final class FirstCommitHeldStore: ForwardingStore {
     struct Refused: Error {}
 
@@ -12,9 +12,16 @@ final class FirstCommitHeldStore: ForwardingStore {
     /// Whether the held commit fails.
     private let (outcomes, outcome) = AsyncStream.makeStream(of: Bool.self)
     private let commits = Mutex(0)
+    private let holds: @Sendable ([[StoreWrite]]) -> Bool
 
     init(_ base: SQLiteStore) {
         self.base = base
+        holds = { _ in true }
+    }
+
+    init(_ base: SQLiteStore, holding holds: @escaping @Sendable ([[StoreWrite]]) -> Bool) {
+        self.base = base
+        self.holds = holds
     }
 
     /// Returns once the first commit waits.
@@ -31,6 +38,7 @@ final class FirstCommitHeldStore: ForwardingStore {
     }
 
     func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
+        guard holds(groups) else { return try await base.commit(groups) }
         let number = commits.withLock { count in
             count += 1
             return count

@@ -12,7 +12,9 @@ struct GatewayHarness<S: Store> {
     let writer: StoreWriter
     let gateway: Gateway
 
-    init(store wrap: (SQLiteStore) -> S, agent: any Agent = DemoAgent(delay: .zero)) throws {
+    init(
+        store wrap: (SQLiteStore) -> S, agent: any Agent = DemoAgent(delay: .zero), configure: (inout Configuration) -> Void = { _ in }
+    ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-gateway-\(UUID().uuidString)").path
         sqlite = try SQLiteStore(directory: directory)
         store = wrap(sqlite)
@@ -21,6 +23,7 @@ struct GatewayHarness<S: Store> {
         writer = StoreWriter(store: store, bus: bus, logger: logger)
         var configuration = Configuration(listen: ListenAddress(host: "127.0.0.1", port: 0), stateDirectory: directory)
         configuration.agent.delay = 0
+        configure(&configuration)
         gateway = Gateway(
             configuration: configuration, store: store, recovery: try sqlite.recovery(), writer: writer, bus: bus, agent: agent,
             supervisor: nil, logger: logger)
