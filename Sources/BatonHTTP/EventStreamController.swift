@@ -17,7 +17,7 @@ struct EventStreamController {
     }
 
     @Sendable func stream(_ request: Request, context: BatonRequestContext) async throws -> Response {
-        let session = try context.parameters.require("session")
+        let session = try context.parameters.requireDecoded("session")
         let after = try Self.resumePoint(request)
         let store = self.store
         let bus = self.bus

@@ -8,7 +8,7 @@ struct StatusController {
     func register(on router: Router<BatonRequestContext>) {
         router.get("/v1/status") { _, _ in JSONBody.response(.ok, await gateway.status()) }
         router.get("/v1/sessions/{session}") { _, context in
-            let session = try context.parameters.require("session")
+            let session = try context.parameters.requireDecoded("session")
             return JSONBody.response(.ok, await gateway.sessionStatus(session))
         }
         router.get("/healthz") { _, _ in JSONBody.response(.ok, ["status": "ok"]) }

@@ -12,7 +12,7 @@ struct UserController {
 
     func register(on router: Router<BatonRequestContext>) {
         router.get("/v1/users/{user}") { _, context in
-            let user = try context.parameters.require("user")
+            let user = try context.parameters.requireDecoded("user")
             let admin = admins.contains(user) && context.caller.mayCommand(as: user)
             return JSONBody.response(.ok, UserBody(user: user, admin: admin))
         }

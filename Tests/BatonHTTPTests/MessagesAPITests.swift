@@ -145,6 +145,26 @@ import Testing
         }
     }
 
+    @Test("A session or user whose name needs percent-encoding in a URL: its stream, status and user are reached through the encoded path")
+    func namesThatNeedPercentEncoding() async throws {
+        try await InProcessBaton().run { app, client in
+            let session = "team chat?#%ü"
+            _ = try await client.send(session: session, text: "hello")
+            // The client's URL carries the name percent-encoded.
+            let events = try await client.events(session: session) { $0.contains(where: \.isReply) }
+            #expect(events.filter(\.isReply).compactMap { $0.payload?.text } == ["Demo agent heard bob: hello"])
+            let status = try await client.request("GET", "/v1/sessions/\(BatonHTTPClient.pathComponent(session))")
+            #expect(status.status == 200)
+            #expect(status.json["session"] as? String == session && status.json["last_event_id"] as? Int == events.count)
+            let user = try await client.request("GET", "/v1/users/\(BatonHTTPClient.pathComponent("alice smith"))")
+            #expect(user.json["user"] as? String == "alice smith")
+            // Sent as it is (an HTTP client library would escape the `%`).
+            let port = try #require(app.httpSocket.port)
+            let broken = try await RawHTTPExchange(pieces: [Array("GET /v1/sessions/bad%zz HTTP/1.1\r\nHost: baton\r\n\r\n".utf8)]).run(port: port)
+            #expect(broken.statuses == [400] && broken.head.contains("percent-encoding"), "\(broken.head)")
+        }
+    }
+
     @Test func statusCommandIsAnsweredOnTheStream() async throws {
         try await InProcessBaton().run { app, client in
             let response = try await client.post(session: "s", user: "anyone", text: "/status")

@@ -106,7 +106,7 @@ public final class BatonHTTPClient: Sendable {
     public func streamEvents(
         session: String, lastEventID: Int64?, onOpen: () -> Void = {}, onEvent: (ServerSentEvent) -> Bool
     ) async throws {
-        var request = HTTPClientRequest(url: "\(baseURL)/v1/sessions/\(session)/events")
+        var request = HTTPClientRequest(url: "\(baseURL)/v1/sessions/\(Self.pathComponent(session))/events")
         request.headers.add(name: "Accept", value: "text/event-stream")
         if let lastEventID { request.headers.add(name: "Last-Event-ID", value: String(lastEventID)) }
         let response = try await client.execute(request, deadline: .distantFuture)
@@ -140,10 +140,15 @@ public final class BatonHTTPClient: Sendable {
         }
     }
 
+    /// `name` as one segment of a URL's path: percent-encoded but for letters, digits and `-._~`.
+    public static func pathComponent(_ name: String) -> String {
+        name.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "-._~").union(.alphanumerics)) ?? name
+    }
+
     /// Every event of the session stored so far: a fresh stream read up to the
     /// `last_event_id` that `GET /v1/sessions/{session}` reports.
     public func allEvents(session: String, timeout: Duration = .seconds(30)) async throws -> [ServerSentEvent] {
-        let response = try await request("GET", "/v1/sessions/\(session)")
+        let response = try await request("GET", "/v1/sessions/\(Self.pathComponent(session))")
         struct SessionBody: Decodable { var lastEventId: Int64 }
         guard response.status == 200, let last = try? response.decode(SessionBody.self).lastEventId else {
             throw UnexpectedResponse(description: "GET /v1/sessions/\(session): \(response.status) \(response.text)")

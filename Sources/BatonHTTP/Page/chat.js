@@ -15,7 +15,7 @@ const NOTICE_LABELS = {
 // A message's state only moves forward: a late answer must not undo a reply.
 const RANK = { sending: 0, rejected: 0, accepted: 1, queued: 1, interrupted: 2, answered: 3, failed: 3, done: 3 };
 
-/** Names that go into a URL path as they are (Baton does not decode the path). */
+/** Names the page takes: short and plain. It percent-encodes them into URLs all the same, and Baton decodes them. */
 export const NAME_PATTERN = /^[A-Za-z0-9._~:@!+-]{1,100}$/;
 
 export class Chat {
@@ -43,7 +43,7 @@ export class Chat {
     this.session = session;
     this.messages = new Map();
     this.log.replaceChildren();
-    this.stream = new EventStream(this.api, `/v1/sessions/${session}/events`, {
+    this.stream = new EventStream(this.api, `/v1/sessions/${encodeURIComponent(session)}/events`, {
       onEvent: (event) => this.receive(event),
       onOpen: () => this.handlers.onStreamOpen?.(),
       onDrop: () => this.handlers.onStreamDrop?.(),

@@ -84,7 +84,7 @@ export class GatewayView {
     this.elements.admin.hidden = true;
     this.elements.notAdmin.hidden = false;
     try {
-      const answer = await this.api.json(`/v1/users/${user}`);
+      const answer = await this.api.json(`/v1/users/${encodeURIComponent(user)}`);
       if (this.user !== user) return;
       this.elements.admin.hidden = !answer.admin;
       this.elements.notAdmin.hidden = answer.admin;
