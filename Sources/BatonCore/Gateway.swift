@@ -367,6 +367,7 @@ public actor Gateway: Service {
     /// starts their turns.
     private func announceRecovery() {
         guard !recoveredSessions.isEmpty else { return }
+        guard drain.isServing else { return leaveRecoveredTurns() }
         metrics.recovered(messages: recoveredSessions.values.reduce(0, +), interruptedTurns: recoveredTurns)
         var writes: [StoreWrite] = []
         for (session, count) in recoveredSessions.sorted(by: { $0.key < $1.key }) {
@@ -383,6 +384,22 @@ public actor Gateway: Service {
         recoveredSessions = [:]
         startTurns(recoveredStarts)
         recoveredStarts = []
+    }
+
+    /// A drain was asked for before the gateway ran (a signal during a long start): the
+    /// turns recovered are not started, and stay as the store has them, for the process
+    /// after. The drain then waits for nothing of theirs.
+    private func leaveRecoveredTurns() {
+        logger.info(
+            "Draining before any turn started: the pending messages are left for the next process",
+            metadata: ["baton.pending": "\(messages.count)"])
+        for start in recoveredStarts {
+            messages[start.message] = nil
+            _ = scheduler.turnEnded(session: start.session)
+        }
+        recoveredSessions = [:]
+        recoveredStarts = []
+        perform(drain.inFlightChanged(to: scheduler.runningCount))
     }
 }
 

@@ -33,6 +33,37 @@ struct GatewayCancellationTests {
     }
 }
 
+/// A drain asked for before the gateway runs (a signal while a long upgrade of the store
+/// delays the start): the turns the last process left are not started.
+@Suite("Drain before the gateway runs")
+struct DrainBeforeRunTests {
+    @Test("A drain asked for before the run: the recovered turn does not start, stays pending, and the drain ends at once")
+    func recoveredTurnsDoNotStartInADrain() async throws {
+        let first = try GatewayHarness(store: { $0 }, agent: CountingAgent())
+        defer { first.removeDirectory() }
+        let writing = Task { try await first.writer.run() }
+        let running = Task { try await first.gateway.run() }
+        await first.gateway.listenerStarted()
+        _ = try await first.gateway.accept(IncomingMessage(id: "m1", session: "s", user: "u", text: "left running"))
+        _ = try await first.gateway.accept(IncomingMessage(id: "m2", session: "s", user: "u", text: "left queued"))
+        running.cancel()
+        try await running.value
+        writing.cancel()
+        _ = try? await writing.value
+
+        let agent = CountingAgent()
+        let next = try GatewayHarness(store: { $0 }, agent: agent, directory: first.directory) { $0.drain.timeout = 3600 }
+        await next.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
+        let nextWriting = Task { try await next.writer.run() }
+        try await withTimeout(.seconds(30), waitingFor: "the drain to end without running a turn") { try await next.gateway.run() }
+        try await next.writer.write([])
+        #expect(agent.started.isEmpty, "a recovered turn started in the drain")
+        #expect(try next.sqlite.pendingMessages().map(\.id) == ["m1", "m2"], "both left for the process after")
+        nextWriting.cancel()
+        _ = try? await nextWriting.value
+    }
+}
+
 /// An agent whose turns run until cancelled, and that records which started.
 final class CountingAgent: Agent {
     private let starts = Mutex<[String]>([])

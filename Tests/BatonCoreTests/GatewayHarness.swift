@@ -12,10 +12,12 @@ struct GatewayHarness<S: Store> {
     let writer: StoreWriter
     let gateway: Gateway
 
+    /// `directory`: an earlier harness's, as the next process finds what the last one left.
     init(
-        store wrap: (SQLiteStore) -> S, agent: any Agent = DemoAgent(delay: .zero), configure: (inout Configuration) -> Void = { _ in }
+        store wrap: (SQLiteStore) -> S, agent: any Agent = DemoAgent(delay: .zero), directory existing: String? = nil,
+        configure: (inout Configuration) -> Void = { _ in }
     ) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-gateway-\(UUID().uuidString)").path
+        directory = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("baton-gateway-\(UUID().uuidString)").path
         sqlite = try SQLiteStore(directory: directory)
         store = wrap(sqlite)
         let bus = EventBus()
