@@ -35,6 +35,10 @@ struct MatrixSync: Sendable {
             + #""presence":{"not_types":["*"]},"account_data":{"not_types":["*"]}}"#
     }
     static let historyFilter = #"{"types":\#(eventTypes)}"#
+    /// A `/sync` filter that leaves out everything but invites (which no filter takes away).
+    static let invitesFilter =
+        #"{"room":{"timeline":{"limit":0},"state":{"types":[]},"ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}},"#
+        + #""presence":{"not_types":["*"]},"account_data":{"not_types":["*"]}}"#
 
     /// Runs until cancelled.
     func run() async {
@@ -71,7 +75,12 @@ struct MatrixSync: Sendable {
         }
     }
 
-    /// Checks the token, joins the configured rooms and learns which rooms are joined.
+    /// Checks the token, joins the configured rooms, answers the invites that stand, and
+    /// learns which rooms are joined.
+    ///
+    /// An invite is in a sync only once, in the batch it came in: one an earlier process
+    /// could not take up before it stopped (its join failed for a while, the bot's account
+    /// was suspended) would otherwise stand unanswered for good, the stored position past it.
     private func prepare() async throws {
         let me = try await client.whoAmI()
         guard me.userID == configuration.userID else {
@@ -79,6 +88,9 @@ struct MatrixSync: Sendable {
         }
         for room in configuration.rooms {
             await join(room, reason: "a room of matrix.rooms")
+        }
+        if try await store.cursor(network: MatrixNetwork.name) != nil {
+            try await handleInvites(try await client.sync(since: nil, filter: Self.invitesFilter, timeout: .zero))
         }
         let rooms = try await client.joinedRooms()
         await gateway.updateNetwork(MatrixNetwork.name) { $0.rooms = rooms.sorted() }
@@ -169,6 +181,12 @@ struct MatrixSync: Sendable {
     private func accept(_ message: IncomingMessage) async throws {
         let room = message.session
         if let id = message.id, try await gateway.wasAnswered(id) { return }
+        let limit = gateway.configuration.limits.maxMessageBytes
+        if message.text.utf8.count > limit {
+            // As the HTTP API refuses such a message with a 413: no turn, and the room is told.
+            let text = "Your message is \(message.text.utf8.count) bytes, over limits.max_message_bytes (\(limit)); it was not taken. Send a shorter one."
+            return try await gateway.notify(session: room, kind: .error, text: text, message: message.id)
+        }
         do {
             switch try await gateway.accept(message) {
             case .acknowledged:

@@ -46,6 +46,19 @@ struct MatrixRoomTests {
         }
     }
 
+    @Test("A room message over limits.max_message_bytes gets an error notice, once, and no turn; a short one is answered")
+    func anOversizedMessageIsRefused() async throws {
+        try await withMatrixConversation(maxMessageBytes: 1024) { chat in
+            let long = try await chat.bob.send(String(repeating: "long ", count: 400), to: chat.room)
+            let refusal = try await chat.waitForNotice(containing: "limits.max_message_bytes")
+            #expect(refusal.inReplyTo == long, "the notice answers the message it refuses")
+            let short = try await chat.bob.send("short", to: chat.room)
+            _ = try await chat.waitForReplies(to: [short])
+            #expect(try await chat.replyCounts() == [short: 1])
+            #expect(try await chat.fixture.client.status().inFlight == 0)
+        }
+    }
+
     @Test("/status answers with a notice; a non-admin's /restart gets a notice, not a restart")
     func commands() async throws {
         try await withMatrixConversation { chat in

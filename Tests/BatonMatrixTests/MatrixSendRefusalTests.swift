@@ -1,5 +1,7 @@
 import BatonMatrix
 import BatonTestSupport
+import Foundation
+import Glibc
 import Testing
 
 /// A reply the homeserver refuses is dropped only when the refusal is about that reply or
@@ -67,6 +69,37 @@ struct MatrixSendRefusalTests {
                 try await chat.adapterStatus()?.backlog == 0 ? true : nil
             }
             #expect(try await chat.replyCounts() == [message: 1])
+        }
+    }
+
+    @Test("An invite the bot could not take up while its account was suspended is taken up by the next process")
+    func inviteOutlivesARestart() async throws {
+        try await withMatrixConversation { chat in
+            let admin = try await chat.synapse.register("admin", admin: true)
+            defer { admin.close() }
+            try await admin.setSuspended(true, chat.bot.userID)
+            let room = try await chat.alice.createRoom(inviting: [chat.bot.userID])
+            _ = try await eventually("the join refused", timeout: .seconds(60), interval: .milliseconds(100)) {
+                chat.fixture.serverLogs.contains("Could not join a room yet") ? true : nil
+            }
+            // A message read in a later batch: the stored position is past the invite's.
+            _ = try await chat.bob.send("after the invite", to: chat.room)
+            struct SessionBody: Decodable { var lastEventId: Int64 }
+            let session = "/v1/sessions/\(BatonHTTPClient.pathComponent(chat.room))"
+            _ = try await eventually("the message after the invite stored", timeout: .seconds(60), interval: .milliseconds(100)) {
+                try await chat.fixture.client.request("GET", session).decode(SessionBody.self).lastEventId > 0 ? true : nil
+            }
+            chat.server.send(SIGTERM)
+            #expect(try await chat.server.exit(within: .seconds(30)) == .exited(0))
+
+            try await admin.setSuspended(false, chat.bot.userID)
+            _ = try await chat.fixture.startServer()
+            // What is sent before the bot's join is history to it: wait for the join first.
+            _ = try await eventually("the next process in the room", timeout: .seconds(60), interval: .milliseconds(100)) {
+                try await chat.adapterStatus()?.rooms.contains(room) == true ? true : nil
+            }
+            let message = try await chat.alice.send("hello in the new room", to: room)
+            try await chat.alice.waitForReplies(from: chat.bot.userID, to: [message], in: room, timeout: .seconds(60))
         }
     }
 }

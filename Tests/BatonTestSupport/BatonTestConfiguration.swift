@@ -21,6 +21,7 @@ public struct BatonTestConfiguration: Sendable {
     /// `limits.max_connections`, `limits.request_timeout` and `limits.idle_timeout`; nil: Baton's defaults.
     public var maxConnections: Int?
     public var requestTimeout: Double?
+    public var maxMessageBytes: Int?
     public var idleTimeout: Double?
     /// More YAML appended as it is (a `matrix:` section, say).
     public var extraYAML = ""
@@ -58,6 +59,7 @@ public struct BatonTestConfiguration: Sendable {
         ]
         if let maxConnections { lines.append("  max_connections: \(maxConnections)") }
         if let requestTimeout { lines.append("  request_timeout: \(requestTimeout)") }
+        if let maxMessageBytes { lines.append("  max_message_bytes: \(maxMessageBytes)") }
         if let idleTimeout { lines.append("  idle_timeout: \(idleTimeout)") }
         return lines.joined(separator: "\n") + "\n" + extraYAML
     }
