@@ -68,13 +68,21 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
         }
     }
 
+    /// The token of an `Authorization: Bearer <token>` header; the scheme's name in any
+    /// case, as RFC 9110 §11.1 has it (`bearer`, `BEARER`). Nil for another scheme.
+    static func bearerCredentials(_ header: String) -> [UInt8]? {
+        let bytes = Array(header.utf8)
+        let scheme = Array("bearer ".utf8)
+        guard bytes.count >= scheme.count, zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) else { return nil }
+        return Array(bytes.dropFirst(scheme.count))
+    }
+
     /// The caller of a request with `headers` from `peer`, or why it is refused.
     func identify(_ headers: HTTPFields, peer: SocketAddress?) throws(Refusal) -> Caller {
         guard !tokens.isEmpty else { return try localCaller(headers, peer: peer) }
-        guard let header = headers[.authorization], header.hasPrefix("Bearer ") else {
+        guard let header = headers[.authorization], let presented = Self.bearerCredentials(header) else {
             throw Refusal(.missingToken, APIError(.unauthorized, "missing bearer token: send Authorization: Bearer <token>", headers: [.wwwAuthenticate: "Bearer"]))
         }
-        let presented = Array(header.utf8.dropFirst("Bearer ".utf8.count))
         // Check every token without stopping early, so timing says nothing about which
         // token (or how much of one) matched.
         var matched: Caller?

@@ -53,6 +53,18 @@ import Testing
         #expect(!logs.entries.contains { "\($0)".contains(Self.bob) || "\($0)".contains(Self.frontEnd) }, "a secret was logged")
     }
 
+    @Test("The Bearer scheme's name in any case, as RFC 9110 says; another scheme is no token")
+    func theSchemeNameIsCaseInsensitive() async throws {
+        try await InProcessBaton { $0.apiTokens = Self.tokens }.run { _, client in
+            for scheme in ["Bearer", "bearer", "BEARER"] {
+                let response = try await client.request("GET", "/v1/status", headers: [("Authorization", "\(scheme) \(Self.frontEnd)")])
+                #expect(response.status == 200, "\(scheme): \(response.text)")
+            }
+            let basic = try await client.request("GET", "/v1/status", headers: [("Authorization", "Basic \(Self.frontEnd)")])
+            #expect(basic.status == 401)
+        }
+    }
+
     @Test func aTokenThatSpeaksForAnAdminMayRestartAndTheLogNamesIt() async throws {
         let logs = InMemoryLogHandler()
         let alice = APIToken("alice-token-0123456789", users: ["alice"], name: "alice-laptop")
