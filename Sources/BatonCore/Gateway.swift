@@ -209,7 +209,8 @@ public actor Gateway: Service {
                     // Streams must see every event written so far before their goodbye.
                     try? await writer.write([])
                     await releaseAllSessions()
-                    bus.close(with: Goodbye(reason: reason, instance: instance))
+                    // A stop that came meanwhile changed why the process exits.
+                    bus.close(with: Goodbye(reason: exitReason ?? reason, instance: instance))
                     jobQueue.finish()
                 case .publishStatus:
                     sendCoalescedStatus()

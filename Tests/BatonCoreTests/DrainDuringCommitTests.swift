@@ -72,3 +72,33 @@ struct DrainDuringCommitTests {
         _ = try? await writing.value
     }
 }
+
+/// The goodbye event streams get before the process exits.
+@Suite("Goodbye")
+struct GoodbyeTests {
+    @Test("A stop that comes while a finished restart drain flushes its writes: the goodbye says stop, as the exit does")
+    func aStopDuringTheLastFlushChangesTheGoodbye() async throws {
+        let flush: @Sendable ([[StoreWrite]]) -> Bool = { groups in groups.allSatisfy(\.isEmpty) }
+        let harness = try GatewayHarness(store: { FirstCommitHeldStore($0, holding: flush) })
+        defer { harness.removeDirectory() }
+        let (store, writer, gateway) = (harness.store, harness.writer, harness.gateway)
+        let subscription = harness.bus.subscribe(session: "s")
+        let writing = Task { try await writer.run() }
+        let running = Task { try await gateway.run() }
+        await gateway.listenerStarted()
+
+        // Nothing in flight: the restart drain is over at once, and flushes before its goodbye.
+        await gateway.requestDrain(.restart, immediate: false, origin: .control)
+        await store.firstCommitStarted()
+        await gateway.requestDrain(.stop, immediate: false, origin: .control)
+        store.letFirstCommitThrough()
+        try await running.value
+        var goodbye: Goodbye?
+        for await item in subscription.items {
+            if case .goodbye(let said) = item { goodbye = said }
+        }
+        #expect(goodbye?.reason == .stop)
+        writing.cancel()
+        _ = try? await writing.value
+    }
+}

@@ -10,6 +10,7 @@ struct GatewayHarness<S: Store> {
     let sqlite: SQLiteStore
     let store: S
     let writer: StoreWriter
+    let bus: EventBus
     let gateway: Gateway
 
     /// `directory`: an earlier harness's, as the next process finds what the last one left.
@@ -20,7 +21,7 @@ struct GatewayHarness<S: Store> {
         directory = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("baton-gateway-\(UUID().uuidString)").path
         sqlite = try SQLiteStore(directory: directory)
         store = wrap(sqlite)
-        let bus = EventBus()
+        bus = EventBus()
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         writer = StoreWriter(store: store, bus: bus, logger: logger)
         var configuration = Configuration(listen: ListenAddress(host: "127.0.0.1", port: 0), stateDirectory: directory)
