@@ -9,13 +9,14 @@ import NIOHTTPTypes
 /// on to the router, so that the connection's answers go out in the order its requests
 /// came (HTTP/1.1 has no other way to match them).
 ///
-/// A message that comes while the router still answers an earlier request goes to the
-/// router too, which serves `POST /v1/messages` the same way. Requests that come while a
-/// message is being answered wait here, and are read once its answer is written.
+/// One request is answered at a time: requests that come while a message is being
+/// answered, or while the router answers an earlier request, wait here, and are read once
+/// that answer is written.
 ///
 /// The connection ends as the router would end it: after an answer that says
 /// `Connection: close` (the request asked for it, or a drain began), with the requests
-/// behind it left unread, or after a 400 when the message's body could not be read.
+/// behind it left unread (nor stored: the client sends them again elsewhere), or after a
+/// 400 when the message's body could not be read.
 ///
 /// Input is read only as fast as answers are taken: no more is read while a message is
 /// answered, while requests read before wait here, or while the client leaves its answers
@@ -55,6 +56,10 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var answering = false
     /// Requests passed to the router whose answer has not ended yet.
     private var routed = 0
+    /// The request passed to the router is still coming in (its end not yet passed on).
+    private var routedRequestOpen = false
+    /// The router's answer being written says `Connection: close`: nothing behind it is read.
+    private var routedAnswerCloses = false
     /// Parts that came while a message was being answered, in order.
     private var held: Deque<HTTPRequestPart> = []
     /// The client's end of the connection closed while a message was read or answered:
@@ -87,7 +92,8 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed? = event as? ChannelEvent, reading != nil || holdsParts(context) {
+        // Behind what waits here; a stream the router answers hears of it at once.
+        if case .inputClosed? = event as? ChannelEvent, reading != nil || answering || !held.isEmpty {
             inputClosed = true
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -95,7 +101,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if holdsParts(context) {
+        if answering || !held.isEmpty {
             heldError = heldError ?? error
         } else if var message = reading {
             // The body's framing broke, or the connection ended inside it: the client's
@@ -118,7 +124,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if !answering, context.channel.isWritable { takeHeld(context: context) }
+        if context.channel.isWritable { takeHeld(context: context) }
         context.fireChannelWritabilityChanged()
     }
 
@@ -126,7 +132,13 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// came before it that wait, or the client is not taking its answers (a request passed
     /// on now would add its answer to those piling up).
     private func holdsParts(_ context: ChannelHandlerContext) -> Bool {
-        answering || !held.isEmpty || !context.channel.isWritable
+        waitsForAnAnswer || !held.isEmpty || !context.channel.isWritable
+    }
+
+    /// Whether a request's answer is under way, the request read in full: a message's, or
+    /// the router's.
+    private var waitsForAnAnswer: Bool {
+        answering || (routed > 0 && !routedRequestOpen)
     }
 
     /// Passes on the read held back, once input is taken again.
@@ -138,8 +150,24 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // Only the router's answers come through here: this handler writes its own in front of itself.
-        if case .end = unwrapOutboundIn(data) { routed = max(0, routed - 1) }
+        let part = unwrapOutboundIn(data)
+        if case .head(let head) = part, head.status.kind != .informational {
+            routedAnswerCloses = RequestProgressHandler.asksToClose(head.headerFields)
+        }
         context.write(data, promise: promise)
+        guard case .end = part else { return }
+        routed = max(0, routed - 1)
+        if routedAnswerCloses {
+            // The connection closes once this answer is out: what waits is never answered.
+            held = []
+            return
+        }
+        // On a later turn of the loop, not from inside the router's write.
+        let handler = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = handler.value
+            if !handler.removed { handler.takeHeld(context: context) }
+        }
     }
 
     private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
@@ -163,6 +191,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
             }
         case .head:
             routed += 1
+            routedRequestOpen = true
             context.fireChannelRead(wrapInboundOut(part))
         case .body(var chunk) where reading != nil:
             guard case .success = reading?.caller, reading?.bodyProblem == nil else { return }
@@ -178,6 +207,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
             reading = nil
             answer(message, context: context)
         case .body, .end:
+            if case .end = part { routedRequestOpen = false }
             context.fireChannelRead(wrapInboundOut(part))
         }
     }
@@ -264,13 +294,13 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// the end of the input), then more input.
     private func takeHeld(context: ChannelHandlerContext) {
         let replaying = !held.isEmpty
-        while !answering, context.channel.isWritable, let part = held.popFirst() {
+        while !waitsForAnAnswer, context.channel.isWritable, let part = held.popFirst() {
             take(part, context: context)
         }
         // The async channel hands on what it was given at the end of a read: without
         // this, a request that came behind the message would wait for the client's next bytes.
         if replaying { context.fireChannelReadComplete() }
-        guard !answering, held.isEmpty else { return }
+        guard !waitsForAnAnswer, held.isEmpty else { return }
         if let error = heldError {
             // Behind the requests that came before it, as the router would have it; a
             // message it cut short is answered 400.

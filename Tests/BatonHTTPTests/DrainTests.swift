@@ -118,6 +118,28 @@ import Testing
         #expect(exit == .restart)
     }
 
+    @Test("Draining, a message pipelined behind another request: the connection ends after that request's answer, and the message is not stored")
+    func aMessagePipelinedBehindAnotherRequestInADrainIsNotStored() async throws {
+        let agent = GatedAgent()
+        let exit = try await InProcessBaton().run(agent: agent) { app, client in
+            let port = try #require(app.httpSocket.port)
+            _ = try await client.send(session: "busy", text: "in flight")
+            await agent.waitUntilStarted("in flight")
+            await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
+            let body = #"{"session":"piped","user":"bob","text":"behind the status"}"#
+            let requests =
+                "GET /v1/sessions/piped HTTP/1.1\r\nHost: baton\r\n\r\n"
+                + "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let outcome = try await RawHTTPExchange(pieces: [Array(requests.utf8)]).run(port: port)
+            // The client sees one answer and the end of the connection: it sends the
+            // message again elsewhere, so it must not have been stored here.
+            #expect(outcome.statuses == [200], "\(outcome.head)")
+            #expect(try await app.store.messageCount() == 1)
+            agent.releaseAll()
+        }
+        #expect(exit == .restart)
+    }
+
     @Test func restartNowInterruptsAndTheNextProcessRunsTheTurnAgain() async throws {
         let baton = InProcessBaton()
         let agent = GatedAgent()
