@@ -191,11 +191,14 @@ struct MatrixSync: Sendable {
             switch try await gateway.accept(message) {
             case .acknowledged:
                 await typing.started(in: room)
-            case .rejected(let reason):
+            case .rejected(.draining):
                 let text =
-                    reason == .draining
-                    ? "Baton is restarting and not taking messages now; send yours again in a moment."
-                    : "Baton is still answering an earlier message; send yours again once it is done."
+                    await gateway.status().drain?.reason == .stop
+                    ? "Baton is stopping and not taking messages; send yours again once it is back."
+                    : "Baton is restarting and not taking messages now; send yours again in a moment."
+                try await gateway.notify(session: room, kind: .rejected, text: text, message: message.id)
+            case .rejected(.busy):
+                let text = "Baton is still answering an earlier message; send yours again once it is done."
                 try await gateway.notify(session: room, kind: .rejected, text: text, message: message.id)
             case .restarting, .answered:
                 break

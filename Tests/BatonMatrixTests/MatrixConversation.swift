@@ -53,7 +53,8 @@ struct MatrixConversation: Sendable {
 /// `synapseConfiguration` (YAML) to the end of the homeserver's configuration.
 func withMatrixConversation<T: Sendable>(
     agentDelay: Double = 0.2, agentCommand: [String]? = nil, botToken: String? = nil, rooms: [String] = [],
-    maxMessageBytes: Int? = nil, synapseConfiguration: String = "", _ body: (MatrixConversation) async throws -> T
+    maxMessageBytes: Int? = nil, busyInput: String = "queue", synapseConfiguration: String = "",
+    _ body: (MatrixConversation) async throws -> T
 ) async throws -> T {
     try await withSynapse(extraConfiguration: synapseConfiguration) { synapse in
         let bot = try await synapse.register("baton")
@@ -76,6 +77,7 @@ func withMatrixConversation<T: Sendable>(
             configuration.agentDelay = agentDelay
             configuration.agentCommand = agentCommand
             configuration.maxMessageBytes = maxMessageBytes
+            configuration.busyInput = busyInput
             configuration.extraYAML = yaml
         }) { fixture in
             let server = try await fixture.startServer()

@@ -59,6 +59,23 @@ struct MatrixRoomTests {
         }
     }
 
+    @Test("busy_input: reject, a message during a stop's drain: the room is told Baton is stopping, not restarting")
+    func aRefusalDuringAStopSaysStopping() async throws {
+        try await withMatrixConversation(agentDelay: 30, busyInput: "reject") { chat in
+            _ = try await chat.bob.send("a long turn", to: chat.room)
+            _ = try await eventually("the turn running", timeout: .seconds(60), interval: .milliseconds(100)) {
+                try await chat.fixture.client.status().inFlight == 1 ? true : nil
+            }
+            chat.server.send(SIGTERM)
+            _ = try await eventually("the stop's drain", timeout: .seconds(30), interval: .milliseconds(100)) {
+                try await chat.fixture.client.status().state == "draining" ? true : nil
+            }
+            _ = try await chat.bob.send("while stopping", to: chat.room)
+            let refusal = try await chat.waitForNotice(containing: "not taking messages")
+            #expect(refusal.body.contains("stopping") && !refusal.body.contains("restarting"), "\(refusal.body)")
+        }
+    }
+
     @Test("/status answers with a notice; a non-admin's /restart gets a notice, not a restart")
     func commands() async throws {
         try await withMatrixConversation { chat in
