@@ -18,10 +18,10 @@ import NIOHTTPTypes
 /// behind it left unread (nor stored: the client sends them again elsewhere), or after a
 /// 400 when the message's body could not be read.
 ///
-/// Input is read only as fast as answers are taken: no more is read while a message is
-/// answered, while requests read before wait here, or while the client leaves its answers
-/// unread (the channel is not writable). A client that pipelines requests and never reads
-/// is held by TCP's own flow control, not by Baton's memory.
+/// Input is read only as fast as answers are taken: no more is read while requests read
+/// before wait here (at most what one read brought), or while the client leaves its
+/// answers unread (the channel is not writable). A client that pipelines requests and
+/// never reads is held by TCP's own flow control, not by Baton's memory.
 ///
 /// A message sent with `Expect: 100-continue` is told `100 Continue` when it may be
 /// taken, or refused at once (its token, its coding, a `Content-Length` over the limit),
@@ -115,8 +115,11 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
+    /// A read is held back once parts wait here or the client is not taking its answers;
+    /// not merely while an answer is under way, so a client that waits for each answer
+    /// costs no turning of the socket's read interest off and on.
     func read(context: ChannelHandlerContext) {
-        if holdsParts(context) {
+        if !held.isEmpty || !context.channel.isWritable {
             readHeld = true
         } else {
             context.read()
@@ -143,7 +146,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     /// Passes on the read held back, once input is taken again.
     private func resumeReading(context: ChannelHandlerContext) {
-        guard readHeld, !holdsParts(context) else { return }
+        guard readHeld, held.isEmpty, context.channel.isWritable else { return }
         readHeld = false
         context.read()
     }
