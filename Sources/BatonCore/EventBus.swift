@@ -4,6 +4,11 @@ import Synchronization
 ///
 /// Events are published by ``StoreWriter`` after their commit, in id order. A stream that
 /// falls far behind drops its oldest buffered events and fills the gap from the store.
+///
+/// For each session followed it remembers the newest event published, so that a process
+/// that may have missed some (a peer's, while it did not hear of them) can publish what
+/// came after it (``following``), and no event goes out twice. That is forgotten once
+/// nothing follows the session.
 public final class EventBus: Sendable {
     /// What an open stream receives.
     public enum Item: Sendable, Equatable {
@@ -18,12 +23,32 @@ public final class EventBus: Sendable {
         public let items: AsyncStream<Item>
     }
 
+    /// What open streams follow, and what they were given: see ``following``.
+    public struct Following: Sendable, Equatable {
+        /// Sessions with a stream of their own.
+        public var sessions: Set<String>
+        /// Prefixes of the feeds of every session whose name starts with one.
+        public var prefixes: Set<String>
+        /// The newest event published for each followed session since it came to be
+        /// followed; a session that has had none is missing.
+        public var published: [String: Int64]
+
+        /// Whether nothing is followed.
+        public var isEmpty: Bool { sessions.isEmpty && prefixes.isEmpty }
+    }
+
     private struct State {
         var nextID: UInt64 = 0
         var subscribers: [String: [UInt64: AsyncStream<Item>.Continuation]] = [:]
         /// Feeds of every session's events whose name starts with `prefix`, by subscription id.
         var everything: [UInt64: (prefix: String, continuation: AsyncStream<Item>.Continuation)] = [:]
+        /// The newest event published, by session, for followed sessions only.
+        var published: [String: Int64] = [:]
         var goodbye: Goodbye?
+
+        func isFollowed(_ session: String) -> Bool {
+            subscribers[session] != nil || everything.values.contains { session.hasPrefix($0.prefix) }
+        }
     }
 
     private let state = Mutex(State())
@@ -69,23 +94,34 @@ public final class EventBus: Sendable {
 
     public func unsubscribe(_ subscription: Subscription) {
         if subscription.session.isEmpty {
-            state.withLock { $0.everything.removeValue(forKey: subscription.id) }?.continuation.finish()
+            state.withLock { state in
+                let feed = state.everything.removeValue(forKey: subscription.id)
+                for session in state.published.keys where !state.isFollowed(session) {
+                    state.published[session] = nil
+                }
+                return feed
+            }?.continuation.finish()
             return
         }
         let continuation = state.withLock { state in
             let continuation = state.subscribers[subscription.session]?.removeValue(forKey: subscription.id)
             if state.subscribers[subscription.session]?.isEmpty == true {
                 state.subscribers[subscription.session] = nil
+                if !state.isFollowed(subscription.session) { state.published[subscription.session] = nil }
             }
             return continuation
         }
         continuation?.finish()
     }
 
-    /// Delivers committed events, in the order given.
+    /// Delivers committed events, in the order given. An event at or below the newest one
+    /// published for its session is left out: its streams had it, or fill the gap below
+    /// the newer one from the store.
     public func publish(_ events: some Sequence<SessionEvent>) {
         state.withLock { state in
             for event in events {
+                guard state.isFollowed(event.session), event.id > state.published[event.session] ?? 0 else { continue }
+                state.published[event.session] = event.id
                 for continuation in state.subscribers[event.session]?.values ?? [:].values {
                     continuation.yield(.event(event))
                 }
@@ -103,6 +139,7 @@ public final class EventBus: Sendable {
             defer {
                 state.subscribers = [:]
                 state.everything = [:]
+                state.published = [:]
             }
             return state.subscribers.values.flatMap(\.values) + state.everything.values.map(\.continuation)
         }
@@ -115,8 +152,15 @@ public final class EventBus: Sendable {
     /// Whether a stream follows the session (or every session like it): events a peer
     /// process stored need reading only then.
     public func isFollowed(session: String) -> Bool {
+        state.withLock { $0.isFollowed(session) }
+    }
+
+    /// What open streams follow and the newest event published for each session followed:
+    /// a process that may have missed events (a peer's, while it did not hear of them)
+    /// publishes what the store has after that.
+    public var following: Following {
         state.withLock { state in
-            state.everything.values.contains { session.hasPrefix($0.prefix) } || !(state.subscribers[session]?.isEmpty ?? true)
+            Following(sessions: Set(state.subscribers.keys), prefixes: Set(state.everything.values.map(\.prefix)), published: state.published)
         }
     }
 

@@ -364,20 +364,25 @@ struct PostgresGatewayTests {
         let leases: GrantHidingLeases
     }
 
-    /// Runs one gateway per agent, as processes `p0`, `p1`, … on one fresh database, under
-    /// `busyInput`, for `body`; then stops them. No cluster listener runs: a test tells a
-    /// peer of a commit as the listener would (``Gateway/takeSession(_:)``).
-    private func withGateways(
-        _ agents: [any Agent], busyInput: BusyInput = .queue, storeTimeout: Duration = .seconds(5),
-        _ body: @escaping @Sendable ([Peer], PostgresClient) async throws -> Void
-    ) async throws {
-        let url = try PostgresURL(try await PostgresTestServer.createDatabase())
-        // Silent unless BATON_TEST_LOG is set, then on standard error.
+    /// The gateways' logger: silent unless BATON_TEST_LOG is set, then on standard error.
+    static var logger: Logger {
         var logger = Logger(label: "test") { label -> any LogHandler in
             guard ProcessInfo.processInfo.environment["BATON_TEST_LOG"] != nil else { return SwiftLogNoOpLogHandler() }
             return StreamLogHandler.standardError(label: label)
         }
         logger.logLevel = .debug
+        return logger
+    }
+
+    /// Runs one gateway per agent, as processes `p0`, `p1`, … on one fresh database, under
+    /// `busyInput`, for `body`; then stops them. No cluster listener runs: a test tells a
+    /// peer of a commit as the listener would (``Gateway/takeSession(_:)``), or starts one.
+    func withGateways(
+        _ agents: [any Agent], busyInput: BusyInput = .queue, storeTimeout: Duration = .seconds(5),
+        _ body: @escaping @Sendable ([Peer], PostgresClient) async throws -> Void
+    ) async throws {
+        let url = try PostgresURL(try await PostgresTestServer.createDatabase())
+        let logger = Self.logger
         try await PostgresSchema.migrate(url, logger: logger)
         let client = PostgresClient(configuration: url.configuration, backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
