@@ -93,11 +93,22 @@ extension Gateway {
     }
 
     /// Lets go of a session: its committed state first, so the peer that takes it next
-    /// reads where this process left it.
+    /// reads where this process left it. While what this process wrote cannot be committed
+    /// (the store is unreachable), the lease is kept: a peer taking the session then would
+    /// run a finished turn again. It is let go at a later beat, or runs out once the
+    /// process is gone.
     func releaseSession(_ session: String) async {
         guard let generation = held.removeValue(forKey: session) else { return }
         loadedThrough[session] = nil
-        try? await writer.write([])
+        do {
+            try await writer.write([])
+        } catch {
+            // Unless a message meanwhile took the session again (its own generation).
+            if held[session] == nil { held[session] = generation }
+            logger.warning(
+                "Lease kept: what this process wrote could not be committed first", metadata: ["baton.session": "\(session)", "baton.error": "\(error)"])
+            return
+        }
         do {
             try await leases.release(session, generation: generation)
             logger.debug("Lease let go", metadata: ["baton.session": "\(session)", "baton.generation": "\(generation)"])

@@ -246,6 +246,40 @@ struct PostgresGatewayTests {
         }
     }
 
+    @Test("An idle session whose turn's end cannot be committed yet is not let go: the lease stays this process's until it is")
+    func aLeaseIsKeptWhileItsWritesCannotBeCommitted() async throws {
+        let agent = FailsOnCueAgent()
+        try await withGateway(agent: agent, storeTimeout: .seconds(1)) { gateway, store, _, client in
+            _ = try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "hello"))
+            await agent.started()
+            _ = try await eventually("the turn's start stored", timeout: .seconds(10)) {
+                try await store.message(id: "m1")?.state == .running ? true : nil
+            }
+            try await Self.whileSessionRowLocked("locked", client: client) {
+                agent.fail()
+                _ = try await eventually("the turn's end waiting to commit", timeout: .seconds(30)) {
+                    try await Self.commitsWaitingForALock(client) >= 1 ? true : nil
+                }
+                // Idle now, but what its turn wrote is not committed: a peer taking the
+                // session would run the turn again.
+                await gateway.leaseBeat()
+                #expect(try await Self.holder(of: "locked", client: client) == "test")
+            }
+            _ = try await eventually("the turn's end stored", timeout: .seconds(30)) {
+                try await store.message(id: "m1")?.state == .failed ? true : nil
+            }
+            await gateway.leaseBeat()
+            #expect(try await Self.holder(of: "locked", client: client) == nil, "let go once its writes are committed")
+        }
+    }
+
+    /// Which process holds `session`'s lease, if any.
+    private static func holder(of session: String, client: PostgresClient) async throws -> String? {
+        let rows = try await client.query("SELECT holder FROM leases WHERE session = \(session)", logger: Logger(label: "test"))
+        for try await holder in rows.decode(String.self) { return holder }
+        return nil
+    }
+
     /// Runs `body` while a transaction of the test's holds `session`'s row (which every
     /// commit writing to the session locks first); lets go of it after.
     private static func whileSessionRowLocked(
