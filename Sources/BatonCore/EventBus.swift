@@ -68,6 +68,10 @@ public final class EventBus: Sendable {
     /// Starts a feed of the events of every session whose name starts with `prefix`,
     /// published from now on (a chat network's outbox follows all of its rooms through one,
     /// and none of the other sessions'). Its ``Subscription/session`` is empty.
+    ///
+    /// Its items carry each event's session, id and kind, not its data: they wake a reader
+    /// of the store, and a feed held up for long (its network refusing every send) would
+    /// otherwise keep the text of every event published meanwhile.
     public func subscribeToAll(sessionsStartingWith prefix: String) -> Subscription {
         makeSubscription(session: "") { state, id, continuation in state.everything[id] = (prefix, continuation) }
     }
@@ -125,8 +129,10 @@ public final class EventBus: Sendable {
                 for continuation in state.subscribers[event.session]?.values ?? [:].values {
                     continuation.yield(.event(event))
                 }
+                guard !state.everything.isEmpty else { continue }
+                let wakeUp = SessionEvent(session: event.session, id: event.id, kind: event.kind, data: "")
                 for (prefix, continuation) in state.everything.values where event.session.hasPrefix(prefix) {
-                    continuation.yield(.event(event))
+                    continuation.yield(.event(wakeUp))
                 }
             }
         }

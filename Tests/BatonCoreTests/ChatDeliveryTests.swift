@@ -41,11 +41,13 @@ struct ChatDeliveryTests {
         #expect(bus.isFollowed(session: "!any-room") && !bus.isFollowed(session: "http-session"))
         bus.publish(["http-session", "!room", "http-other"].map { SessionEvent(session: $0, id: 1, kind: .reply, data: "{}") })
         bus.close(with: Goodbye(reason: .stop, instance: "test"))
-        var sessions: [String] = []
+        var events: [SessionEvent] = []
         for await item in feed.items {
-            if case .event(let event) = item { sessions.append(event.session) }
+            if case .event(let event) = item { events.append(event) }
         }
-        #expect(sessions == ["!room"])
+        #expect(events.map(\.session) == ["!room"])
+        // A wake-up, not a copy: a feed held up for long keeps no event's text.
+        #expect(events.map(\.data) == [""] && events.map(\.id) == [1])
     }
 }
 
