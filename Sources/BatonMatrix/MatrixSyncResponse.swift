@@ -1,28 +1,62 @@
-/// The parts of a `/sync` answer Baton reads.
+/// The parts of a `/sync` answer Baton reads, read leniently below `next_batch`: a part of
+/// an unexpected shape (an invite's state from another server, say) is left out rather
+/// than failing the whole sync, which would be read again, and fail again, for good.
 struct MatrixSyncResponse: Decodable, Sendable {
     struct Rooms: Decodable, Sendable {
         var join: [String: JoinedRoom]?
         var invite: [String: InvitedRoom]?
         var leave: [String: LeftRoom]?
+
+        init(from decoder: any Decoder) throws {
+            let container = try? decoder.container(keyedBy: CodingKeys.self)
+            join = try? container?.decode([String: JoinedRoom].self, forKey: .join)
+            invite = try? container?.decode([String: InvitedRoom].self, forKey: .invite)
+            leave = try? container?.decode([String: LeftRoom].self, forKey: .leave)
+        }
+
+        enum CodingKeys: String, CodingKey { case join, invite, leave }
     }
 
     struct JoinedRoom: Decodable, Sendable {
         var timeline: Timeline?
         var state: Events?
+
+        init(from decoder: any Decoder) throws {
+            let container = try? decoder.container(keyedBy: CodingKeys.self)
+            timeline = try? container?.decode(Timeline.self, forKey: .timeline)
+            state = try? container?.decode(Events.self, forKey: .state)
+        }
+
+        enum CodingKeys: String, CodingKey { case timeline, state }
     }
 
     struct InvitedRoom: Decodable, Sendable {
         var inviteState: Events?
+
+        init(from decoder: any Decoder) throws {
+            inviteState = try? decoder.container(keyedBy: CodingKeys.self).decode(Events.self, forKey: .inviteState)
+        }
+
         enum CodingKeys: String, CodingKey { case inviteState = "invite_state" }
     }
 
-    struct LeftRoom: Decodable, Sendable {}
+    struct LeftRoom: Decodable, Sendable {
+        init(from decoder: any Decoder) throws {}
+    }
 
     struct Timeline: Decodable, Sendable {
         var events: [MatrixRoomEvent]?
         /// More events happened than the answer holds: fetch the gap from `prev_batch`.
         var limited: Bool?
         var previousBatch: String?
+
+        init(from decoder: any Decoder) throws {
+            let container = try? decoder.container(keyedBy: CodingKeys.self)
+            events = try? container?.decode([MatrixRoomEvent].self, forKey: .events)
+            limited = try? container?.decode(Bool.self, forKey: .limited)
+            previousBatch = try? container?.decode(String.self, forKey: .previousBatch)
+        }
+
         enum CodingKeys: String, CodingKey {
             case events, limited
             case previousBatch = "prev_batch"
@@ -31,10 +65,22 @@ struct MatrixSyncResponse: Decodable, Sendable {
 
     struct Events: Decodable, Sendable {
         var events: [MatrixRoomEvent]?
+
+        init(from decoder: any Decoder) throws {
+            events = try? decoder.container(keyedBy: CodingKeys.self).decode([MatrixRoomEvent].self, forKey: .events)
+        }
+
+        enum CodingKeys: String, CodingKey { case events }
     }
 
     var nextBatch: String
     var rooms: Rooms?
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        nextBatch = try container.decode(String.self, forKey: .nextBatch)
+        rooms = try? container.decode(Rooms.self, forKey: .rooms)
+    }
 
     enum CodingKeys: String, CodingKey {
         case nextBatch = "next_batch"
@@ -97,21 +143,22 @@ struct MatrixRoomEvent: Decodable, Sendable, Equatable {
     }
 
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        type = (try? container.decode(String.self, forKey: .type)) ?? ""
-        eventID = try? container.decode(String.self, forKey: .eventID)
-        sender = try? container.decode(String.self, forKey: .sender)
-        originServerTimestamp = try? container.decode(Int64.self, forKey: .originServerTimestamp)
-        stateKey = try? container.decode(String.self, forKey: .stateKey)
-        let content = try? container.nestedContainer(keyedBy: ContentKeys.self, forKey: .content)
+        // Not an object at all: an event of no type, which nothing reads.
+        let container = try? decoder.container(keyedBy: CodingKeys.self)
+        type = (try? container?.decode(String.self, forKey: .type)) ?? ""
+        eventID = try? container?.decode(String.self, forKey: .eventID)
+        sender = try? container?.decode(String.self, forKey: .sender)
+        originServerTimestamp = try? container?.decode(Int64.self, forKey: .originServerTimestamp)
+        stateKey = try? container?.decode(String.self, forKey: .stateKey)
+        let content = try? container?.nestedContainer(keyedBy: ContentKeys.self, forKey: .content)
         msgtype = try? content?.decode(String.self, forKey: .msgtype)
         body = try? content?.decode(String.self, forKey: .body)
         membership = try? content?.decode(String.self, forKey: .membership)
         // Servers before spec v1.0 put `prev_content` at the top of the event.
-        let unsigned = try? container.nestedContainer(keyedBy: UnsignedKeys.self, forKey: .unsigned)
+        let unsigned = try? container?.nestedContainer(keyedBy: UnsignedKeys.self, forKey: .unsigned)
         let previousContent =
             (try? unsigned?.nestedContainer(keyedBy: ContentKeys.self, forKey: .previousContent))
-            ?? (try? container.nestedContainer(keyedBy: ContentKeys.self, forKey: .previousContent))
+            ?? (try? container?.nestedContainer(keyedBy: ContentKeys.self, forKey: .previousContent))
         previousMembership = try? previousContent?.decode(String.self, forKey: .membership)
         let relatesTo = try? content?.nestedContainer(keyedBy: RelationKeys.self, forKey: .relatesTo)
         relation = try? relatesTo?.decode(String.self, forKey: .relType)

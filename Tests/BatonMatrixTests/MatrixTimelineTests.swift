@@ -108,3 +108,43 @@ extension MatrixTimelineTests {
         #expect(MatrixTimeline.read(events, room: room, bot: bot).encrypted)
     }
 }
+
+@Suite("A sync answer of an unexpected shape")
+struct MatrixSyncResponseTests {
+    @Test("Parts of an unexpected shape are left out; the rest, and the position, are read")
+    func partsOfAnUnexpectedShapeAreLeftOut() throws {
+        let answer = #"""
+            {"next_batch": "s42",
+             "rooms": {
+               "invite": {
+                 "!odd:remote": {"invite_state": {"events": [1, "x", null]}},
+                 "!odder:remote": {"invite_state": "not an object"},
+                 "!fine:remote": {"invite_state": {"events": [
+                   {"type": "m.room.member", "state_key": "@baton:test", "sender": "@alice:test", "content": {"membership": "invite"}}]}}
+               },
+               "join": {
+                 "!room:test": {"timeline": {"events": [
+                   7,
+                   {"type": "m.room.message", "event_id": "$1", "sender": "@bob:test", "origin_server_ts": 1,
+                    "content": {"msgtype": "m.text", "body": "hello"}}]}},
+                 "!broken:test": "not an object"
+               },
+               "leave": []
+             }}
+            """#
+        let response = try JSONDecoder().decode(MatrixSyncResponse.self, from: Data(answer.utf8))
+        #expect(response.nextBatch == "s42")
+        let invites = try #require(response.rooms?.invite)
+        #expect(invites["!fine:remote"]?.inviteState?.events?.first?.sender == "@alice:test")
+        #expect(invites["!odd:remote"]?.inviteState?.events?.allSatisfy { $0.type.isEmpty } == true)
+        #expect(invites["!odder:remote"] != nil && invites["!odder:remote"]?.inviteState?.events == nil)
+        let events = try #require(response.rooms?.join?["!room:test"]?.timeline?.events)
+        #expect(events.map(\.body) == [nil, "hello"])
+        #expect(response.rooms?.join?["!broken:test"]?.timeline == nil)
+    }
+
+    @Test("An answer without a position is refused")
+    func anAnswerWithoutAPositionIsRefused() {
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(MatrixSyncResponse.self, from: Data(#"{"rooms": {}}"#.utf8)) }
+    }
+}
