@@ -33,7 +33,8 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// Since when the client has left its answers unread (the connection takes no more
     /// writes); nil while it takes them.
     private var stalledSince: NIODeadline?
-    /// When the connection is closed unless its phase changes first; nil while answering.
+    /// When the connection is closed unless its phase changes first; nil while answering
+    /// and the client takes what is written.
     private var closeAt: NIODeadline?
     private var closeReason: ConnectionRegistry.CloseReason = .idle
     /// One timer, checking `closeAt` when it fires.

@@ -3,6 +3,7 @@ import DequeModule
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 
 /// Answers one connection's messages (``MessageEndpoint``) and passes every other request
@@ -60,7 +61,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var routedRequestOpen = false
     /// The router's answer being written says `Connection: close`: nothing behind it is read.
     private var routedAnswerCloses = false
-    /// Parts that came while a message was being answered, in order.
+    /// Parts that came while an answer was under way or the client took none, in order.
     private var held: Deque<HTTPRequestPart> = []
     /// The client's end of the connection closed while a message was read or answered:
     /// passed on behind its answer, or the router's connection task would close the
@@ -110,6 +111,11 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
             message.bodyProblem = MessagesController.brokenBody
             message.closes = true
             answer(message, context: context)
+        } else if let malformed = error as? HTTPParserError, routed == 0 {
+            // A request that is not HTTP/1.1 Baton can read, with nothing before it to
+            // answer: a 400 like every other answer (stamped, saying why), then the end.
+            let problem = APIError(.badRequest, "The request is not valid HTTP/1.1 (\(malformed)); the connection ends")
+            respond(MessagesController.Answer(problem), closing: true, context: context)
         } else {
             context.fireErrorCaught(error)
         }

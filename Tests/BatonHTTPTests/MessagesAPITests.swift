@@ -165,6 +165,19 @@ import Testing
         }
     }
 
+    @Test("A request that is not valid HTTP/1.1 gets a 400 like any other answer: stamped with the instance, saying why")
+    func malformedHTTPIsAnsweredLikeAnyOtherRequest() async throws {
+        try await InProcessBaton().run { app, _ in
+            let port = try #require(app.httpSocket.port)
+            let request = "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nContent-Length: many\r\n\r\n"
+            let outcome = try await RawHTTPExchange(pieces: [Array(request.utf8)]).run(port: port)
+            #expect(outcome.statuses == [400], "\(outcome.head)")
+            #expect(outcome.head.lowercased().contains("baton-instance: \(app.gateway.instance)"), "\(outcome.head)")
+            #expect(outcome.head.contains(#"{"error":"The request is not valid HTTP/1.1"#), "\(outcome.head)")
+            #expect(try await app.store.messageCount() == 0)
+        }
+    }
+
     @Test func statusCommandIsAnsweredOnTheStream() async throws {
         try await InProcessBaton().run { app, client in
             let response = try await client.post(session: "s", user: "anyone", text: "/status")
