@@ -132,9 +132,12 @@ struct MatrixSync: Sendable {
         }
         for message in reading.messages {
             metrics.received(age: Date().timeIntervalSince(message.sentAt))
-            if case .restart = ChatCommand(text: message.incoming.text), message.sentAt < gateway.startedAt {
-                // Sent to an earlier process, which restarted for it (this process is the
-                // restart) or died before it could: either way it is served.
+            if case .restart = ChatCommand(text: message.incoming.text), message.sentAt < gateway.startedAt,
+                gateway.configuration.admins.contains(message.incoming.user)
+            {
+                // An admin's, sent to an earlier process, which restarted for it (this
+                // process is the restart) or died before it could: either way it is served.
+                // Anyone else's is answered as it would have been: only admins may.
                 logger.info("Skipped a /restart sent before this process started", metadata: ["baton.room": "\(id)"])
                 continue
             }

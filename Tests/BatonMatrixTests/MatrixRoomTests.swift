@@ -76,6 +76,22 @@ struct MatrixRoomTests {
         }
     }
 
+    @Test("A non-admin's /restart sent while Baton was stopped gets its notice from the next process; an admin's does not restart it again")
+    func restartsSentWhileStopped() async throws {
+        try await withMatrixConversation { chat in
+            chat.server.send(SIGTERM)
+            #expect(try await chat.server.exit(within: .seconds(30)) == .exited(0))
+            try await chat.alice.send("/restart", to: chat.room)
+            try await chat.bob.send("/restart", to: chat.room)
+            _ = try await chat.fixture.startServer()
+            let refusal = try await chat.waitForNotice(containing: "Only admins may /restart")
+            #expect(refusal.body.contains(chat.bob.userID))
+            let answered = try await chat.bob.send("after the start", to: chat.room)
+            _ = try await chat.waitForReplies(to: [answered])
+            #expect(try await chat.fixture.client.status().state == "ready", "the admin's /restart, from before the start, is not acted on")
+        }
+    }
+
     @Test("/status answers with a notice; a non-admin's /restart gets a notice, not a restart")
     func commands() async throws {
         try await withMatrixConversation { chat in
