@@ -222,11 +222,7 @@ struct PostgresGatewayTests {
     func aCommitThatTimedOutButLandedIsNotStoredTwice() async throws {
         let agent = FailsOnCueAgent()
         try await withGateway(agent: agent, storeTimeout: .seconds(1)) { gateway, store, _, client in
-            _ = try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "hello"))
-            await agent.started()
-            _ = try await eventually("the turn's start stored", timeout: .seconds(10)) {
-                try await store.message(id: "m1")?.state == .running ? true : nil
-            }
+            try await Self.startTurn(of: gateway, store: store, agent: agent)
             // A transaction of the test's holds the session's row: the turn's end waits
             // for it, times out, and is sent again and again by the writer.
             try await Self.whileSessionRowLocked("locked", client: client) {
@@ -250,11 +246,7 @@ struct PostgresGatewayTests {
     func aLeaseIsKeptWhileItsWritesCannotBeCommitted() async throws {
         let agent = FailsOnCueAgent()
         try await withGateway(agent: agent, storeTimeout: .seconds(1)) { gateway, store, _, client in
-            _ = try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "hello"))
-            await agent.started()
-            _ = try await eventually("the turn's start stored", timeout: .seconds(10)) {
-                try await store.message(id: "m1")?.state == .running ? true : nil
-            }
+            try await Self.startTurn(of: gateway, store: store, agent: agent)
             try await Self.whileSessionRowLocked("locked", client: client) {
                 agent.fail()
                 _ = try await eventually("the turn's end waiting to commit", timeout: .seconds(30)) {
@@ -270,6 +262,16 @@ struct PostgresGatewayTests {
             }
             await gateway.leaseBeat()
             #expect(try await Self.holder(of: "locked", client: client) == nil, "let go once its writes are committed")
+        }
+    }
+
+    /// Accepts `m1` in the session `locked` and returns once its turn runs on `agent` and
+    /// that is stored.
+    private static func startTurn(of gateway: Gateway, store: PostgresStore, agent: FailsOnCueAgent) async throws {
+        _ = try await gateway.accept(IncomingMessage(id: "m1", session: "locked", user: "u", text: "hello"))
+        await agent.started()
+        _ = try await eventually("the turn's start stored", timeout: .seconds(10)) {
+            try await store.message(id: "m1")?.state == .running ? true : nil
         }
     }
 
