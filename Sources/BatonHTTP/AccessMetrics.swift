@@ -16,6 +16,9 @@ final class AccessMetrics: Sendable {
         /// No tokens configured and the request came from another machine or through a
         /// proxy, without `allow_unauthenticated` (403).
         case notLocal = "not_local"
+        /// No tokens configured and a browser sent the request for another site's page
+        /// (``ForeignPageCheck``), without `allow_unauthenticated` (403).
+        case foreignPage = "foreign_page"
     }
 
     private let requests: [String: Counter]

@@ -224,7 +224,7 @@ final class MessageEndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// A message's reading begun: its caller, or why it is refused.
     private func start(_ head: HTTPRequest, peer: SocketAddress?) -> Reading {
         let caller = Result { () throws(APIError) in
-            try endpoint.authentication.caller(of: head.headerFields, peer: peer, logger: logger)
+            try endpoint.authentication.caller(of: head.headerFields, authority: head.authority, peer: peer, logger: logger)
         }
         body.clear()
         return Reading(

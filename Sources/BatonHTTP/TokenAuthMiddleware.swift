@@ -10,7 +10,8 @@ import NIOCore
 /// and the caller is that token's holder. Without, nobody is proven, so the API serves
 /// only this machine: a request from another machine, or one that came through a reverse
 /// proxy (it carries `Forwarded`, `X-Forwarded-For` or `X-Real-IP`), gets 403 unless
-/// `allow_unauthenticated` is set. Those headers are only ever a reason to refuse, never
+/// `allow_unauthenticated` is set, and so does one a browser sent for another site's page
+/// (``ForeignPageCheck``). Those headers are only ever a reason to refuse, never
 /// to trust: a client can add them but cannot remove what a proxy adds.
 ///
 /// `/healthz` and `/readyz` stay open for load balancers and probes: they say nothing
@@ -37,7 +38,7 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
             return try await next(request, context)
         }
         var context = context
-        context.caller = try caller(of: request.headers, peer: context.remoteAddress, logger: context.logger)
+        context.caller = try caller(of: request.headers, authority: request.head.authority, peer: context.remoteAddress, logger: context.logger)
         context.logger = logger(context.logger, naming: context.caller)
         return try await next(request, context)
     }
@@ -52,17 +53,17 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
         return logger
     }
 
-    /// The caller of a request with `headers` from `peer`, counted in the metrics; or the
-    /// answer that refuses it, counted and logged.
-    func caller(of headers: HTTPFields, peer: SocketAddress?, logger: Logger) throws(APIError) -> Caller {
+    /// The caller of a request with `headers` for `authority` (its `Host`) from `peer`,
+    /// counted in the metrics; or the answer that refuses it, counted and logged.
+    func caller(of headers: HTTPFields, authority: String?, peer: SocketAddress?, logger: Logger) throws(APIError) -> Caller {
         do {
-            let caller = try identify(headers, peer: peer)
+            let caller = try identify(headers, authority: authority, peer: peer)
             metrics?.identified(caller)
             return caller
         } catch {
             metrics?.refused(error.reason)
             logger.log(
-                level: error.reason == .notLocal ? .notice : .debug, "Refused an API request",
+                level: error.reason == .notLocal || error.reason == .foreignPage ? .notice : .debug, "Refused an API request",
                 metadata: ["baton.reason": "\(error.reason.rawValue)", "baton.peer": "\(peer?.ipAddress ?? "unknown")"])
             throw error.answer
         }
@@ -77,9 +78,9 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
         return Array(bytes.dropFirst(scheme.count))
     }
 
-    /// The caller of a request with `headers` from `peer`, or why it is refused.
-    func identify(_ headers: HTTPFields, peer: SocketAddress?) throws(Refusal) -> Caller {
-        guard !tokens.isEmpty else { return try localCaller(headers, peer: peer) }
+    /// The caller of a request with `headers` for `authority` from `peer`, or why it is refused.
+    func identify(_ headers: HTTPFields, authority: String? = nil, peer: SocketAddress?) throws(Refusal) -> Caller {
+        guard !tokens.isEmpty else { return try localCaller(headers, authority: authority, peer: peer) }
         guard let header = headers[.authorization], let presented = Self.bearerCredentials(header) else {
             throw Refusal(.missingToken, APIError(.unauthorized, "missing bearer token: send Authorization: Bearer <token>", headers: [.wwwAuthenticate: "Bearer"]))
         }
@@ -96,11 +97,21 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
         return matched
     }
 
-    /// Without tokens: this machine's caller, or another machine's if that is allowed.
-    private func localCaller(_ headers: HTTPFields, peer: SocketAddress?) throws(Refusal) -> Caller {
+    /// Without tokens: this machine's caller, or another machine's (or another site's
+    /// page's, ``ForeignPageCheck``) if that is allowed.
+    private func localCaller(_ headers: HTTPFields, authority: String?, peer: SocketAddress?) throws(Refusal) -> Caller {
         let proxyHeader = OpenAccess.proxyHeaders.first { headers[$0] != nil }
         let loopbackPeer = peer?.isLoopback ?? false
-        let fromThisMachine = proxyHeader == nil && loopbackPeer
+        let foreignPage = proxyHeader == nil && loopbackPeer ? ForeignPageCheck.reason(headers, authority: authority) : nil
+        let fromThisMachine = proxyHeader == nil && loopbackPeer && foreignPage == nil
+        if let foreignPage, !allowUnauthenticated {
+            throw Refusal(
+                .foreignPage,
+                APIError(
+                    .forbidden,
+                    "this API has no api_tokens, so it serves only this machine's own clients and Baton's page, and this request \(foreignPage); "
+                        + "set api_tokens to serve other pages"))
+        }
         guard fromThisMachine || allowUnauthenticated else {
             let origin = proxyHeader.map { "through a proxy (it carries \($0))" } ?? "from \(peer?.ipAddress ?? "an unknown address")"
             throw Refusal(

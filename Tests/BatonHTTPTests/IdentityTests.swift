@@ -97,6 +97,48 @@ import Testing
         }
     }
 
+    @Test("Without tokens, a request a browser sent for another site's page is refused: a form or no-cors fetch posting as an admin, a DNS name pointed at loopback reading the API")
+    func withoutTokensAnotherSitesPageIsRefused() async throws {
+        try await InProcessBaton().run { app, client in
+            let restart = Array(#"{"session":"ops","user":"alice","text":"/restart now"}"#.utf8)
+            let message = Array(#"{"session":"s","user":"bob","text":"hi"}"#.utf8)
+            let fromForm = try await client.request(
+                "POST", "/v1/messages", body: restart, headers: [("Origin", "http://evil.example"), ("Content-Type", "text/plain")])
+            #expect(fromForm.status == 403)
+            #expect(fromForm.errorMessage?.contains("Origin: http://evil.example") == true, "\(fromForm.text)")
+            let crossSite = try await client.request("POST", "/v1/messages", body: message, headers: [("Sec-Fetch-Site", "cross-site")])
+            #expect(crossSite.status == 403)
+            let sandboxed = try await client.request("POST", "/v1/messages", body: message, headers: [("Origin", "null")])
+            #expect(sandboxed.status == 403)
+            let rebound = try await client.request("GET", "/v1/status", headers: [("Host", "evil.example:\(client.port)")])
+            #expect(rebound.status == 403)
+            #expect(rebound.errorMessage?.contains("evil.example") == true, "\(rebound.text)")
+            #expect(await app.gateway.status().state == .ready)
+            #expect(try await app.store.messageCount() == 0)
+
+            // This machine's own clients, and Baton's page, same-origin.
+            let ownPage = try await client.request(
+                "POST", "/v1/messages", body: message,
+                headers: [("Origin", "http://127.0.0.1:\(client.port)"), ("Sec-Fetch-Site", "same-origin")])
+            #expect(ownPage.status == 202, "\(ownPage.text)")
+            let byName = try await client.request(
+                "POST", "/v1/messages", body: message, headers: [("Host", "localhost:\(client.port)"), ("Origin", "http://LOCALHOST:\(client.port)")])
+            #expect(byName.status == 202, "\(byName.text)")
+            #expect(try await client.request("GET", "/v1/status", headers: [("Host", "[::1]:\(client.port)")]).status == 200)
+            #expect(try await client.request("GET", "/", headers: [("Host", "evil.example")]).status == 200, "the page itself asks nothing")
+            #expect(try await app.store.messageCount() == 2)
+            let metrics = try await client.metrics()
+            #expect(metrics[#"baton_api_refused_total{reason="foreign_page"}"#] == 4)
+            #expect(metrics[#"baton_api_refused_total{reason="not_local"}"#] == 0)
+        }
+        try await InProcessBaton { $0.allowUnauthenticated = true }.run { app, client in
+            let restart = Array(#"{"session":"ops","user":"alice","text":"/restart now"}"#.utf8)
+            let fromForm = try await client.request("POST", "/v1/messages", body: restart, headers: [("Origin", "http://evil.example")])
+            #expect(fromForm.status == 403, "served, but nothing vouches for the admin it names: \(fromForm.text)")
+            #expect(await app.gateway.status().state == .ready)
+        }
+    }
+
     @Test func allowedWithoutTokensAdminCommandsStillComeOnlyFromThisMachine() async throws {
         try await InProcessBaton { $0.allowUnauthenticated = true }.run { app, client in
             let proxy = [("X-Forwarded-For", "203.0.113.9")]
