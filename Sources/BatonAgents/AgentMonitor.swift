@@ -9,7 +9,8 @@ import ServiceLifecycle
 ///   back shows as `ready` without waiting for a message). Each probe is recorded with
 ///   ``Gateway/recordAgentProbe(succeeded:startedAt:)``, which fails the in-flight turns
 ///   once the agent goes `offline`.
-/// - Counts a turn that could not reach the agent as a failed probe (``TransportFailures``).
+/// - Counts a turn that could not reach the agent towards `offline`, as a failed probe
+///   (``TransportFailures``), but only a failed probe fails the turns in flight.
 /// - Every interval, returns sessions left busy by a lost turn to idle
 ///   (``Gateway/reconcile(suspects:)``).
 ///
@@ -82,7 +83,7 @@ public struct AgentMonitor: Service {
 
     private func countFailures(_ failures: TransportFailures) async {
         for await instant in failures.reports {
-            await gateway.recordAgentProbe(succeeded: false, startedAt: instant)
+            await gateway.recordAgentUnreachable(startedAt: instant)
         }
     }
 

@@ -24,9 +24,12 @@ public struct HTTPAgent: Agent {
     let failures: TransportFailures?
     let logger: Logger
 
-    /// - Parameter failures: told about every turn that could not reach the agent.
-    public init(url: String, failures: TransportFailures? = nil, logger: Logger) {
-        self.init(url: url, client: AgentHTTPClient.shared, failures: failures, logger: logger)
+    /// - Parameters:
+    ///   - connections: how many turns may reach the agent at once
+    ///     (`agent.max_concurrent_turns`).
+    ///   - failures: told about every turn that could not reach the agent.
+    public init(url: String, connections: Int, failures: TransportFailures? = nil, logger: Logger) {
+        self.init(url: url, client: AgentHTTPClient.forTurns(connections: connections), failures: failures, logger: logger)
     }
 
     init(url: String, client: HTTPClient, failures: TransportFailures?, logger: Logger) {

@@ -14,7 +14,7 @@ public struct HTTPHealthProbe: Sendable {
     ///   - url: `agent.health_url`.
     ///   - timeout: see ``timeout(forInterval:)``.
     public init(url: String, timeout: Duration) {
-        self.init(url: url, timeout: timeout, client: AgentHTTPClient.shared)
+        self.init(url: url, timeout: timeout, client: AgentHTTPClient.forProbes)
     }
 
     init(url: String, timeout: Duration, client: HTTPClient) {
@@ -50,8 +50,9 @@ public struct HTTPHealthProbe: Sendable {
         request.method = .GET
         do {
             let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout / .nanoseconds(1))), logger: logger)
-            // Read the small body so the connection can serve the next probe.
-            _ = try await response.body.collect(upTo: 64 * 1024)
+            // The status decides; the body, however long, is read and dropped so the
+            // connection can serve the next probe.
+            for try await _ in response.body {}
             guard (200..<300).contains(response.status.code) else {
                 return "HTTP \(response.status.code) \(response.status.reasonPhrase)"
             }

@@ -1,8 +1,8 @@
 /// Turns that could not reach the HTTP agent, told to the ``AgentMonitor``.
 ///
-/// A refused or broken connection says as much about the agent's health as a failed
-/// probe does, and it may come while no probe is due: the monitor counts it as one, and
-/// the agent, no longer `ready`, is probed until it answers again.
+/// A refused or broken connection says something of the agent's health, and it may come
+/// while no probe is due: the monitor counts it towards `offline`, and the agent, no
+/// longer `ready`, is probed until it answers again. Only those probes fail other turns.
 public struct TransportFailures: Sendable {
     let reports: AsyncStream<ContinuousClock.Instant>
     private let continuation: AsyncStream<ContinuousClock.Instant>.Continuation

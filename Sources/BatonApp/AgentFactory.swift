@@ -30,7 +30,7 @@ enum AgentFactory {
                 logger.warning("agent.health_url is not set: turns of an agent that stops answering run until agent.turn_timeout")
             }
             return AgentBackEnd(
-                agent: HTTPAgent(url: url, failures: failures, logger: logger), probe: probe, failures: failures, interval: interval)
+                agent: HTTPAgent(url: url, connections: agent.maxConcurrentTurns, failures: failures, logger: logger), probe: probe, failures: failures, interval: interval)
         }
     }
 

@@ -99,7 +99,8 @@ extension Gateway {
     /// reply of that ordinal (it was cut short after it): then the reply is dropped, and the
     /// session sees each reply once however often the turn runs.
     func emitReply(to id: String, text: String) {
-        guard let turn = turns.index(forKey: id), let message = messages[id] else { return }
+        // A turn being stopped says nothing more: its end (a notice, or the next run) does.
+        guard let turn = turns.index(forKey: id), turns.values[turn].stop == nil, let message = messages[id] else { return }
         turns.values[turn].replies += 1
         let ordinal = turns.values[turn].replies
         guard ordinal > message.replies else { return }

@@ -76,6 +76,62 @@ import Testing
         }
     }
 
+    @Test("More turns than an HTTP client's default pool (8) reach the agent at once, and the probe, not queued behind them, finds it healthy")
+    func manyTurnsReachTheAgentAtOnceAndTheProbeIsNotQueuedBehindThem() async throws {
+        try await TestAgentServer.run { server in
+            try await TestGateway.run({
+                HTTPAgentTests.agent(at: server)(&$0)
+                $0.agent.healthInterval = 1
+                $0.agent.turnTimeout = 3600
+            }) { gateway in
+                try await gateway.status("health ready") { $0.agent.health == .ready }
+                var ids: [String] = []
+                for n in 1...12 { ids.append(try await gateway.send("slow", session: "many-\(n)")) }
+                for id in ids { try await server.output.wait(for: "turn started \(id)") }
+                let probes = server.output.count(of: "health probed")
+                try await server.output.wait(for: "health probed", times: probes + 3)
+                let status = await gateway.app.gateway.status()
+                #expect(status.agent.health == .ready)
+                #expect(status.inFlight == 12, "every turn still running: none failed as unreachable")
+            }
+        }
+    }
+
+    @Test("Two turns whose connections the agent dropped do not fail a third still streaming; only a failed probe would")
+    func droppedConnectionsDoNotFailOtherTurns() async throws {
+        try await TestAgentServer.run { server in
+            try await TestGateway.run({
+                HTTPAgentTests.agent(at: server)(&$0)
+                $0.agent.healthInterval = 2
+                $0.agent.turnTimeout = 3600
+            }) { gateway in
+                try await gateway.status("health ready") { $0.agent.health == .ready }
+                let streaming = try await gateway.send("slow", session: "d1")
+                try await server.output.wait(for: "turn started \(streaming)")
+                async let first = gateway.send("drop", session: "d2")
+                async let second = gateway.send("drop", session: "d3")
+                let dropped = try await [(first, "d2"), (second, "d3")]
+                for (id, session) in dropped {
+                    let notice = try await gateway.event(session: session, "the error notice") { $0.isNotice("error", about: id) }
+                    #expect(notice.text?.contains("could not be reached") == true, "\(notice.text ?? "")")
+                }
+                try await gateway.status("health offline") { $0.agent.health == .offline }
+                try await gateway.status("health ready again, from a probe") { $0.agent.health == .ready }
+                #expect(await gateway.app.gateway.status().inFlight == 1, "the streaming turn still runs")
+                #expect(await gateway.app.gateway.sessionStatus("d1").state != .idle)
+            }
+        }
+    }
+
+    @Test func aHealthyProbeWithALongPageIsHealthy() async throws {
+        try await TestAgentServer.run { server in
+            try await server.setHealth("big")
+            try await TestGateway.run(HTTPAgentTests.agent(at: server)) { gateway in
+                try await gateway.status("health ready") { $0.agent.health == .ready }
+            }
+        }
+    }
+
     @Test func aHangingHealthCheckCountsAsFailed() async throws {
         try await TestAgentServer.run { server in
             try await TestGateway.run(HTTPAgentTests.agent(at: server)) { gateway in

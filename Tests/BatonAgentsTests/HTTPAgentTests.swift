@@ -70,6 +70,18 @@ import Testing
         }
     }
 
+    @Test("A redirect is the agent's answer, an error naming it: not followed, so no POST becomes a GET elsewhere")
+    func aRedirectIsNotFollowed() async throws {
+        try await TestAgentServer.run { server in
+            try await TestGateway.run(Self.agent(at: server)) { gateway in
+                let moved = try await gateway.send("moved", session: "h7")
+                let events = try await gateway.events(session: "h7", until: "the error notice") { $0.isNotice("error", about: moved) }
+                #expect(events.last?.text?.contains("HTTP 301") == true, "\(events)")
+                #expect(!events.contains { $0.isReply(to: moved) })
+            }
+        }
+    }
+
     @Test func aRefusedConnectionIsAnErrorNoticeNamingTheCause() async throws {
         // A port that was just free: nothing listens there any more.
         let port = try await TestAgentServer.run { $0.port }

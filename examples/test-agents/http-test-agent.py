@@ -7,13 +7,17 @@
     empty   204, no reply
     fail    HTTP 500
     slow    never answers (until the connection or the process goes)
+    drop    closes the connection without an answer
+    moved   301 to a page that answers GET
 
-GET /health answers as POST /control {"health": "ok" | "fail" | "hang"} last said.
-Prints "listening on HOST:PORT" once it accepts connections, and "turn started ID"
-when a turn arrives.
+GET /health answers as POST /control {"health": "ok" | "fail" | "hang" | "big"} last said
+("big": 200 with a 140 KB page).
+Prints "listening on HOST:PORT" once it accepts connections, "turn started ID" when a
+turn arrives, and "health probed" at each GET /health.
 """
 import argparse
 import json
+import socket
 import sys
 import threading
 import time
@@ -33,11 +37,16 @@ class Agent(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.path == "/moved-here":
+            return self.answer(200, "text/plain", "a page for GET, not a reply")
         if self.path != "/health":
             return self.send_error(404)
+        say("health probed")
         mode = health["mode"]
         if mode == "hang":
             time.sleep(600)
+        if mode == "big":
+            return self.answer(200, "text/html", "<p>healthy</p>" * 10_000)
         self.answer(200 if mode == "ok" else 503, "application/json", json.dumps({"health": mode}))
 
     def do_POST(self):
@@ -65,6 +74,14 @@ class Agent(BaseHTTPRequestHandler):
             self.answer(500, "text/plain", "failing on purpose\n")
         elif command == "slow":
             time.sleep(600)
+        elif command == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif command == "moved":
+            self.send_response(301)
+            self.send_header("Location", "/moved-here")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         else:
             names = ["Baton-Instance", "Baton-Session", "Idempotency-Key", "Content-Type"]
             echo = {"turn": body, "headers": {name: self.headers[name] for name in names}}

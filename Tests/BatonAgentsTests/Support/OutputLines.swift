@@ -36,6 +36,24 @@ final class OutputLines: Sendable {
         for continuation in waiting { continuation.resume(throwing: TestFailure("The test agent's output ended")) }
     }
 
+    /// How many times `line` was printed so far.
+    func count(of line: String) -> Int {
+        state.withLock { $0.lines.count { $0 == line } }
+    }
+
+    /// Waits until `line` was printed `times` times in all (before the call or after).
+    func wait(for line: String, times: Int, timeout: Duration = .seconds(20)) async throws {
+        final class Seen: Sendable { let count = Mutex(0) }
+        let seen = Seen()
+        _ = try await first("\"\(line)\" \(times) times", timeout: timeout) { printed in
+            guard printed == line else { return false }
+            return seen.count.withLock { count in
+                count += 1
+                return count >= times
+            }
+        }
+    }
+
     /// Waits for `line` to be printed (before the call or after).
     func wait(for line: String, timeout: Duration = .seconds(20)) async throws {
         _ = try await first("\"\(line)\"", timeout: timeout) { $0 == line }
