@@ -34,6 +34,20 @@ enum AgentFactory {
         }
     }
 
+    /// Checks the agent's keys as ``make(_:logger:)`` does, building nothing.
+    static func check(_ configuration: Configuration) throws(ConfigurationError) {
+        let agent = configuration.agent
+        switch agent.kind {
+        case .demo:
+            return
+        case .exec:
+            _ = try executable(agent.command)
+        case .http:
+            _ = try httpURL(agent.url, key: "agent.url")
+            if let healthURL = agent.healthURL { _ = try httpURL(healthURL, key: "agent.health_url") }
+        }
+    }
+
     /// The program of `agent.command`, checked now so that a typo stops the start
     /// rather than fails every turn. A relative path is made absolute.
     private static func executable(_ command: [String]) throws(ConfigurationError) -> String {

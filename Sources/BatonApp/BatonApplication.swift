@@ -45,7 +45,8 @@ public func buildApplication(
     configuration: Configuration,
     environment: [String: String] = ProcessInfo.processInfo.environment,
     logger: Logger,
-    agent: (any Agent)? = nil
+    agent: (any Agent)? = nil,
+    reloadConfiguration: (@Sendable () throws(ConfigurationError) -> Configuration)? = nil
 ) async throws -> BatonApplication {
     // Signals are trapped before any service starts, beside the rest of the start (their
     // registration waits on libdispatch): a signal that comes once the process is ready
@@ -86,10 +87,18 @@ public func buildApplication(
         .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
     ]
     let listenAddress = httpSocket.port.map { "\(configuration.listen.host):\($0)" } ?? configuration.listen.description
+    // Before a restart, the configuration is read again and checked as the next process
+    // will, on this very socket.
+    let nextStartProblem = reloadConfiguration.map { load in
+        StartCheck.nextStartProblem(
+            load: load, address: httpSocket.localAddress ?? configuration.listen,
+            origin: httpSocket.origin == .inherited ? "socket from systemd on" : "listen")
+    }
     let gateway = Gateway(
         configuration: configuration, store: store, recovery: backEnd.recovery, writer: writer, bus: bus, agent: agent ?? agentBackEnd.agent,
         leases: backEnd.leases(listen: listenAddress),
-        supervisor: notifier.isSupervised ? "systemd" : nil, logger: logger, metricsFactory: metricsFactory, instance: instance)
+        supervisor: notifier.isSupervised ? "systemd" : nil, logger: logger, metricsFactory: metricsFactory, instance: instance,
+        nextStartProblem: nextStartProblem)
     var logger = logger
     logger[metadataKey: "baton.instance"] = "\(gateway.instance)"
     let (clusterFirst, clusterSecond) = backEnd.services(

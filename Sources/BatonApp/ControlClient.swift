@@ -12,9 +12,13 @@ public struct ControlClient: Sendable {
         /// not answer in time: it may well be running.
         case unreachable(path: String, reason: String)
         case protocolError(String)
+        /// The gateway refused the request, saying why (a restart into a configuration
+        /// the next process would not start with).
+        case refused(String)
 
         public var description: String {
             switch self {
+            case .refused(let reason): reason
             case .notRunning(let path): "Baton is not running (no gateway answers on \(path))"
             case .unreachable(let path, let reason): "cannot talk to Baton on \(path): \(reason)"
             case .protocolError(let detail): "unexpected answer from the control socket: \(detail)"
@@ -117,6 +121,9 @@ public struct ControlClient: Sendable {
         let statusLine = head.split(separator: "\r\n").first ?? ""
         let code = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         guard (200..<300).contains(code) else {
+            if let answer = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any], let reason = answer["error"] as? String {
+                throw .refused(reason)
+            }
             throw .protocolError("\(statusLine): \(String(decoding: body, as: UTF8.self))")
         }
         return body

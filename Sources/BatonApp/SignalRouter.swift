@@ -19,10 +19,11 @@ struct SignalRouter: Service {
 
     func run() async throws {
         for await signal in signals.cancelOnGracefulShutdown() {
+            // A refused restart is logged by the gateway; the process keeps serving.
             if signal == .sigusr1 {
-                await gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
+                _ = try? await gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
             } else {
-                await gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
+                _ = try? await gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
             }
         }
     }

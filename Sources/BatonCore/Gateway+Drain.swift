@@ -14,8 +14,20 @@ extension Gateway {
     }
 
     /// Starts (or escalates) a drain. Returns the turns in flight when it was asked.
+    ///
+    /// A restart asked while serving is refused, and nothing drains, when the next process
+    /// would not start (``nextStartProblem``): its configuration invalid, it would exit 78
+    /// and leave nothing serving. A stop is never refused.
     @discardableResult
-    public func requestDrain(_ reason: DrainReason, immediate: Bool, origin: DrainOrigin) -> Int {
+    public func requestDrain(_ reason: DrainReason, immediate: Bool, origin: DrainOrigin) throws(GatewayError) -> Int {
+        if reason == .restart, drain.isServing, let problem = nextStartProblem?() {
+            logger.error(
+                "Restart refused: the next process would not start; this one keeps serving",
+                metadata: ["baton.origin": "\(origin)", "baton.problem": "\(problem)"])
+            metrics.restartRefused()
+            throw .restartRefused(
+                "Restart refused: the next process would not start (\(problem)). This process keeps serving; fix the configuration and ask again.")
+        }
         var immediate = immediate
         if case .terminationSignal = origin {
             terminationSignals += 1

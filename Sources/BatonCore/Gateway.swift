@@ -16,6 +16,10 @@ public actor Gateway: Service {
     public nonisolated let configuration: Configuration
     /// `systemd` when a supervisor will start the next process after a restart.
     public nonisolated let supervisor: String?
+    /// Why the next process would not start (its configuration, read again now), or nil:
+    /// asked before a restart drain begins, so that a restart into a configuration that
+    /// exits 78 is refused and this process keeps serving.
+    let nextStartProblem: (@Sendable () -> String?)?
     nonisolated let store: any Store
     nonisolated let writer: StoreWriter
     nonisolated let bus: EventBus
@@ -145,9 +149,11 @@ public actor Gateway: Service {
         logger: Logger,
         metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
         networks: ChatNetworkBoard = ChatNetworkBoard(),
-        instance: String = Gateway.makeInstanceID()
+        instance: String = Gateway.makeInstanceID(),
+        nextStartProblem: (@Sendable () -> String?)? = nil
     ) {
         self.instance = instance
+        self.nextStartProblem = nextStartProblem
         self.networks = networks
         self.configuration = configuration
         self.store = store

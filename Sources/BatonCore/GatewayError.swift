@@ -5,6 +5,7 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         case forbidden
         case queueFull = "queue_full"
         case storeUnavailable = "store_unavailable"
+        case restartRefused = "restart_refused"
     }
 
     public let code: Code
@@ -19,10 +20,13 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         // known) and trying again later may work: the store (a database across the
         // network, or a full disk) is not taking writes now.
         case .storeUnavailable: 503
+        // The process keeps serving: what the next one would read is wrong.
+        case .restartRefused: 409
         }
     }
 
     static func forbidden(_ message: String) -> Self { Self(code: .forbidden, description: message) }
     static func queueFull(_ message: String) -> Self { Self(code: .queueFull, description: message) }
     static func storeUnavailable(_ message: String) -> Self { Self(code: .storeUnavailable, description: message) }
+    static func restartRefused(_ message: String) -> Self { Self(code: .restartRefused, description: message) }
 }

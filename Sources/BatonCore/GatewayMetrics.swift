@@ -59,6 +59,7 @@ public final class GatewayMetrics: Sendable {
     private let inFlight: Gauge
     private let queueDepth: Gauge
     private let drains: [DrainReason: Counter]
+    private let restartsRefused: Counter
     private let drainDurations: [DrainReason: Timer]
     private let agentHealth: [AgentHealth: Gauge]
     private let recoveredTurns: Counter
@@ -91,6 +92,7 @@ public final class GatewayMetrics: Sendable {
         inFlight = Gauge(label: "baton_turns_in_flight", factory: factory)
         queueDepth = Gauge(label: "baton_queue_depth", factory: factory)
         drains = counters("baton_drains_total", "reason", Self.drainReasons)
+        restartsRefused = Counter(label: "baton_restarts_refused_total", factory: factory)
         drainDurations = Dictionary(
             uniqueKeysWithValues: Self.drainReasons.map {
                 ($0, Timer(label: Self.drainDurationLabel, dimensions: [("reason", $0.rawValue)], factory: factory))
@@ -172,6 +174,11 @@ public final class GatewayMetrics: Sendable {
         if changed {
             for (state, gauge) in agentHealth { gauge.record(state == health ? 1 : 0) }
         }
+    }
+
+    /// A restart was refused: the next process would not start.
+    func restartRefused() {
+        restartsRefused.increment()
     }
 
     /// Counts a drain when it begins and records how long it took when it finishes,

@@ -13,6 +13,11 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         self.headers = headers
     }
 
+    /// The answer to a request the gateway refused.
+    public init(_ error: GatewayError) {
+        self.init(.init(code: error.httpStatus), error.description)
+    }
+
     public var description: String { "\(status.code) \(message)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {

@@ -13,7 +13,11 @@ struct ControlController {
 
     private func drain(_ reason: DrainReason, _ request: Request) async throws -> Response {
         let now = request.uri.queryParameters["now"].map { $0 == "1" || $0 == "true" } ?? false
-        await gateway.requestDrain(reason, immediate: now, origin: .control)
+        do {
+            try await gateway.requestDrain(reason, immediate: now, origin: .control)
+        } catch {
+            throw APIError(error)
+        }
         return JSONBody.response(.accepted, await gateway.status())
     }
 }

@@ -77,7 +77,7 @@ struct MessagesController {
         do {
             result = try await gateway.accept(incoming)
         } catch {
-            throw APIError(.init(code: error.httpStatus), error.description)
+            throw APIError(error)
         }
         switch result {
         case .acknowledged(let acknowledgement):

@@ -16,8 +16,10 @@ struct CheckConfig: ParsableCommand {
 
     func run() throws {
         let configuration = try options.load()
-        if let problem = configuration.exposureProblem(listeningOn: configuration.listen) {
-            throw invalidConfiguration(problem)
+        do {
+            try StartCheck.check(configuration)
+        } catch {
+            throw invalidConfiguration(error)
         }
         print("configuration OK: \(options.path ?? "built-in defaults")")
         print("listen \(configuration.listen), agent \(configuration.agent.kind.rawValue), drain.timeout \(configuration.drain.timeout) s")

@@ -37,7 +37,13 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "baton")
         let application: BatonApplication
         do {
-            application = try await buildApplication(configuration: configuration, environment: environment, logger: logger)
+            // Read again before each restart: a restart into a configuration the next
+            // process would exit 78 for is refused.
+            let loader = ConfigurationLoader(environment: environment)
+            let path = loader.configurationPath(explicit: configurationPath)
+            application = try await buildApplication(
+                configuration: configuration, environment: environment, logger: logger,
+                reloadConfiguration: { () throws(ConfigurationError) in try loader.load(path: path) })
         } catch let error as ConfigurationError {
             throw invalidConfiguration(error)
         } catch {

@@ -19,7 +19,7 @@ struct DrainDuringCommitTests {
         let accepting = Task { try await gateway.accept(IncomingMessage(id: "m", session: "s", user: "u", text: "hello")) }
         await store.firstCommitStarted()
         // Nothing runs yet (the message is not on disk): the drain is over at once.
-        await gateway.requestDrain(.stop, immediate: false, origin: .control)
+        try await gateway.requestDrain(.stop, immediate: false, origin: .control)
         store.letFirstCommitThrough()
         let answer = try await accepting.value
         guard case .acknowledged(let acknowledgement) = answer else {
@@ -54,7 +54,7 @@ struct DrainDuringCommitTests {
         let accepting = Task { try await gateway.accept(IncomingMessage(id: "m2", session: "s", user: "u", text: "hello")) }
         await store.firstCommitStarted()
         // The drain waits for m1's turn, which m2 would have superseded had it come before.
-        await gateway.requestDrain(.restart, immediate: false, origin: .control)
+        try await gateway.requestDrain(.restart, immediate: false, origin: .control)
         store.letFirstCommitThrough()
         guard case .acknowledged(let acknowledgement) = try await accepting.value else {
             Issue.record("m2 not stored")
@@ -64,7 +64,7 @@ struct DrainDuringCommitTests {
         #expect(await gateway.status().inFlight == 1, "m1's turn runs on into the drain")
 
         // Cut short by the drain instead: m1 is the next process's to run again, not cancelled.
-        await gateway.requestDrain(.restart, immediate: true, origin: .control)
+        try await gateway.requestDrain(.restart, immediate: true, origin: .control)
         try await running.value
         try await writer.write([])
         #expect(try sqlite.pendingMessages().map(\.id) == ["m1", "m2"])
@@ -88,9 +88,9 @@ struct GoodbyeTests {
         await gateway.listenerStarted()
 
         // Nothing in flight: the restart drain is over at once, and flushes before its goodbye.
-        await gateway.requestDrain(.restart, immediate: false, origin: .control)
+        try await gateway.requestDrain(.restart, immediate: false, origin: .control)
         await store.firstCommitStarted()
-        await gateway.requestDrain(.stop, immediate: false, origin: .control)
+        try await gateway.requestDrain(.stop, immediate: false, origin: .control)
         store.letFirstCommitThrough()
         try await running.value
         var goodbye: Goodbye?

@@ -53,7 +53,7 @@ struct DrainBeforeRunTests {
 
         let agent = CountingAgent()
         let next = try GatewayHarness(store: { $0 }, agent: agent, directory: first.directory) { $0.drain.timeout = 3600 }
-        await next.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
+        try await next.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
         let nextWriting = Task { try await next.writer.run() }
         try await withTimeout(.seconds(30), waitingFor: "the drain to end without running a turn") { try await next.gateway.run() }
         try await next.writer.write([])

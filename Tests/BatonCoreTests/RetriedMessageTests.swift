@@ -33,7 +33,7 @@ struct RetriedMessageTests {
             #expect(answer.isAcknowledged, "\(answer)")
             #expect(try sqlite.message(id: "k") != nil, "answered 202, so on disk")
 
-            _ = await gateway.requestDrain(.stop, immediate: true, origin: .control)
+            _ = try await gateway.requestDrain(.stop, immediate: true, origin: .control)
             try await group.next()
             group.cancelAll()
         }

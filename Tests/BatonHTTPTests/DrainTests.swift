@@ -10,9 +10,9 @@ import Testing
     @Test("A stop asked for after a restart drain finished, before the process exited, wins: the process stops")
     func aStopAfterTheRestartDrainFinishedWins() async throws {
         let exit = try await InProcessBaton().run { app, _ in
-            #expect(await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal) == 0)
+            #expect(try await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal) == 0)
             #expect(await app.gateway.status().state == .stopping, "nothing in flight: the drain is over")
-            await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
+            try await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
         }
         #expect(exit == .stopped)
     }
@@ -105,7 +105,7 @@ import Testing
                         let serving = try await reader.post(session: "kept", text: text)
                         #expect(serving.status == 202 && serving.headers["connection"] == nil, "\(serving)")
                     }
-                    await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
+                    try await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
                     let draining = try await reader.post(session: "kept", text: "third")
                     #expect(draining.status == 202, "\(draining)")
                     #expect(draining.headers["connection"] == "close")
@@ -125,11 +125,11 @@ import Testing
             let port = try #require(app.httpSocket.port)
             _ = try await client.send(session: "busy", text: "in flight")
             await agent.waitUntilStarted("in flight")
-            await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
+            try await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
             let body = #"{"session":"piped","user":"bob","text":"behind the status"}"#
             let requests =
-                "GET /v1/sessions/piped HTTP/1.1\r\nHost: baton\r\n\r\n"
-                + "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                "GET /v1/sessions/piped HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                + "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
             let outcome = try await RawHTTPExchange(pieces: [Array(requests.utf8)]).run(port: port)
             // The client sees one answer and the end of the connection: it sends the
             // message again elsewhere, so it must not have been stored here.
@@ -171,7 +171,7 @@ import Testing
             let message = try await client.send(session: "s", text: "never finishes")
             await agent.waitUntilStarted("never finishes")
             let events = try await client.eventsUntilGoodbye(session: "s") {
-                await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
+                try await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
             }
             #expect(events.contains { $0.isNotice("interrupted") && $0.payload?.message == message.id })
             #expect(events.last?.payload?.reason == "stop")
@@ -186,11 +186,11 @@ import Testing
             _ = try await client.send(session: "s", text: "slow")
             await agent.waitUntilStarted("slow")
             let events = try await client.eventsUntilGoodbye(session: "s") {
-                await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
-                await app.gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
+                try await app.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
+                try await app.gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
                 let status = try await client.status()
                 #expect(status.state == "draining")
-                await app.gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
+                try await app.gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
             }
             #expect(events.contains { $0.isNotice("interrupted") })
         }

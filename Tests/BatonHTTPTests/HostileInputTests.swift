@@ -83,7 +83,7 @@ import Testing
     func foundByFuzzing(_ what: String, body: String, framing: String) async throws {
         try await InProcessBaton().run { app, _ in
             let port = try #require(app.httpSocket.port)
-            let request = "POST /v1/messages HTTP/1.1\r\nHost: baton\r\n\(framing)\r\n\r\n\(body)"
+            let request = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n\(framing)\r\n\r\n\(body)"
             let outcome = try await RawHTTPExchange(pieces: [Array(request.utf8)]).run(port: port)
             #expect(outcome.statuses == [400], "\(what): \(outcome.head.debugDescription)")
             #expect(try await app.store.messageCount() == 0)
@@ -126,7 +126,7 @@ import Testing
         for index in 0..<count {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
             let partial = index % 2 == 0
-                ? "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nContent-Le"
+                ? "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le"
                 : "POST /v1/messages HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"session\""
             try await channel.writeAndFlush(ByteBuffer(string: partial))
             channels.append(channel)

@@ -93,7 +93,7 @@ private struct Builder {
             let body = message()
             let sent = Int.random(in: 0..<body.count, using: &random)
             if Bool.random(using: &random) {
-                let head = Array("POST /v1/messages HTTP/1.1\r\nHost: baton\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+                let head = Array("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
                 let chunk = Array(String(body.count, radix: 16).utf8) + Array("\r\n".utf8) + body + Array("\r\n".utf8)
                 return ("chunked body without its last chunk", [head + chunk], nil)
             }
@@ -194,12 +194,12 @@ private struct Builder {
             "GET /healthz HTTP/1.1 extra\r\n\r\n", " GET /healthz HTTP/1.1\r\n\r\n", "\r\n\r\n\r\n\r\n",
             "G\u{0}T /healthz HTTP/1.1\r\n\r\n", "GET /heal\u{0}thz HTTP/1.1\r\n\r\n", "GET /health z HTTP/1.1\r\n\r\n",
             "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-            "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nNo colon here\r\nContent-Length: \(length)\r\n\r\n\(body)",
-            "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nBad Header: x\r\nContent-Length: \(length)\r\n\r\n\(body)",
-            "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nX: a\u{0}b\r\nContent-Length: \(length)\r\n\r\n\(body)",
-            "POST /v1/messages HTTP/1.1\r\nHost: baton\r\n folded\r\nContent-Length: \(length)\r\n\r\n\(body)",
-            "POST /v1/messages HTTP/1.1\r\nHost: baton\r\n: empty-name\r\nContent-Length: \(length)\r\n\r\n\(body)",
-            "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nContent-Length: \(length)\r\r\n\(body)",
+            "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\nContent-Length: \(length)\r\n\r\n\(body)",
+            "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\nContent-Length: \(length)\r\n\r\n\(body)",
+            "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX: a\u{0}b\r\nContent-Length: \(length)\r\n\r\n\(body)",
+            "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n folded\r\nContent-Length: \(length)\r\n\r\n\(body)",
+            "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n: empty-name\r\nContent-Length: \(length)\r\n\r\n\(body)",
+            "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(length)\r\r\n\(body)",
         ].randomElement(using: &random)!
         return ("syntax: \(text.prefix(60).debugDescription)", Array(text.utf8))
     }
@@ -208,7 +208,7 @@ private struct Builder {
         let body = String(decoding: message(), as: UTF8.self)
         let length = message().count
         let chunk = String(length, radix: 16)
-        let head = "POST /v1/messages HTTP/1.1\r\nHost: baton\r\n"
+        let head = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         let text = [
             // Smuggling: two framings at once; either one alone would carry a valid message.
             "\(head)Content-Length: \(length)\r\nTransfer-Encoding: chunked\r\n\r\n\(chunk)\r\n\(body)\r\n0\r\n\r\n",
@@ -233,14 +233,14 @@ private struct Builder {
     }
 
     func request(_ method: String, _ target: String, body: [UInt8] = [], contentLength: Int? = nil, headers: [(String, String)] = []) -> [UInt8] {
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: baton\r\nContent-Type: application/json\r\n"
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(contentLength ?? body.count)\r\n\r\n"
         return Array(head.utf8) + body
     }
 
     func chunked(_ body: [UInt8], chunkSize: Int) -> [UInt8] {
-        var bytes = Array("POST /v1/messages HTTP/1.1\r\nHost: baton\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        var bytes = Array("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
         for start in stride(from: 0, to: body.count, by: chunkSize) {
             let chunk = body[start..<min(start + chunkSize, body.count)]
             bytes += Array("\(String(chunk.count, radix: 16))\r\n".utf8) + chunk + Array("\r\n".utf8)

@@ -50,7 +50,7 @@ struct InProcessBaton {
                 try await withBatonHTTPClient(port: port) { client in try await body(app, client) }
                 // A drain the test started runs to its end; otherwise stop now.
                 if await app.gateway.status().state == .ready {
-                    await app.gateway.requestDrain(.stop, immediate: true, origin: .control)
+                    try await app.gateway.requestDrain(.stop, immediate: true, origin: .control)
                 }
                 return nil
             }

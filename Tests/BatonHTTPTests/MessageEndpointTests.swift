@@ -82,7 +82,7 @@ import Testing
                     // A turn in flight keeps the drain going.
                     #expect(try await reader.post(session: "busy", text: "hold").status == 202)
                     for await _ in agent.started { break }
-                    _ = await app.gateway.requestDrain(.restart, immediate: false, origin: .control)
+                    _ = try await app.gateway.requestDrain(.restart, immediate: false, origin: .control)
                     return try await reader.sendUntilClosed([
                         KeptAliveConnection.postRequest(session: "d", text: "first"), KeptAliveConnection.postRequest(session: "d", text: "second"),
                     ])
@@ -169,7 +169,7 @@ import Testing
         try await InProcessBaton().run { app, client in
             let port = try #require(app.httpSocket.port)
             let body = #"{"session":"h","user":"bob","text":"last words"}"#
-            let request = "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            let request = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
             // RawHTTPExchange half-closes right after sending: the answer must still come.
             let outcome = try await RawHTTPExchange(pieces: [Array(request.utf8)]).run(port: port)
             #expect(outcome.statuses == [202], "\(outcome.head)")

@@ -122,7 +122,7 @@ import Testing
             #expect(busy.json["status"] as? String == "rejected" && busy.json["reason"] as? String == "busy")
             #expect(try await app.store.messageCount() == 1)
 
-            await app.gateway.requestDrain(.restart, immediate: false, origin: .control)
+            try await app.gateway.requestDrain(.restart, immediate: false, origin: .control)
             let draining = try await client.post(session: "idle", text: "during the drain")
             #expect(draining.status == 503 && draining.json["reason"] as? String == "draining")
             #expect(try await app.store.messageCount() == 1)
@@ -160,7 +160,7 @@ import Testing
             #expect(user.json["user"] as? String == "alice smith")
             // Sent as it is (an HTTP client library would escape the `%`).
             let port = try #require(app.httpSocket.port)
-            let broken = try await RawHTTPExchange(pieces: [Array("GET /v1/sessions/bad%zz HTTP/1.1\r\nHost: baton\r\n\r\n".utf8)]).run(port: port)
+            let broken = try await RawHTTPExchange(pieces: [Array("GET /v1/sessions/bad%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)]).run(port: port)
             #expect(broken.statuses == [400] && broken.head.contains("percent-encoding"), "\(broken.head)")
         }
     }
@@ -169,7 +169,7 @@ import Testing
     func malformedHTTPIsAnsweredLikeAnyOtherRequest() async throws {
         try await InProcessBaton().run { app, _ in
             let port = try #require(app.httpSocket.port)
-            let request = "POST /v1/messages HTTP/1.1\r\nHost: baton\r\nContent-Length: many\r\n\r\n"
+            let request = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: many\r\n\r\n"
             let outcome = try await RawHTTPExchange(pieces: [Array(request.utf8)]).run(port: port)
             #expect(outcome.statuses == [400], "\(outcome.head)")
             #expect(outcome.head.lowercased().contains("baton-instance: \(app.gateway.instance)"), "\(outcome.head)")

@@ -100,7 +100,7 @@ import Testing
                     }
                 }
                 for await _ in opened { break }
-                await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
+                try await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
                 let statuses = try #require(try await group.next())
                 #expect(statuses.first?.state == .ready)
                 #expect(statuses.first?.instance == app.gateway.instance)

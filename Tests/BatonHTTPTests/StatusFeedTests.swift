@@ -27,7 +27,7 @@ import Testing
             agent.releaseAll()
             try await waitFor("every turn over") { $0.inFlight == 0 && $0.queued == 0 }
 
-            await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
+            try await app.gateway.requestDrain(.stop, immediate: false, origin: .control)
             try await withTimeout(.seconds(30), waitingFor: "the feed's end") { try await seen.wait { $0.ended ? () : nil } }
             let states = seen.value.statuses.map(\.state)
             #expect(states.first == .ready)

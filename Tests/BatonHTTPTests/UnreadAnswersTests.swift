@@ -19,7 +19,7 @@ import Testing
         let token = "front-end-token-0123456789"
         try await InProcessBaton { $0.apiTokens = [APIToken(token)] }.run { app, client in
             let port = try #require(app.httpSocket.port)
-            let request = Array("POST /v1/messages HTTP/1.1\r\nHost: baton\r\nContent-Length: 0\r\n\r\n".utf8)
+            let request = Array("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n".utf8)
             let flood = try RawSocket(port: port)
             let pushed = try await flood.pushUntilHeld(request, upTo: Self.pushLimit)
             #expect(pushed.held, "the client pushed \(pushed.bytes) bytes of requests without reading one answer, and was never held back")
@@ -35,7 +35,7 @@ import Testing
     @Test(
         "A request that asks to close, with another pipelined behind it: the connection ends after its answer, the other unanswered",
         arguments: [
-            "GET /healthz HTTP/1.1\r\nHost: baton\r\nConnection: close\r\n\r\nGET /healthz HTTP/1.1\r\nHost: baton\r\n\r\n",
+            "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
             "GET /healthz HTTP/1.0\r\n\r\nGET /healthz HTTP/1.0\r\n\r\n",
         ])
     func closeAskedEndsTheConnection(_ requests: String) async throws {
@@ -66,7 +66,7 @@ import Testing
         try await InProcessBaton { $0.limits.requestTimeout = 1 }.run { app, client in
             let port = try #require(app.httpSocket.port)
             // Megabytes of answers: more than the kernel buffers between hold.
-            let requests = String(repeating: "GET /style.css HTTP/1.1\r\nHost: baton\r\n\r\n", count: 2000)
+            let requests = String(repeating: "GET /style.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", count: 2000)
             let held = try await HeldConnections.open(count: 1, port: port, sending: requests)
             let stalled = #"baton_connections_closed_total{reason="stalled"}"#
             _ = try await eventually("the stalled connection closed", timeout: .seconds(30)) {

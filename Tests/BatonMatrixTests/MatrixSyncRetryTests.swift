@@ -177,12 +177,12 @@ struct MatrixSyncRetryTests {
                 try await body(world)
             } catch {
                 await tasks.cancelAll()
-                _ = await gateway.requestDrain(.stop, immediate: true, origin: .control)
+                _ = try await gateway.requestDrain(.stop, immediate: true, origin: .control)
                 writing.cancel()
                 throw error
             }
             await tasks.cancelAll()
-            _ = await gateway.requestDrain(.stop, immediate: true, origin: .control)
+            _ = try await gateway.requestDrain(.stop, immediate: true, origin: .control)
             try await running.value
             writing.cancel()
             _ = try? await writing.value

@@ -455,7 +455,7 @@ struct PostgresGatewayTests {
             } catch {
                 result = .failure(error)
             }
-            for peer in peers { _ = await peer.gateway.requestDrain(.stop, immediate: true, origin: .control) }
+            for peer in peers { _ = try await peer.gateway.requestDrain(.stop, immediate: true, origin: .control) }
             for service in services { try await service.value }
             group.cancelAll()
             try result.get()

@@ -47,7 +47,7 @@ struct TestGateway: Sendable {
             } catch {
                 result = .failure(error)
             }
-            await app.gateway.requestDrain(.stop, immediate: true, origin: .control)
+            try await app.gateway.requestDrain(.stop, immediate: true, origin: .control)
             group.addTask {
                 try await Task.sleep(for: .seconds(30))
                 throw TimeoutError(what: "the gateway to stop", limit: .seconds(30))

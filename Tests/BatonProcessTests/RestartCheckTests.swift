@@ -1,0 +1,46 @@
+import BatonTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// A restart reads the configuration again first: into one the next process would exit
+/// 78 for, it is refused and the running process keeps serving (`nginx -t` before a reload).
+@Suite struct RestartCheckTests {
+    @Test("A restart into a configuration the next process would exit 78 for is refused, however asked; the process keeps serving, and restarts once it is fixed")
+    func aRestartIntoABadConfigurationIsRefused() async throws {
+        try await withBatonFixture { baton in
+            let server = try await baton.startServer()
+            let instance = try await baton.client.status().instance
+            var broken = baton.configuration
+            broken.agentCommand = [baton.directory.appending("no-such-agent")]
+            try baton.directory.write(broken.yaml, to: "baton.yaml")
+
+            let check = try await baton.baton("check-config")
+            #expect(check.termination == .exited(78), "\(check)")
+            #expect(check.errors.contains("no-such-agent"), "\(check)")
+
+            server.send(SIGUSR1)
+            let restart = try await baton.baton("restart", "--wait")
+            #expect(restart.termination == .exited(1), "\(restart)")
+            #expect(restart.errors.contains("Restart refused") && restart.errors.contains("agent.command"), "\(restart)")
+            let chat = try await baton.client.post(session: "ops", user: "alice", text: "/restart")
+            #expect(chat.status == 409, "\(chat.text)")
+            #expect(chat.text.contains("no-such-agent"), "\(chat.text)")
+
+            // Still this process, serving as before.
+            let status = try await baton.client.status()
+            #expect(status.instance == instance && status.state == "ready", "\(status)")
+            let sent = try await baton.client.send(session: "s", text: "still here")
+            let events = try await baton.client.events(session: "s") { $0.firstReply(to: sent.id) != nil }
+            #expect(events.firstReply(to: sent.id) != nil)
+            #expect(baton.serverLogs.contains("Restart refused"), "\(baton.serverLogs)")
+            let metrics = try await baton.client.metrics()
+            #expect(metrics["baton_restarts_refused_total"] == 3, "SIGUSR1, baton restart and /restart")
+            #expect(metrics[#"baton_drains_total{reason="restart"}"#] == 0)
+
+            try baton.directory.write(baton.configuration.yaml, to: "baton.yaml")
+            server.send(SIGUSR1)
+            #expect(try await server.exit() == .exited(75), "\(baton.serverLogs)")
+        }
+    }
+}
