@@ -28,6 +28,11 @@ enum APITokenParser {
     static func parse(environment text: String) throws(Problem) -> [APIToken] {
         var tokens: [APIToken] = []
         let entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // Set but empty (a placeholder left in a unit, say) would turn the tokens of the
+        // file off without a word, and with them authentication.
+        guard !entries.isEmpty else {
+            throw Problem("is set but holds no token; give tokens separated by commas, or unset it to use the file's api_tokens")
+        }
         for (index, entry) in entries.enumerated() {
             tokens.append(APIToken(try secret(entry, label: "entry \(index + 1)")))
         }
@@ -36,12 +41,24 @@ enum APITokenParser {
 
     /// A token file: a YAML list like `api_tokens`, or else plain tokens one per line
     /// (blank lines and lines starting with `#` are skipped).
+    ///
+    /// A file with no token at all is refused: named to hold the tokens, it would leave
+    /// the API without any (and so without authentication) if provisioning wrote nothing.
     static func parse(file text: String) throws(Problem) -> [APIToken] {
+        let tokens = try parseEntries(file: text)
+        guard !tokens.isEmpty else {
+            throw Problem("holds no token (nothing but blank lines and comments); add the tokens, or stop naming the file")
+        }
+        return tokens
+    }
+
+    private static func parseEntries(file text: String) throws(Problem) -> [APIToken] {
         if let list = (try? YAMLDocument.load(text)) as? [Any] {
             return try parse(yaml: list)
         }
         var tokens: [APIToken] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line ending: in Swift "\r\n" is one character, which a split on "\n" misses.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
             let label = "line \(index + 1)"

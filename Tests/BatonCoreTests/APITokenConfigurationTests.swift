@@ -121,6 +121,25 @@ import Testing
         }
     }
 
+    @Test("A token file or credential that holds no token, or an empty BATON_API_TOKENS, is an error: none turns authentication off silently")
+    func anEmptyTokenSourceIsRefused() throws {
+        let comments = try write("# tokens go here\n\n", to: "tokens")
+        try expectError("api_tokens_file: \(comments)\n", key: "api_tokens_file", problem: "holds no token")
+        let emptyList = try write("[]\n", to: "list")
+        try expectError("api_tokens_file: \(emptyList)\n", key: "api_tokens_file", problem: "holds no token")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "".write(toFile: (directory as NSString).appendingPathComponent("api-tokens"), atomically: true, encoding: .utf8)
+        try expectError(
+            Self.acceptanceYAML, environment: ["CREDENTIALS_DIRECTORY": directory], key: "credential api-tokens", problem: "holds no token")
+        try expectError(Self.acceptanceYAML, environment: ["BATON_API_TOKENS": ""], key: "api_tokens", problem: "holds no token")
+    }
+
+    @Test func aTokenFileWithWindowsLineEndingsIsReadLineByLine() throws {
+        let file = try write("first-token-0123456789\r\nsecond-token-0123456789\r\n", to: "tokens")
+        let tokens = try ConfigurationLoader(environment: ["BATON_API_TOKENS_FILE": file]).load(path: nil).apiTokens
+        #expect(tokens == [APIToken("first-token-0123456789"), APIToken("second-token-0123456789")])
+    }
+
     @Test func theSameTokenInTheCredentialAndTheFileIsRefused() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try "shared-token-0123456789".write(toFile: (directory as NSString).appendingPathComponent("api-tokens"), atomically: true, encoding: .utf8)
