@@ -2,25 +2,26 @@ import BatonCore
 import ServiceLifecycle
 import UnixSignals
 
-/// Turns signals into drains: SIGUSR1 (`systemctl reload`) restarts, SIGTERM and SIGINT
-/// stop; a second SIGTERM or SIGINT interrupts in-flight turns at once.
+/// Turns signals into drains: SIGUSR1 (`systemctl reload`) and SIGHUP (the reload signal
+/// by habit) restart, SIGTERM and SIGINT stop; a second SIGTERM or SIGINT interrupts
+/// in-flight turns at once.
 struct SignalRouter: Service {
     let gateway: Gateway
     /// The signals, trapped by ``trap()`` before any service starts.
     let signals: UnixSignalsSequence
 
-    /// Takes SIGUSR1, SIGTERM and SIGINT away from their default action (which ends the
+    /// Takes SIGUSR1, SIGHUP, SIGTERM and SIGINT away from their default action (which ends the
     /// process) and queues them until ``run()`` reads them. Called before the services
     /// start: trapped only in `run()`, a SIGTERM sent the moment the process said READY=1
     /// could come before this service ran, and end the process without a drain.
     static func trap() async -> UnixSignalsSequence {
-        await UnixSignalsSequence(trapping: .sigusr1, .sigterm, .sigint)
+        await UnixSignalsSequence(trapping: .sigusr1, .sighup, .sigterm, .sigint)
     }
 
     func run() async throws {
         for await signal in signals.cancelOnGracefulShutdown() {
             // A refused restart is logged by the gateway; the process keeps serving.
-            if signal == .sigusr1 {
+            if signal == .sigusr1 || signal == .sighup {
                 _ = try? await gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
             } else {
                 _ = try? await gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)

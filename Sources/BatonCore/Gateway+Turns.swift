@@ -126,7 +126,11 @@ extension Gateway {
             agentHealth.record(succeeded: true, startedAt: turn?.startedAt ?? .now)
         case .interrupted(.drain):
             writes.append(.setState(id: message.id, state: .interrupted))
-            writes.append(notice(message.session, .interrupted, "Baton is restarting; this message will be answered again by the next process.", message: message.id))
+            let text =
+                drain.reason == .stop
+                ? "Baton is stopping; this message will be answered again when it is back."
+                : "Baton is restarting; this message will be answered again by the next process."
+            writes.append(notice(message.session, .interrupted, text, message: message.id))
         case .interrupted(.leaseLost):
             // Stays pending, with no notice: the process that takes the session answers it.
             // Fenced by the lease, so dropped once a peer holds the session.

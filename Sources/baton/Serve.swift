@@ -26,6 +26,7 @@ struct Serve: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         // A reload that arrives before the signal router is up must not kill the process.
         signal(SIGUSR1, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
         AllocatorTuning.apply(environment: environment)
         let level = Logger.Level(rawValue: environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
         let toJournal = JournalLogHandler.isJournalAvailable(environment: environment)

@@ -4,7 +4,10 @@ import Testing
 
 /// The real `baton serve` and the signals that drain it.
 @Suite struct SignalTests {
-    @Test func sigusr1FinishesTheTurnInFlightThenExits75() async throws {
+    /// SIGUSR1 is `systemctl reload`; SIGHUP, the reload signal by habit (nginx, HAProxy,
+    /// gunicorn), is one too rather than an end without a drain.
+    @Test(arguments: [SIGUSR1, SIGHUP])
+    func aReloadSignalFinishesTheTurnInFlightThenExits75(signal: Int32) async throws {
         try await withBatonFixture({ $0.agentDelay = 1.5 }) { baton in
             let client = baton.client
             let first = try await baton.startServer()
@@ -14,7 +17,7 @@ import Testing
                 let slow = try await client.send(session: "busy", text: "a slow turn")
                 #expect(slow.acknowledgement.status == "accepted")
 
-                first.send(SIGUSR1)
+                first.send(signal)
                 try await first.drainStarted()
                 // During the drain every message waits for the next process, busy session or idle.
                 let behind = try await client.send(session: "busy", text: "sent during the drain")
@@ -122,6 +125,8 @@ import Testing
                 let events = log.events
                 let interrupted = try #require(events.firstNotice("interrupted", about: slow.id), "\(events)")
                 #expect(interrupted < events.firstGoodbye!)
+                let said = events[interrupted].payload?.text ?? ""
+                #expect(said.contains("stopping") && !said.contains("restarting"), "a stop, not a restart: \(said)")
                 #expect(events.firstReply(to: slow.id) == nil)
 
                 // Marked interrupted on disk: the next process runs the turn again.
