@@ -121,7 +121,7 @@ public func buildApplication(
         name: "control", socket: controlSocket, router: APIRouter.control(gateway: gateway), logger: logger,
         admitPeer: { $0.uid == ownUID || $0.uid == 0 }, lastRequestGrace: .zero)
     let supervisor = SystemdSupervisor(
-        notifier: notifier, gateway: gateway, stopMargin: configuration.drain.interruptGrace + 10, logger: logger)
+        notifier: notifier, gateway: gateway, stopMargin: configuration.drain.interruptGrace + UnitFile.shutdownMargin, logger: logger)
 
     // Chat networks shut down just before the writer, so their last delivered positions
     // are committed.
@@ -141,7 +141,15 @@ public func buildApplication(
     // finished, then listeners close, then the writer commits what is left.
     // With PostgreSQL its client starts first and stops last; the listener and the lease
     // keeper stop before the writer.
-    var services: [ServiceGroupConfiguration.ServiceConfiguration] = clusterFirst
+    // The signal router and systemd's notifications start first and stop last: a SIGTERM
+    // that comes after a restart drain finished, while chat networks flush and the writer
+    // commits, still makes the process exit 0; the watchdog is fed to the very end.
+    let signals = await trapped
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        .init(service: SignalRouter(gateway: gateway, signals: signals), serviceName: "signal-router"),
+        .init(service: supervisor, successTerminationBehavior: .ignore, serviceName: "systemd-supervisor"),
+    ]
+    services += clusterFirst
     services.append(.init(service: writer, serviceName: "store-writer"))
     // Prunes in transactions of its own, beside the writer; stops before it.
     if let retention = configuration.store.retentionPeriod {
@@ -150,13 +158,10 @@ public func buildApplication(
     }
     services += networks
     services += clusterSecond
-    let signals = await trapped
     var groupConfiguration = ServiceGroupConfiguration(
         services: services + [
-            .init(service: supervisor, successTerminationBehavior: .ignore, serviceName: "systemd-supervisor"),
             .init(service: control, serviceName: "control-listener"),
             .init(service: http, serviceName: "http-listener"),
-            .init(service: SignalRouter(gateway: gateway, signals: signals), serviceName: "signal-router"),
             .init(
                 service: agentBackEnd.monitor(gateway: gateway, logger: logger), successTerminationBehavior: .ignore,
                 serviceName: "agent-monitor"),
