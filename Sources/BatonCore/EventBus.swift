@@ -52,7 +52,8 @@ public final class EventBus: Sendable {
     }
 
     private let state = Mutex(State())
-    private let bufferLimit: Int
+    /// Events a stream's feed holds for it before dropping the oldest.
+    public let bufferLimit: Int
 
     public init(bufferLimit: Int = 1024) {
         self.bufferLimit = bufferLimit

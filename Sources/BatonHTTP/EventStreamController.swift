@@ -5,7 +5,8 @@ import Hummingbird
 /// `GET /v1/sessions/{session}/events`: the session's events as Server-Sent Events.
 ///
 /// Replays stored events after `Last-Event-ID` (or `?after=N`), then follows live ones;
-/// each event goes out once, in id order. Ends with `goodbye` when the process drains.
+/// each event goes out once, in id order, with a comment every 15 s
+/// (``StreamKeepAlive``). Ends with `goodbye` when the process drains.
 struct EventStreamController {
     let store: any Store
     let bus: EventBus
@@ -33,19 +34,23 @@ struct EventStreamController {
                 try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
                 var last = after
                 try await Self.replay(store: store, session: session, after: &last, through: .max, to: &writer)
-                for await item in subscription.items {
-                    switch item {
-                    case .event(let event):
-                        guard event.id > last else { continue }
-                        if event.id > last + 1 {
-                            // The live buffer dropped some: fill the gap from the store.
-                            try await Self.replay(store: store, session: session, after: &last, through: event.id - 1, to: &writer)
+                try await StreamKeepAlive.merging(subscription.items, bufferLimit: bus.bufferLimit) { items in
+                    for await item in items {
+                        switch item {
+                        case nil:
+                            try await writer.write(StreamKeepAlive.comment)
+                        case .event(let event):
+                            guard event.id > last else { continue }
+                            if event.id > last + 1 {
+                                // The live buffer dropped some: fill the gap from the store.
+                                try await Self.replay(store: store, session: session, after: &last, through: event.id - 1, to: &writer)
+                            }
+                            try await writer.write(Self.frame(event))
+                            last = event.id
+                        case .goodbye(let goodbye):
+                            let data = String(decoding: try WireFormat.encoder.encode(goodbye), as: UTF8.self)
+                            try await writer.write(ByteBuffer(string: "event: goodbye\ndata: \(data)\n\n"))
                         }
-                        try await writer.write(Self.frame(event))
-                        last = event.id
-                    case .goodbye(let goodbye):
-                        let data = String(decoding: try WireFormat.encoder.encode(goodbye), as: UTF8.self)
-                        try await writer.write(ByteBuffer(string: "event: goodbye\ndata: \(data)\n\n"))
                     }
                 }
             } onInboundClosed: {
@@ -68,7 +73,8 @@ struct EventStreamController {
                 try await writer.write(frame(event))
                 last = event.id
             }
-            if page.count < pageSize { return }
+            // The end, or past `limit` (ids may skip some: pruning with the clock set back).
+            if page.count < pageSize || (page.last?.id ?? limit) >= limit { return }
         }
     }
 

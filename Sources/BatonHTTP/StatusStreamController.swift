@@ -6,7 +6,7 @@ import Hummingbird
 /// the gateway without polling.
 ///
 /// One `status` event at once, then one on every change (a reader that lags gets the
-/// newest only). The seconds a drain has left are counted down by the reader from the
+/// newest only), and a comment every 15 s (``StreamKeepAlive``). The seconds a drain has left are counted down by the reader from the
 /// last event. The stream ends when the process stops; the next process's stream
 /// starts again with its own status, which tells the reader the instance changed.
 struct StatusStreamController {
@@ -23,8 +23,10 @@ struct StatusStreamController {
             // the next change of status.
             try await request.body.consumeWithCancellationOnInboundClose { _ in
                 try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-                for await status in updates {
-                    try await writer.write(Self.frame(status))
+                try await StreamKeepAlive.merging(updates, bufferLimit: 2) { updates in
+                    for await status in updates {
+                        try await writer.write(status.map(Self.frame) ?? StreamKeepAlive.comment)
+                    }
                 }
             }
             try await writer.finish(nil)

@@ -44,6 +44,31 @@ import Testing
         }
     }
 
+    @Test("An idle stream gets a comment every 15 s: a client that vanished is noticed, a proxy's idle timeout leaves it open")
+    func anIdleStreamGetsKeepAliveComments() async throws {
+        try await InProcessBaton().run { _, client in
+            let port = client.port
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for path in ["/v1/sessions/idle/events", "/v1/status/events"] {
+                    group.addTask {
+                        let connection = try await KeptAliveConnection.open(port: port)
+                        try await withTimeout(.seconds(40), waitingFor: "a keep-alive comment on \(path)") {
+                            try await connection.use { reader in
+                                try await reader.outbound.write(ByteBuffer(string: KeptAliveConnection.getRequest(path)))
+                                var received = ""
+                                while !received.contains("\n: keep-alive\n\n"), let chunk = try await reader.inbound.next() {
+                                    received += String(buffer: chunk)
+                                }
+                                #expect(received.contains("\n: keep-alive\n\n"), "\(path): \(received)")
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test func aBadResumePointIsRefused() async throws {
         try await InProcessBaton().run { _, client in
             let response = try await client.request("GET", "/v1/sessions/s/events", headers: [("Last-Event-ID", "yesterday")])
