@@ -86,10 +86,10 @@ extension Gateway {
             // Answered as the earlier message with this id stands once on disk: a 202 for a
             // commit under way could be for a message the store then refuses.
             await waitForCommit(of: id)
-            if let earlier = try await knownAcknowledgement(id) { return .acknowledged(earlier) }
+            if let earlier = try await knownMessage(id) { return try .acknowledged(Self.answer(incoming, sentAgainAs: earlier)) }
             // Re-checked after the read: the same id may have been accepted meanwhile.
             await waitForCommit(of: id)
-            if let earlier = messages[id] { return .acknowledged(earlier.acknowledgement) }
+            if let earlier = messages[id] { return try .acknowledged(Self.answer(incoming, sentAgainAs: earlier)) }
         }
         if leases.isShared { return try await storeShared(incoming) }
         let session = incoming.session
@@ -176,7 +176,7 @@ extension Gateway {
             // request (its answer lost on the way): answered as that one was.
             if let id = incoming.id, let earlier = try? await store.message(id: id) {
                 storeReachable(true)
-                return .acknowledged(earlier.acknowledgement)
+                return try .acknowledged(Self.answer(incoming, sentAgainAs: earlier))
             }
             storeReachable(false)
             throw Self.notStored(error, clientID: incoming.id)
@@ -248,14 +248,26 @@ extension Gateway {
         for waiter in commitsUnderWay.removeValue(forKey: id) ?? [] { waiter.resume() }
     }
 
-    /// The answer given to an earlier message with this id, by this process or a previous one.
-    private func knownAcknowledgement(_ id: String) async throws(GatewayError) -> Acknowledgement? {
-        if let message = messages[id] { return message.acknowledgement }
+    /// The earlier message with this id, taken by this process or a previous one.
+    private func knownMessage(_ id: String) async throws(GatewayError) -> Message? {
+        if let message = messages[id] { return message }
         do {
-            return try await store.message(id: id)?.acknowledgement
+            return try await store.message(id: id)
         } catch {
             throw .storeUnavailable("The store could not be read: \(error)")
         }
+    }
+
+    /// The answer to a message whose id names the stored message `earlier`: the earlier
+    /// answer when it is that message sent again (its session and user), else a conflict.
+    /// Answered as a repeat, another session's message would never be run, and no one told.
+    private static func answer(_ incoming: IncomingMessage, sentAgainAs earlier: Message) throws(GatewayError) -> Acknowledgement {
+        guard earlier.session == incoming.session, earlier.user == incoming.user else {
+            throw .idConflict(
+                "Message id \(earlier.id) already names another message (of another session or user); a message sent again must name "
+                    + "the same session and user. Give this message an id of its own.")
+        }
+        return earlier.acknowledgement
     }
 
     private func restartCommand(from incoming: IncomingMessage, immediate: Bool) async throws(GatewayError) -> AcceptResult {

@@ -6,6 +6,7 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         case queueFull = "queue_full"
         case storeUnavailable = "store_unavailable"
         case restartRefused = "restart_refused"
+        case idConflict = "id_conflict"
     }
 
     public let code: Code
@@ -22,6 +23,8 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
         case .storeUnavailable: 503
         // The process keeps serving: what the next one would read is wrong.
         case .restartRefused: 409
+        // The id names another message: sent again, this one would be taken for it.
+        case .idConflict: 409
         }
     }
 
@@ -29,4 +32,5 @@ public struct GatewayError: Error, Sendable, Equatable, CustomStringConvertible 
     static func queueFull(_ message: String) -> Self { Self(code: .queueFull, description: message) }
     static func storeUnavailable(_ message: String) -> Self { Self(code: .storeUnavailable, description: message) }
     static func restartRefused(_ message: String) -> Self { Self(code: .restartRefused, description: message) }
+    static func idConflict(_ message: String) -> Self { Self(code: .idConflict, description: message) }
 }

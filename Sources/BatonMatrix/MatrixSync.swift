@@ -207,7 +207,7 @@ struct MatrixSync: Sendable {
                 break
             }
         } catch {
-            guard error.code == .forbidden || error.code == .queueFull || error.code == .restartRefused else { throw error }
+            guard [.forbidden, .queueFull, .restartRefused, .idConflict].contains(error.code) else { throw error }
             try await gateway.notify(session: room, kind: .error, text: error.description, message: message.id)
         }
     }

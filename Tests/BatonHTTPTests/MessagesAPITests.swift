@@ -46,6 +46,25 @@ import Testing
         }
     }
 
+    @Test("An id already naming a message of another session or user is a 409, not that message's answer: the new message would never run")
+    func anIdOfAnotherSessionsMessageIsAConflict() async throws {
+        try await InProcessBaton().run { app, client in
+            let first = try await client.post(session: "s1", user: "bob", text: "hello", id: "shared-key")
+            #expect(first.status == 202)
+            for (session, user) in [("s2", "carol"), ("s1", "carol"), ("s2", "bob")] {
+                let other = try await client.post(session: session, user: user, text: "mine", id: "shared-key")
+                #expect(other.status == 409, "\(session)/\(user): \(other.text)")
+                #expect(other.errorMessage?.contains("id of its own") == true, "\(other.text)")
+            }
+            _ = try await client.events(session: "s1") { $0.contains(where: \.isReply) }
+            // Found in the store now, not in memory: the same answer.
+            #expect(try await client.post(session: "s2", user: "carol", text: "mine", id: "shared-key").status == 409)
+            let again = try await client.post(session: "s1", user: "bob", text: "hello", id: "shared-key")
+            #expect(again.status == 202 && again.text == first.text)
+            #expect(try await app.store.messageCount() == 1)
+        }
+    }
+
     @Test(arguments: [
         (#"{"session": "s", "user": "u", "text": "#, 400, "not valid JSON"),
         (#"["a list"]"#, 400, "JSON object"),
