@@ -19,9 +19,11 @@ import SystemPackage
 /// the status.
 ///
 /// Each process leads a process group of its own. When the turn is interrupted or times
-/// out, the group gets SIGTERM, then SIGKILL after `drain.interrupt_grace`; once the
-/// turn is over, whatever is left of the group is killed, so no process of a turn
-/// outlives it. (SIGKILL to the gateway itself cannot be caught: under systemd the
+/// out, the group gets SIGTERM, then SIGKILL after `drain.interrupt_grace`
+/// (``ProcessGroupStop``): the process's output is read until it exits, so what it says
+/// while it shuts down reaches the log, and the rest of its group has what is left of
+/// the grace. Once the turn is over, whatever is left of the group is killed, so no
+/// process of a turn outlives it. (SIGKILL to the gateway itself cannot be caught: under systemd the
 /// unit's cgroup is killed with it.)
 ///
 /// The process inherits the gateway's environment and working directory, less the
@@ -51,50 +53,37 @@ public struct ExecAgent: Agent {
     @concurrent public func runTurn(_ turn: TurnRequest, reply: nonisolated(nonsending) @Sendable (String) async throws -> Void) async throws {
         let logger = turnLogger(turn)
         let input = try WireFormat.encoder.encode(turn) + [UInt8(ascii: "\n")]
-
-        var options = PlatformOptions()
-        // A group of its own: the agent's children get the signals too, and the
-        // terminal's Ctrl-C goes to the gateway alone, which decides what to interrupt.
-        options.processGroupID = 0
-        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: interruptGrace)]
-
-        var group: pid_t?
+        let stop = ProcessGroupStop(grace: interruptGrace)
+        // The process runs in a task an interrupt does not cancel: it is stopped by
+        // signals instead, its output read until it ends (``ProcessGroupStop``).
         let status: TerminationStatus
         var parser: ExecOutputParser
         do {
-            let result = try await Subprocess.run(
-                executable, arguments: Arguments(Array(command.dropFirst())), environment: Self.environment,
-                platformOptions: options,
-                input: .inputWriter, output: .sequence, error: .sequence
-            ) { execution in
-                group = execution.processIdentifier.value
-                logger.debug("Agent process started", metadata: ["baton.pid": "\(execution.processIdentifier.value)"])
-                return try await withThrowingTaskGroup(of: Void.self) { tasks in
-                    tasks.addTask { await Self.write(input, to: execution.standardInputWriter, logger: logger) }
-                    tasks.addTask { await Self.log(execution.standardError, logger: logger) }
-                    var parser = ExecOutputParser()
-                    for try await chunk in execution.standardOutput {
-                        for text in try chunk.withUnsafeBytes({ bytes throws(AgentError) in try parser.consume(bytes) }) {
-                            // An interrupted turn says nothing more, even while the process
-                            // is still being stopped.
-                            try Task.checkCancellation()
-                            try await reply(text)
-                        }
-                    }
-                    try await tasks.waitForAll()
-                    return parser
+            // `reply` does not outlive this call: the task is awaited to its end, whatever
+            // happens to this one.
+            (status, parser) = try await withoutActuallyEscaping(reply) { reply in
+                let process = Task { try await self.run(input, stop: stop, reply: reply, logger: logger) }
+                return try await withTaskCancellationHandler {
+                    try await process.value
+                } onCancel: {
+                    stop.interrupt { process.cancel() }
                 }
             }
-            status = result.terminationStatus
-            parser = result.closureResult
         } catch {
-            Self.killRemains(of: group)
-            if Task.isCancelled || error is CancellationError { throw CancellationError() }
+            stop.killRemains()
+            if stop.isInterrupted || error is CancellationError { throw CancellationError() }
             if let error = error as? AgentError { throw error }
             logger.warning("Agent process failed", metadata: ["baton.error": "\(error)", "baton.command": "\(command[0])"])
             throw AgentError(.agentFailed, "The agent could not be run (\(command[0])): \(Self.describe(error))")
         }
-        Self.killRemains(of: group)
+        if stop.isInterrupted {
+            // The rest of the group (the agent behind a wrapper that died at SIGTERM)
+            // has the rest of the grace.
+            await stop.waitForGroupToEnd()
+            stop.killRemains()
+            throw CancellationError()
+        }
+        stop.killRemains()
         try Task.checkCancellation()
 
         switch status {
@@ -108,6 +97,42 @@ public struct ExecAgent: Agent {
             logger.warning("Agent process was killed by signal \(signal)")
             throw AgentError(.agentFailed, "The agent was killed by signal \(signal) before it had answered.")
         }
+    }
+
+    /// Runs the turn's process to its end: its input written, its standard error logged,
+    /// its standard output parsed into replies, none once the turn is interrupted.
+    private func run(
+        _ input: Data, stop: ProcessGroupStop, reply: @escaping @Sendable (String) async throws -> Void, logger: Logger
+    ) async throws -> (TerminationStatus, ExecOutputParser) {
+        var options = PlatformOptions()
+        // A group of its own: the agent's children get the signals too, and the
+        // terminal's Ctrl-C goes to the gateway alone, which decides what to interrupt.
+        options.processGroupID = 0
+        // Only when the reading is cancelled, after SIGKILL (``ProcessGroupStop``).
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .milliseconds(100))]
+        let result = try await Subprocess.run(
+            executable, arguments: Arguments(Array(command.dropFirst())), environment: Self.environment,
+            platformOptions: options,
+            input: .inputWriter, output: .sequence, error: .sequence
+        ) { execution in
+            stop.started(group: execution.processIdentifier.value)
+            logger.debug("Agent process started", metadata: ["baton.pid": "\(execution.processIdentifier.value)"])
+            return try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await Self.write(input, to: execution.standardInputWriter, logger: logger) }
+                tasks.addTask { await Self.log(execution.standardError, logger: logger) }
+                var parser = ExecOutputParser()
+                for try await chunk in execution.standardOutput {
+                    for text in try chunk.withUnsafeBytes({ bytes throws(AgentError) in try parser.consume(bytes) }) {
+                        // An interrupted turn says nothing more while its process stops.
+                        guard !stop.isInterrupted else { continue }
+                        try await reply(text)
+                    }
+                }
+                try await tasks.waitForAll()
+                return parser
+            }
+        }
+        return (result.terminationStatus, result.closureResult)
     }
 
     private func turnLogger(_ turn: TurnRequest) -> Logger {
@@ -162,14 +187,6 @@ public struct ExecAgent: Agent {
 
     private static func logLine(_ line: [UInt8], logger: Logger) {
         logger.info("Agent stderr: \(String(decoding: line.prefix(maxLogLine), as: UTF8.self))")
-    }
-
-    /// Kills what is left of a turn's process group: children that outlived the process
-    /// that started them, or that ignored SIGTERM while it did not.
-    private static func killRemains(of group: pid_t?) {
-        // The group id stays taken while any member lives, so it cannot name a stranger.
-        guard let group, group > 0 else { return }
-        _ = kill(-group, SIGKILL)
     }
 
     private static func describe(_ error: any Error) -> String {

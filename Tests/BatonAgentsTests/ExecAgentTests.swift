@@ -133,6 +133,32 @@ import Testing
         }
     }
 
+    @Test(
+        "An interrupted agent has drain.interrupt_grace to shut down: what it says meanwhile reaches the log, and the agent behind a wrapper that dies at SIGTERM gets the grace too",
+        arguments: [false, true])
+    func anInterruptedAgentHasItsGrace(behindAWrapper: Bool) async throws {
+        let directory = try Processes.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let marker = (directory as NSString).appendingPathComponent("saved")
+        try await TestGateway.run({
+            $0.agent.kind = .exec
+            // sh runs the agent as a child (not exec'd: a command follows), and dies at SIGTERM.
+            $0.agent.command = behindAWrapper ? ["/bin/sh", "-c", "\"$0\"; true", Scripts.execTestAgent] : [Scripts.execTestAgent]
+            $0.busyInput = .interrupt
+            $0.drain.interruptGrace = 10
+        }) { gateway in
+            let working = try await gateway.send("\(behindAWrapper ? "quiet" : "graceful") \(marker)", session: "g1")
+            #expect(try await gateway.reply(to: working, session: "g1") == "working")
+            let next = try await gateway.send("echo", session: "g1")
+            let events = try await gateway.events(session: "g1", until: "the next reply") { $0.isReply(to: next) }
+            #expect(events.contains { $0.isNotice("interrupted", about: working) })
+            #expect(FileManager.default.fileExists(atPath: marker), "the agent was killed before it had shut down")
+            if !behindAWrapper {
+                #expect(gateway.logs.entries.contains { "\($0.message)" == "Agent stderr: saving state" }, "\(gateway.logs.entries)")
+            }
+        }
+    }
+
     @Test func restartNowEndsTheTurnsProcess() async throws {
         let pids = try Processes.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: pids) }

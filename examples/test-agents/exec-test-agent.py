@@ -10,6 +10,9 @@
     slow        a "working" reply (a re-run adds "re-run after N delivered"), then ten minutes of sleep
     stubborn    ignores SIGTERM, as does a child it starts; a "stubborn" reply, then sleep
     orphan      starts a child that sleeps on with its output open, replies, and exits
+    graceful F  a "working" reply, then sleep; at SIGTERM says "saving state" on standard
+                error, takes a second, writes the file F and exits 0
+    quiet F     the same, saying nothing at SIGTERM
 
 Run with --pids DIR to have slow and stubborn write their process ids to DIR/<id>.pids.
 `exec-test-agent.py wait-gone SECONDS PID...` exits 0 once every PID has exited, 1 if
@@ -84,6 +87,20 @@ def main(arguments):
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         write_pids(pids, turn, [os.getpid(), child.pid])
         reply("stubborn")
+        time.sleep(600)
+    elif command in ("graceful", "quiet"):
+        marker = words[1]
+
+        def shut_down(number, frame):
+            if command == "graceful":
+                print("saving state", file=sys.stderr, flush=True)
+            time.sleep(1)
+            with open(marker, "w") as file:
+                file.write("saved\n")
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, shut_down)
+        reply("working")
         time.sleep(600)
     elif command == "orphan":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
