@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 
 /// A whole Baton gateway, ready to run: store, gateway, HTTP and control listeners,
 /// signals and systemd, in one ``ServiceGroup``.
@@ -24,6 +25,9 @@ public struct BatonApplication: Sendable {
     /// How long systemd waits for the next word from a store upgrade at start, in seconds:
     /// its slowest step (indexing every event) takes seconds per million events.
     static let storeUpgradeTimeout: Double = 120
+    /// How long systemd is told to wait for the start each time PostgreSQL, out of reach,
+    /// is waited for: beyond the longest wait between tries.
+    static let storeWaitTimeout: Double = 30
 
     /// Runs until a drain finishes; returns the status the process should exit with.
     public func run() async throws -> ExitStatus {
@@ -51,8 +55,10 @@ public func buildApplication(
     // Signals are trapped before any service starts, beside the rest of the start (their
     // registration waits on libdispatch): a signal that comes once the process is ready
     // is a drain, whenever it comes.
-    async let trapped = SignalRouter.trap()
+    // Not while PostgreSQL is waited for, though: a SIGTERM then ends the process as by
+    // default (nothing is stored yet), rather than be held by a trap nobody reads yet.
     let notifier = SystemdNotifier(environment: environment)
+    let trapped: Task<UnixSignalsSequence, Never>? = configuration.store.isShared ? nil : Task { await SignalRouter.trap() }
     let agentBackEnd = try AgentFactory.make(configuration, logger: logger)
     let instance = Gateway.makeInstanceID()
     try PrivateStateDirectory.prepare(configuration.stateDirectory, logger: logger)
@@ -62,6 +68,9 @@ public func buildApplication(
         // far it got, and waits for it rather than take the start for hung.
         logger.notice("Store upgrade", metadata: ["baton.step": "\(progress.step)", "baton.done": "\(progress.done)", "baton.total": "\(progress.total)"])
         notifier.extendTimeout(seconds: BatonApplication.storeUpgradeTimeout, status: progress.description)
+    } waiting: { why in
+        // systemd waits with it, rather than take the start for hung.
+        notifier.extendTimeout(seconds: BatonApplication.storeWaitTimeout, status: why)
     }
     let store = backEnd.store
     let writer = StoreWriter(store: store, bus: bus, logger: logger)
@@ -144,7 +153,7 @@ public func buildApplication(
     // The signal router and systemd's notifications start first and stop last: a SIGTERM
     // that comes after a restart drain finished, while chat networks flush and the writer
     // commits, still makes the process exit 0; the watchdog is fed to the very end.
-    let signals = await trapped
+    let signals = await (trapped ?? Task { await SignalRouter.trap() }).value
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
         .init(service: SignalRouter(gateway: gateway, signals: signals), serviceName: "signal-router"),
         .init(service: supervisor, successTerminationBehavior: .ignore, serviceName: "systemd-supervisor"),

@@ -18,9 +18,15 @@ struct StoreBackEnd {
     /// Opens SQLite (upgrading its layout, reported through `upgradeProgress`), or
     /// migrates PostgreSQL's schema (refusing one newer than this build, as a
     /// configuration error: exit 78) and makes its client.
+    ///
+    /// A database out of reach at the start (PostgreSQL restarting, the network not up
+    /// yet) is waited for, `waiting` told why before each wait, rather than failing the
+    /// start: under systemd each failed start is a restart at once, and twenty in a minute
+    /// leave the unit failed for good. A refusal (a wrong password, say) fails at once.
     static func open(
         _ configuration: Configuration, instance: String, logger: Logger,
-        upgradeProgress: @escaping @Sendable (StoreUpgradeProgress) -> Void
+        upgradeProgress: @escaping @Sendable (StoreUpgradeProgress) -> Void,
+        waiting: @Sendable (String) -> Void = { _ in }
     ) async throws -> StoreBackEnd {
         guard configuration.store.isShared else {
             let sqlite = try SQLiteStore(directory: configuration.stateDirectory, upgradeProgress: upgradeProgress)
@@ -31,11 +37,24 @@ struct StoreBackEnd {
         let url: PostgresURL
         do {
             url = try PostgresURL(configuration.store.url)
-            try await PostgresSchema.migrate(url, logger: logger)
-        } catch let error as PostgresURLError {
+        } catch {
             throw ConfigurationError(source: "configuration", key: "store.url", problem: error.description)
-        } catch let error as PostgresSchema.TooNewError {
-            throw ConfigurationError(source: PostgresURL.redact(configuration.store.url), key: "store.url", problem: error.description)
+        }
+        var backoff = RetryBackoff(initial: .milliseconds(500), maximum: .seconds(10))
+        while true {
+            do {
+                try await PostgresSchema.migrate(url, logger: logger)
+                break
+            } catch let error as PostgresSchema.TooNewError {
+                throw ConfigurationError(source: PostgresURL.redact(configuration.store.url), key: "store.url", problem: error.description)
+            } catch let error as PostgresStoreError where error.mayComeBack {
+                let delay = backoff.failed()
+                logger.warning(
+                    "PostgreSQL out of reach at the start; waiting for it",
+                    metadata: ["baton.error": "\(error)", "baton.retry_in": "\(delay)"])
+                waiting("Waiting for PostgreSQL: \(error)")
+                try await Task.sleep(for: delay)
+            }
         }
         var clientLogger = logger
         clientLogger.logLevel = max(logger.logLevel, .notice)

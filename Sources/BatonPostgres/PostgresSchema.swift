@@ -120,7 +120,8 @@ public enum PostgresSchema {
                 on: PostgresConnection.defaultEventLoopGroup.next(), configuration: url.connection, id: 1, logger: logger
             ).get()
         } catch {
-            throw PostgresStoreError(message: "cannot connect to \(url.redacted): \(PostgresStoreError(error))")
+            let cause = PostgresStoreError(error)
+            throw PostgresStoreError(message: "cannot connect to \(url.redacted): \(cause)", cause: cause)
         }
         do {
             try await migrate(on: connection, logger: logger)
@@ -130,7 +131,8 @@ public enum PostgresSchema {
             throw error
         } catch {
             try? await connection.close()
-            throw PostgresStoreError(message: "cannot set up Baton's tables in \(url.redacted): \(PostgresStoreError(error))")
+            let cause = PostgresStoreError(error)
+            throw PostgresStoreError(message: "cannot set up Baton's tables in \(url.redacted): \(cause)", cause: cause)
         }
     }
 

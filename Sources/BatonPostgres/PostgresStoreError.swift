@@ -10,6 +10,15 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     /// A deadlock or a serialization failure: the transaction may simply be run again.
     public var isRetryable: Bool { sqlState == "40P01" || sqlState == "40001" }
 
+    /// Whether the database was out of reach rather than refusing: no server answered
+    /// (refused, timed out, a name not resolved), a connection failed (SQLSTATE class 08),
+    /// the server is starting or shutting down (57P03) or full (53300). A wrong password or
+    /// database name is not: waiting would not mend it.
+    public var mayComeBack: Bool {
+        guard let sqlState else { return true }
+        return sqlState.hasPrefix("08") || sqlState == "57P03" || sqlState == "53300"
+    }
+
     public init(_ error: any Error) {
         if let error = error as? PostgresStoreError {
             description = error.description
@@ -31,7 +40,8 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
         }
     }
 
-    init(message: String) {
+    init(message: String, cause: PostgresStoreError? = nil) {
         description = message
+        sqlState = cause?.sqlState
     }
 }

@@ -150,6 +150,28 @@ struct ClusterTests {
         }
     }
 
+    @Test("PostgreSQL out of reach at the start is waited for, systemd told why, and the process serves once it is back")
+    func aDatabaseDownAtTheStartIsWaitedFor() async throws {
+        try await withBatonCluster(1, { $0.agentDelay = 0.1 }) { cluster in
+            let baton = cluster[0]
+            let server = try await PostgresTestServer.whileStopped {
+                let server = try await baton.startServer(waitUntilReady: false)
+                let waiting = try await server.notifications.wait(for: "systemd told of the wait") {
+                    $0["STATUS"]?.hasPrefix("Waiting for PostgreSQL") == true && $0["EXTEND_TIMEOUT_USEC"] != nil
+                }
+                #expect(waiting["STATUS"]?.contains("cannot connect") == true, "\(waiting)")
+                #expect(server.notifications.received.allSatisfy { $0["READY"] == nil })
+                return server
+            }
+            try await server.notifications.wait(for: "READY", value: "1", timeout: .seconds(60))
+            let sent = try await baton.client.send(session: "w", text: "after the wait")
+            _ = try await baton.client.events(session: "w") { $0.firstReply(to: sent.id) != nil }
+            server.send(SIGTERM)
+            #expect(try await server.exit() == .exited(0), "\(baton.serverLogs)")
+            #expect(baton.serverLogs.contains("PostgreSQL out of reach at the start"))
+        }
+    }
+
     @Test("PostgreSQL stopped mid-traffic: POSTs get a clear 503, readiness drops, service resumes by itself")
     func outageIsRefusedAndOutlived() async throws {
         try await withBatonCluster(2, { $0.agentDelay = 0.1 }) { cluster in
