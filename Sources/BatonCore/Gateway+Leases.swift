@@ -132,11 +132,23 @@ extension Gateway {
         for session in held.keys.sorted() { await releaseSession(session) }
     }
 
-    /// One beat of the lease keeper: renews what this process holds, lets idle sessions
-    /// go, takes sessions nobody runs (a dead process's, once their leases ran out), and
-    /// refreshes the cluster's picture for `/v1/status`.
+    /// One beat of the lease keeper: renews what this process holds (``renewLeases()``),
+    /// then lets idle sessions go, takes sessions nobody runs (a dead process's, once
+    /// their leases ran out), and refreshes the cluster's picture for `/v1/status`.
     public func leaseBeat() async {
-        guard leases.isShared, lifecycle != .stopping else { return }
+        guard await renewLeases() else { return }
+        await tendSessions()
+    }
+
+    /// Renews every lease this process holds; stops running the sessions a peer took
+    /// meanwhile, and takes the ones the store says are this process's but it does not
+    /// run. Returns whether the store answered.
+    ///
+    /// The lease keeper runs it on a beat of its own, so that a slow take or release
+    /// (a row locked elsewhere, the database slow) never delays a renewal.
+    @discardableResult
+    public func renewLeases() async -> Bool {
+        guard leases.isShared, lifecycle != .stopping else { return false }
         // What this renewal is for: a session taken while it runs is not in its answer.
         let renewing = held
         let stillHeld: Set<String>
@@ -146,7 +158,7 @@ extension Gateway {
         } catch {
             logger.warning("Leases could not be renewed", metadata: ["baton.error": "\(error)"])
             storeReachable(false)
-            return
+            return false
         }
         for (session, generation) in renewing.sorted(by: { $0.key < $1.key })
         where !stillHeld.contains(session) && held[session] == generation {
@@ -163,6 +175,14 @@ extension Gateway {
         for session in stillHeld.sorted() where held[session] == nil {
             await takeSession(session)
         }
+        metrics.observe(leasesHeld: held.count)
+        return true
+    }
+
+    /// Lets idle sessions go, takes sessions nobody runs, and refreshes the cluster's
+    /// picture for `/v1/status`.
+    public func tendSessions() async {
+        guard leases.isShared, lifecycle != .stopping else { return }
         await releaseIdleSessions()
         if drain.isServing {
             let room = max(1, configuration.agent.maxConcurrentTurns - scheduler.runningCount)

@@ -384,7 +384,7 @@ struct PostgresGatewayTests {
     /// Runs a gateway (the demo agent, no delay, unless given another) and its writer on a
     /// fresh database, with no lease keeper (the test beats), for `body`; then stops it.
     /// `body` gets the database's client too, for the test's own queries.
-    private func withGateway(
+    func withGateway(
         agent: any Agent = DemoAgent(delay: .zero), storeTimeout: Duration = .seconds(5),
         _ body: @escaping @Sendable (Gateway, PostgresStore, GrantHidingLeases, PostgresClient) async throws -> Void
     ) async throws {
