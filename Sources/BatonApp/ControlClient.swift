@@ -37,14 +37,22 @@ public struct ControlClient: Sendable {
         self.socketPath = socketPath
     }
 
-    /// Picks the control socket: an explicit one, the configured runtime directory when a
-    /// configuration or systemd says where it is, else systemd's `/run/baton`, else `./.baton/run`.
-    public static func socketPath(explicit: String?, configuration: Configuration, configured: Bool) -> String {
+    /// Picks the control socket: an explicit one; the runtime directory when one was
+    /// given (`runtime_directory`, `BATON_RUNTIME_DIRECTORY`, systemd's
+    /// `RUNTIME_DIRECTORY`); else the first that exists of `<state_directory>/run`, a
+    /// system unit's `/run/baton` and a user unit's `$XDG_RUNTIME_DIR/baton`; else
+    /// `<state_directory>/run`.
+    ///
+    /// A configuration file alone does not say where a unit's socket is: the shipped unit
+    /// gives its process `RUNTIME_DIRECTORY=/run/baton`, which `baton status` run from a
+    /// shell does not have.
+    public static func socketPath(explicit: String?, configuration: Configuration, environment: [String: String]) -> String {
         if let explicit { return explicit }
         let configuredPath = (configuration.runtimeDirectory as NSString).appendingPathComponent("control.sock")
-        if configured || FileManager.default.fileExists(atPath: configuredPath) { return configuredPath }
-        let systemPath = "/run/baton/control.sock"
-        return FileManager.default.fileExists(atPath: systemPath) ? systemPath : configuredPath
+        if configuration.runtimeDirectoryIsGiven { return configuredPath }
+        var candidates = [configuredPath, "/run/baton/control.sock"]
+        if let user = environment["XDG_RUNTIME_DIR"] { candidates.append((user as NSString).appendingPathComponent("baton/control.sock")) }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? configuredPath
     }
 
     public func status() throws(Failure) -> GatewayStatus {

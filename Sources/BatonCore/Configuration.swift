@@ -11,6 +11,9 @@ public struct Configuration: Sendable, Equatable {
     public var stateDirectory: String
     /// Holds the control socket.
     public var runtimeDirectory: String
+    /// Whether `runtime_directory` was given (the file, `BATON_RUNTIME_DIRECTORY`, or
+    /// systemd's `RUNTIME_DIRECTORY`) rather than made from `state_directory`.
+    public var runtimeDirectoryIsGiven = false
     /// Chat users allowed to send `/restart`.
     public var admins: [String]
     /// When non-empty, the HTTP API requires one of these as a bearer token; each says

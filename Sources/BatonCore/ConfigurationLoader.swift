@@ -38,6 +38,7 @@ public struct ConfigurationLoader: Sendable {
         if !runtimeGiven {
             configuration.runtimeDirectory = (configuration.stateDirectory as NSString).appendingPathComponent("run")
         }
+        configuration.runtimeDirectoryIsGiven = runtimeGiven
         if readingTokenFiles { try addTokenFiles(to: &configuration, source: path ?? "configuration") }
         try applyCredentials(to: &configuration)
         try checkConsistency(configuration, source: path ?? "configuration", needsSecrets: readingTokenFiles)

@@ -41,11 +41,22 @@ struct ControlOptions: ParsableArguments {
     var socket: String?
 
     func client() throws -> ControlClient {
+        let environment = ProcessInfo.processInfo.environment
+        if let socket { return ControlClient(socketPath: socket) }
         // The control socket needs no token: nor should finding it need the token files.
-        let loaded = try configuration.load(readingTokenFiles: false)
-        let configured = configuration.path != nil || ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"] != nil
-            || ProcessInfo.processInfo.environment["BATON_RUNTIME_DIRECTORY"] != nil
-        return ControlClient(socketPath: ControlClient.socketPath(explicit: socket, configuration: loaded, configured: configured))
+        // A configuration being edited (invalid for now) must not keep an admin from the
+        // running gateway: the socket is then looked for where it usually is.
+        let loader = ConfigurationLoader(environment: environment)
+        let loaded: Configuration
+        do {
+            loaded = try loader.load(path: configuration.path, readingTokenFiles: false)
+        } catch {
+            printError("warning: the configuration is invalid (\(error)); looking for the gateway where it usually listens")
+            loaded =
+                (try? loader.load(path: nil, readingTokenFiles: false))
+                ?? (try? ConfigurationLoader(environment: [:]).load(path: nil, readingTokenFiles: false)) ?? Configuration()
+        }
+        return ControlClient(socketPath: ControlClient.socketPath(explicit: nil, configuration: loaded, environment: environment))
     }
 }
 

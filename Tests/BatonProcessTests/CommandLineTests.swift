@@ -46,6 +46,29 @@ import Testing
         }
     }
 
+    @Test("baton status finds a user unit's gateway from a shell, with its configuration named and even while that is invalid")
+    func controlCommandsFindTheUnitsSocket() async throws {
+        try await withBatonFixture { baton in
+            // As a user unit runs it: the file names no runtime_directory, systemd gives
+            // the process RUNTIME_DIRECTORY=$XDG_RUNTIME_DIR/baton; a shell has neither.
+            let file = baton.configuration.yaml.split(separator: "\n").filter { !$0.hasPrefix("runtime_directory:") }.joined(separator: "\n")
+            let configuration = try baton.directory.write(file + "\n", to: "unit.yaml")
+            let xdg = baton.directory.appending("xdg")
+            let server = try baton.launch(
+                ["serve", "--config", configuration], environment: ["RUNTIME_DIRECTORY": (xdg as NSString).appendingPathComponent("baton")])
+            _ = try await eventually("the gateway to serve", timeout: .seconds(30)) { try? await baton.client.status() }
+            let shell = ["XDG_RUNTIME_DIR": xdg]
+            let found = try await baton.baton("status", "--config", configuration, environment: shell)
+            #expect(found.termination == .exited(0), "\(found)")
+            #expect(found.output.contains("\(server.pid)") || found.output.contains("ready"), "\(found)")
+
+            try baton.directory.write("drain:\n  timeout: soon\n", to: "unit.yaml")
+            let whileBroken = try await baton.baton("status", "--config", configuration, environment: shell)
+            #expect(whileBroken.termination == .exited(0), "\(whileBroken)")
+            #expect(whileBroken.errors.contains("drain.timeout"), "the problem is still told: \(whileBroken)")
+        }
+    }
+
     @Test func controlCommandsExit3WhenNothingRuns() async throws {
         try await withBatonFixture { baton in
             for arguments in [["status"], ["status", "--json"], ["restart"], ["restart", "--wait"], ["stop", "--wait"]] {
