@@ -78,6 +78,13 @@ public func buildApplication(
     let passed = ListenDescriptors.take()
     if let descriptor = passed.takeListener(named: "http") {
         httpSocket = .inherited(descriptor)
+        if let bound = httpSocket.localAddress, let why = ListenAddress.mismatch(configured: configuration.listen, bound: bound) {
+            // Kept, so that a restart refuses no connection; a new address needs a stop
+            // and a start, which hand over no socket.
+            logger.warning(
+                "The socket systemd handed over is not the one listen names; it is kept. Stop and start the unit to listen on the new address",
+                metadata: ["baton.listen": "\(configuration.listen)", "baton.socket": "\(bound)", "baton.difference": "\(why)"])
+        }
     } else {
         httpSocket = try .tcp(host: configuration.listen.host, port: configuration.listen.port)
     }
@@ -95,7 +102,7 @@ public func buildApplication(
     metricsFactory.durationHistogramBuckets[GatewayMetrics.drainDurationLabel] = [
         .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
     ]
-    let listenAddress = httpSocket.port.map { "\(configuration.listen.host):\($0)" } ?? configuration.listen.description
+    let listenAddress = httpSocket.localAddress?.description ?? configuration.listen.description
     // Before a restart, the configuration is read again and checked as the next process
     // will, on this very socket.
     let nextStartProblem = reloadConfiguration.map { load in

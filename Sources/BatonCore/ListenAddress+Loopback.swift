@@ -51,3 +51,23 @@ extension ListenAddress {
         self.init(host: host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, port: port)
     }
 }
+
+extension ListenAddress {
+    /// How a socket bound to `bound` differs from the `configured` address, in words; nil
+    /// when it may well be that address (a name is not resolved: `localhost` for
+    /// `127.0.0.1` is no difference).
+    public static func mismatch(configured: ListenAddress, bound: ListenAddress) -> String? {
+        if configured.port != 0, configured.port != bound.port { return "port \(bound.port), not \(configured.port)" }
+        if isIPAddress(configured.host), !sameIPAddress(configured.host, bound.host) { return "host \(bound.host), not \(configured.host)" }
+        return nil
+    }
+
+    /// Whether two IP address texts name one address (`::1` and `0:0::1`, say).
+    private static func sameIPAddress(_ a: String, _ b: String) -> Bool {
+        var a4 = in_addr(), b4 = in_addr()
+        if inet_pton(AF_INET, a, &a4) == 1, inet_pton(AF_INET, b, &b4) == 1 { return a4.s_addr == b4.s_addr }
+        var a6 = in6_addr(), b6 = in6_addr()
+        guard inet_pton(AF_INET6, a, &a6) == 1, inet_pton(AF_INET6, b, &b6) == 1 else { return a == b }
+        return withUnsafeBytes(of: &a6) { x in withUnsafeBytes(of: &b6) { y in x.elementsEqual(y) } }
+    }
+}

@@ -180,3 +180,15 @@ import Testing
         #expect(throws: ConfigurationError.self, "serving still needs the token") { try loader.load(path: path) }
     }
 }
+
+extension ConfigurationLoaderTests {
+    @Test("A socket handed over on another port or address than listen names is told apart; a name for the same address is not")
+    func aHandedOverSocketIsComparedWithListen() {
+        let bound = ListenAddress(host: "127.0.0.1", port: 8080)
+        #expect(ListenAddress.mismatch(configured: ListenAddress(host: "127.0.0.1", port: 9090), bound: bound) == "port 8080, not 9090")
+        #expect(ListenAddress.mismatch(configured: ListenAddress(host: "0.0.0.0", port: 8080), bound: bound) == "host 127.0.0.1, not 0.0.0.0")
+        #expect(ListenAddress.mismatch(configured: ListenAddress(host: "127.0.0.1", port: 8080), bound: bound) == nil)
+        #expect(ListenAddress.mismatch(configured: ListenAddress(host: "localhost", port: 8080), bound: bound) == nil)
+        #expect(ListenAddress.mismatch(configured: ListenAddress(host: "0:0::1", port: 8080), bound: ListenAddress(host: "::1", port: 8080)) == nil)
+    }
+}
