@@ -15,13 +15,25 @@ enum PrivateStateDirectory {
     /// The store's files, as SQLite names them beside `baton.sqlite`.
     static let storeFiles = ["baton.sqlite", "baton.sqlite-wal", "baton.sqlite-shm"]
 
-    /// Creates `path` 0700 if it is missing, else narrows it and the store's files.
+    /// Creates `path` 0700 if it is missing, else narrows it (when it is Baton's: empty,
+    /// or holding a store) and the store's files.
+    ///
+    /// A directory that holds other files and no store (`state_directory: /var/lib`, a
+    /// home directory) is not Baton's to narrow: it would shut others out of their own
+    /// files. It is left as it is, with a warning; the store's files are private anyway.
     static func prepare(_ path: String, logger: Logger) throws {
-        if !FileManager.default.fileExists(atPath: path) {
-            try FileManager.default.createDirectory(
-                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(directoryMode)])
+        let files = FileManager.default
+        if !files.fileExists(atPath: path) {
+            try files.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(directoryMode)])
         }
-        narrow(path, to: directoryMode, logger: logger)
+        let contents = (try? files.contentsOfDirectory(atPath: path)) ?? []
+        if contents.isEmpty || contents.contains(storeFiles[0]) {
+            narrow(path, to: directoryMode, logger: logger)
+        } else {
+            logger.warning(
+                "state_directory holds other files and no store: left as it is, though others may list it. Give Baton a directory of its own",
+                metadata: ["baton.path": "\(path)"])
+        }
         for name in storeFiles {
             narrow((path as NSString).appendingPathComponent(name), to: fileMode, logger: logger)
         }

@@ -29,6 +29,23 @@ import Testing
         }
     }
 
+    @Test("A state_directory that holds others' files and no store is not narrowed (it would shut them out); the store in it is private")
+    func aSharedDirectoryIsNotNarrowed() async throws {
+        try await withBatonFixture({ $0.stateDirectory = nil }) { baton in
+            let shared = baton.directory.appending("shared")
+            try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+            chmod(shared, 0o755)
+            try "someone else's\n".write(toFile: "\(shared)/notes.txt", atomically: true, encoding: .utf8)
+            let server = try await baton.startServer(environment: ["BATON_STATE_DIRECTORY": shared], launcher: Self.umask022)
+            _ = try await baton.client.send(session: "s", text: "a private message")
+            #expect(try mode(shared) == 0o755)
+            #expect(try mode("\(shared)/baton.sqlite") == 0o600)
+            #expect(baton.serverLogs.contains("state_directory holds other files"), "\(baton.serverLogs)")
+            server.send(SIGTERM)
+            #expect(try await server.exit() == .exited(0))
+        }
+    }
+
     private func expectPrivate(state: String, runtime: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(try mode(state) == 0o700, "state directory", sourceLocation: sourceLocation)
         for name in ["baton.sqlite", "baton.sqlite-wal", "baton.sqlite-shm"] {
