@@ -86,6 +86,7 @@ public func buildApplication(
                 metadata: ["baton.listen": "\(configuration.listen)", "baton.socket": "\(bound)", "baton.difference": "\(why)"])
         }
     } else {
+        if let problem = configuration.listen.unresolvedProblem { throw problem }
         httpSocket = try .tcp(host: configuration.listen.host, port: configuration.listen.port)
     }
     try APIAccess.check(configuration, socket: httpSocket, logger: logger)

@@ -24,6 +24,7 @@ public enum StartCheck {
                 throw ConfigurationError(source: "configuration", key: "store.url", problem: error.description)
             }
         }
+        if address == nil, let problem = configuration.listen.unresolvedProblem { throw problem }
         if let problem = configuration.exposureProblem(listeningOn: address ?? configuration.listen, origin: origin) {
             throw problem
         }

@@ -162,6 +162,11 @@ public struct ConfigurationLoader: Sendable {
     }
 
     private func unknownKeyProblem(_ path: String) -> String {
+        if ConfigurationKey.isSection(path) {
+            // `drain:` with nothing under it, or `drain: 60`.
+            let keys = ConfigurationKey.all.map(\.path).filter { $0.hasPrefix(path + ".") }.prefix(3).joined(separator: ", ")
+            return "is a section: give its keys indented below it (\(keys), …), or remove the line"
+        }
         let nearest = (ConfigurationKey.all.map(\.path) + ConfigurationKey.sections).min {
             editDistance($0, path) < editDistance($1, path)
         }

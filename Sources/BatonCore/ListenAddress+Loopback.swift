@@ -11,6 +11,18 @@ extension ListenAddress {
         return !addresses.isEmpty && addresses.allSatisfy(Self.isLoopback(ipAddress:))
     }
 
+    /// Whether the host is an IP address, or a name that resolves to one.
+    public var resolves: Bool {
+        Self.isIPAddress(host) || !Self.resolve(host).isEmpty
+    }
+
+    /// The error of a `listen` whose host name resolves to no address; nil otherwise.
+    public var unresolvedProblem: ConfigurationError? {
+        guard !resolves else { return nil }
+        return ConfigurationError(
+            source: "configuration", key: "listen", problem: "names the host \(host), which resolves to no address; give an IP address or a name this machine can resolve")
+    }
+
     /// Whether `text` is a loopback IP address, IPv4 in IPv6 (`::ffff:127.0.0.1`) included.
     public static func isLoopback(ipAddress text: String) -> Bool {
         var v4 = in_addr()

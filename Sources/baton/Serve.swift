@@ -29,6 +29,10 @@ struct Serve: AsyncParsableCommand {
         signal(SIGHUP, SIG_IGN)
         AllocatorTuning.apply(environment: environment)
         let level = Logger.Level(rawValue: environment["BATON_LOG_LEVEL"] ?? "info") ?? .info
+        if let asked = environment["BATON_LOG_LEVEL"], Logger.Level(rawValue: asked) == nil {
+            printError(
+                "warning: BATON_LOG_LEVEL=\(asked) is not a level (\(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))); logging at info")
+        }
         let toJournal = JournalLogHandler.isJournalAvailable(environment: environment)
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = toJournal ? JournalLogHandler(label: label) : StreamLogHandler.standardError(label: label)

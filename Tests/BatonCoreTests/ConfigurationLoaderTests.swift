@@ -192,3 +192,18 @@ extension ConfigurationLoaderTests {
         #expect(ListenAddress.mismatch(configured: ListenAddress(host: "0:0::1", port: 8080), bound: ListenAddress(host: "::1", port: 8080)) == nil)
     }
 }
+
+extension ConfigurationLoaderTests {
+    @Test("A section with nothing under it, or a value where its keys belong, is named as a section, not as an unknown key", arguments: ["drain:\n", "drain: 60\n"])
+    func aSectionWithoutItsKeysSaysSo(yaml: String) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("baton-section-\(UUID().uuidString).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect {
+            try ConfigurationLoader(environment: [:]).load(path: path)
+        } throws: { error in
+            guard let error = error as? ConfigurationError else { return false }
+            return error.key == "drain" && error.problem.contains("is a section") && error.problem.contains("drain.timeout")
+        }
+    }
+}

@@ -69,6 +69,17 @@ import Testing
         }
     }
 
+    @Test("A listen host that resolves to nothing is a configuration error (78), for serve and check-config alike")
+    func anUnresolvableListenHostExits78() async throws {
+        try await withBatonFixture { baton in
+            for command in ["serve", "check-config"] {
+                let result = try await baton.baton(command, environment: ["BATON_LISTEN": "nosuchhost.invalid:8080"])
+                #expect(result.termination == .exited(78), "\(result)")
+                #expect(result.errors.contains("listen: names the host nosuchhost.invalid, which resolves to no address"), "\(result)")
+            }
+        }
+    }
+
     @Test func controlCommandsExit3WhenNothingRuns() async throws {
         try await withBatonFixture { baton in
             for arguments in [["status"], ["status", "--json"], ["restart"], ["restart", "--wait"], ["stop", "--wait"]] {
