@@ -12,13 +12,22 @@ public enum UnitFile {
         Int((configuration.drain.timeout + configuration.drain.interruptGrace + shutdownMargin).rounded(.up))
     }
 
-    /// The unit text; `executable` is the path of `baton`.
-    public static func service(for configuration: Configuration, executable: String = "/usr/local/bin/baton") -> String {
-        """
+    /// The unit text; `executable` is the path of `baton`, `configurationPath` the
+    /// configuration file it reads (`BATON_CONFIG`), if any.
+    ///
+    /// A gateway that reaches over the network (PostgreSQL, a Matrix homeserver) starts
+    /// once the network is up (`network-online.target`), not merely configured.
+    public static func service(
+        for configuration: Configuration, executable: String = "/usr/local/bin/baton", configurationPath: String? = nil
+    ) -> String {
+        let online = configuration.store.isShared || configuration.matrix != nil
+        let network = online ? "Wants=network-online.target\nAfter=network-online.target" : "After=network.target"
+        let configurationLine = configurationPath.map { "\n# The configuration file (baton units --config).\nEnvironment=BATON_CONFIG=\($0)" } ?? ""
+        return """
         [Unit]
         Description=Baton chat gateway
         Documentation=file:///usr/share/doc/baton/README.md
-        After=network.target
+        \(network)
         StartLimitIntervalSec=60
         StartLimitBurst=20
 
@@ -28,7 +37,7 @@ public enum UnitFile {
         ExecStart=\(executable) serve
         ExecReload=/bin/kill -USR1 $MAINPID
         # glibc's per-thread cache of freed memory, read at exec only (README, "Memory allocator").
-        Environment=GLIBC_TUNABLES=\(AllocatorTuning.unitTunables)
+        Environment=GLIBC_TUNABLES=\(AllocatorTuning.unitTunables)\(configurationLine)
         # 75: drained for a restart, start the next process; 78: bad configuration, stop.
         Restart=on-failure
         RestartSec=0

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import BatonApp
 import BatonCore
 
@@ -63,6 +64,10 @@ struct Units: ParsableCommand {
     var executable = "/usr/local/bin/baton"
 
     func run() throws {
-        print(UnitFile.service(for: try options.load(), executable: executable), terminator: "")
+        // The unit's timeouts need no secret: a token only the unit can read (a credential)
+        // must not stop the command that writes the unit.
+        let configuration = try options.load(readingTokenFiles: false)
+        let path = options.path.map { ($0 as NSString).isAbsolutePath ? $0 : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent($0) }
+        print(UnitFile.service(for: configuration, executable: executable, configurationPath: path), terminator: "")
     }
 }

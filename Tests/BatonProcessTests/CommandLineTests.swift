@@ -80,6 +80,21 @@ import Testing
         }
     }
 
+    @Test("baton units writes a unit that reads the named configuration, needs no secret only the unit can read, and waits for the network a Matrix bot needs")
+    func unitsNamesTheConfigurationAndNeedsNoSecret() async throws {
+        try await withBatonFixture({
+            // The access token only in a credential the unit loads: not readable here.
+            $0.extraYAML = "matrix:\n  homeserver: https://matrix.example.org\n  user_id: \"@baton:example.org\"\n"
+        }) { baton in
+            let result = try await baton.baton("units", "--config", baton.configurationPath)
+            #expect(result.termination == .exited(0), "\(result)")
+            #expect(result.output.contains("Environment=BATON_CONFIG=\(baton.configurationPath)\n"), "\(result.output)")
+            #expect(result.output.contains("After=network-online.target\n") && result.output.contains("Wants=network-online.target\n"))
+            let serve = try await baton.baton("check-config", "--config", baton.configurationPath)
+            #expect(serve.termination == .exited(78), "serving still needs the token: \(serve)")
+        }
+    }
+
     @Test func controlCommandsExit3WhenNothingRuns() async throws {
         try await withBatonFixture { baton in
             for arguments in [["status"], ["status", "--json"], ["restart"], ["restart", "--wait"], ["stop", "--wait"]] {
