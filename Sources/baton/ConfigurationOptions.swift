@@ -41,8 +41,13 @@ struct ControlOptions: ParsableArguments {
     var socket: String?
 
     func client() throws -> ControlClient {
+        try connection().client
+    }
+
+    /// The client, and the configuration it was found with (the defaults while the file
+    /// is invalid).
+    func connection() throws -> (client: ControlClient, configuration: Configuration) {
         let environment = ProcessInfo.processInfo.environment
-        if let socket { return ControlClient(socketPath: socket) }
         // The control socket needs no token: nor should finding it need the token files.
         // A configuration being edited (invalid for now) must not keep an admin from the
         // running gateway: the socket is then looked for where it usually is.
@@ -56,7 +61,8 @@ struct ControlOptions: ParsableArguments {
                 (try? loader.load(path: nil, readingTokenFiles: false))
                 ?? (try? ConfigurationLoader(environment: [:]).load(path: nil, readingTokenFiles: false)) ?? Configuration()
         }
-        return ControlClient(socketPath: ControlClient.socketPath(explicit: nil, configuration: loaded, environment: environment))
+        let path = socket ?? ControlClient.socketPath(explicit: nil, configuration: loaded, environment: environment)
+        return (ControlClient(socketPath: path), loaded)
     }
 }
 

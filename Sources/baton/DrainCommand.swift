@@ -9,6 +9,9 @@ struct DrainCommand {
     let now: Bool
     let wait: Bool
     let client: ControlClient
+    /// `drain.interrupt_grace` as the configuration says: how long interrupted turns may
+    /// take to end after the drain's deadline.
+    let interruptGrace: Double
 
     /// Seconds past the drain deadline to wait for the next process to be ready.
     static let startMargin: Double = 30
@@ -27,10 +30,16 @@ struct DrainCommand {
             progress.finish()
             return
         }
+        if reason == .restart, first.drain?.reason == .stop {
+            // Stop wins over restart: no next process will start to wait for.
+            progress.finish()
+            printError("instance \(first.instance) is stopping, and a stop wins over a restart: no next process will start. Start it again once it has stopped.")
+            throw ExitCode(ExitStatus.failure.rawValue)
+        }
         if reason == .restart, first.supervisor == nil {
             progress.note("instance \(first.instance) is not run by systemd: a new process starts only if something else starts it")
         }
-        let budget = (first.drain?.secondsLeft ?? 0) + (first.drain == nil ? 0 : 5) + Self.startMargin
+        let budget = (first.drain?.secondsLeft ?? 0) + (first.drain == nil ? 0 : interruptGrace) + Self.startMargin
         let deadline = Date().addingTimeInterval(budget)
         while Date() < deadline {
             Thread.sleep(forTimeInterval: 0.2)
@@ -89,7 +98,8 @@ struct Restart: ParsableCommand {
     @Flag(help: "Interrupt in-flight turns at once; the next process runs them again.") var now = false
 
     func run() throws {
-        try DrainCommand(reason: .restart, now: now, wait: wait, client: control.client()).run()
+        let (client, configuration) = try control.connection()
+        try DrainCommand(reason: .restart, now: now, wait: wait, client: client, interruptGrace: configuration.drain.interruptGrace).run()
     }
 }
 
@@ -101,6 +111,7 @@ struct Stop: ParsableCommand {
     @Flag(help: "Interrupt in-flight turns at once; the next start runs them again.") var now = false
 
     func run() throws {
-        try DrainCommand(reason: .stop, now: now, wait: wait, client: control.client()).run()
+        let (client, configuration) = try control.connection()
+        try DrainCommand(reason: .stop, now: now, wait: wait, client: client, interruptGrace: configuration.drain.interruptGrace).run()
     }
 }

@@ -95,6 +95,21 @@ import Testing
         }
     }
 
+    @Test("baton restart --wait during a stop drain fails at once: a stop wins, no next process will start")
+    func restartWaitDuringAStopFailsAtOnce() async throws {
+        try await withBatonFixture({ $0.agentDelay = 60; $0.drainTimeout = 60 }) { baton in
+            let server = try await baton.startServer()
+            _ = try await baton.client.send(session: "s", text: "a long turn")
+            let stop = try await baton.baton("stop")
+            #expect(stop.termination == .exited(0), "\(stop)")
+            let restart = try await baton.baton("restart", "--wait", timeout: .seconds(20))
+            #expect(restart.termination == .exited(1), "\(restart)")
+            #expect(restart.errors.contains("a stop wins over a restart"), "\(restart)")
+            _ = try await baton.baton("stop", "--now")
+            #expect(try await server.exit() == .exited(0))
+        }
+    }
+
     @Test func controlCommandsExit3WhenNothingRuns() async throws {
         try await withBatonFixture { baton in
             for arguments in [["status"], ["status", "--json"], ["restart"], ["restart", "--wait"], ["stop", "--wait"]] {
