@@ -127,6 +127,7 @@ public struct ExecAgent: Agent {
                         guard !stop.isInterrupted else { continue }
                         try await reply(text)
                     }
+                    if let overflow = parser.overflow { throw overflow }
                 }
                 try await tasks.waitForAll()
                 return parser
@@ -169,21 +170,41 @@ public struct ExecAgent: Agent {
         }
     }
 
-    /// Logs each line of standard error as it comes.
+    /// Logs each line of standard error as it comes, up to ``stderrBudget`` bytes a turn;
+    /// what comes after that is counted, and told in one line at the end. An agent that
+    /// talks on and on would otherwise fill the journal and reach its rate limit, which
+    /// then drops Baton's own lines.
     private static func log(_ stderr: SubprocessOutputSequence, logger: Logger) async {
         var lines = LineBuffer()
+        var logged = 0
+        var dropped = 0
+        func take(_ line: [UInt8]) {
+            guard logged < stderrBudget else {
+                dropped += line.count + 1
+                return
+            }
+            logged += line.count + 1
+            logLine(line, logger: logger)
+        }
         do {
             for try await chunk in stderr {
-                for line in chunk.withUnsafeBytes({ lines.append($0) }) { logLine(line, logger: logger) }
-                if lines.pendingCount > maxLogLine, let line = lines.finish() { logLine(line, logger: logger) }
+                for line in chunk.withUnsafeBytes({ lines.append($0) }) { take(line) }
+                if lines.pendingCount > maxLogLine, let line = lines.finish() { take(line) }
             }
         } catch {
             logger.debug("Agent standard error could not be read", metadata: ["baton.error": "\(error)"])
         }
-        if let line = lines.finish() { logLine(line, logger: logger) }
+        if let line = lines.finish() { take(line) }
+        if dropped > 0 {
+            logger.warning(
+                "Agent standard error past \(stderrBudget / 1024) KiB in this turn was not logged",
+                metadata: ["baton.bytes_not_logged": "\(dropped)"])
+        }
     }
 
     private static let maxLogLine = 16 * 1024
+    /// Bytes of an agent's standard error logged per turn.
+    public static let stderrBudget = 64 * 1024
 
     private static func logLine(_ line: [UInt8], logger: Logger) {
         logger.info("Agent stderr: \(String(decoding: line.prefix(maxLogLine), as: UTF8.self))")

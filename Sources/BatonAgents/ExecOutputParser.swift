@@ -29,10 +29,26 @@ struct ExecOutputParser: Sendable {
         self.limit = limit
     }
 
-    /// Takes the next bytes of standard output; returns the replies ready now.
+    /// Why the output went past `limit`, once it did: the replies completed before that
+    /// point were returned, and nothing after it is taken.
+    private(set) var overflow: AgentError?
+
+    /// Takes the next bytes of standard output; returns the replies ready now. Bytes past
+    /// `limit` are not taken: the replies completed before them are returned, and
+    /// ``overflow`` says the turn fails there (thrown at once when there are none).
     mutating func consume(_ bytes: some Collection<UInt8>) throws(AgentError) -> [String] {
+        if let overflow { throw overflow }
+        guard received + bytes.count <= limit else {
+            let replies = try take(bytes.prefix(limit - received))
+            overflow = tooLong()
+            if replies.isEmpty, let overflow { throw overflow }
+            return replies
+        }
+        return try take(bytes)
+    }
+
+    private mutating func take(_ bytes: some Collection<UInt8>) throws(AgentError) -> [String] {
         received += bytes.count
-        guard received <= limit else { throw tooLong() }
         if format != .jsonLines { raw.append(contentsOf: bytes) }
         guard format != .plainText else { return [] }
         var replies: [String] = []

@@ -1,3 +1,4 @@
+import BatonAgents
 import BatonApp
 import BatonCore
 import Foundation
@@ -156,6 +157,22 @@ import Testing
             if !behindAWrapper {
                 #expect(gateway.logs.entries.contains { "\($0.message)" == "Agent stderr: saving state" }, "\(gateway.logs.entries)")
             }
+        }
+    }
+
+    @Test("An agent's standard error is logged up to 64 KiB a turn; the rest is counted in one line")
+    func standardErrorIsLoggedUpToABudget() async throws {
+        try await TestGateway.run(Self.testAgent()) { gateway in
+            let noisy = try await gateway.send("noisy 10000", session: "n1")
+            #expect(try await gateway.reply(to: noisy, session: "n1") == "done")
+            try await gateway.status("the turn's end") { $0.inFlight == 0 }
+            let logged = gateway.logs.entries.filter { "\($0.message)".hasPrefix("Agent stderr: ") }
+            let lineBytes = 101
+            let budgetLines = ExecAgent.stderrBudget / lineBytes + 1
+            #expect(logged.count == budgetLines, "\(logged.count) lines logged")
+            let summary = gateway.logs.entries.first { "\($0.message)".contains("was not logged") }
+            let notLogged = (10000 - budgetLines) * lineBytes
+            #expect(summary?.metadata["baton.bytes_not_logged"] == "\(notLogged)")
         }
     }
 

@@ -45,6 +45,15 @@ import Testing
         #expect(error?.description.contains("more than") == true, "\(String(describing: error))")
     }
 
+    @Test("Lines complete before the limit, in the read that crosses it, are replies; the turn fails after them")
+    func linesBeforeTheLimitInTheReadThatCrossesItAreDelivered() throws {
+        let line = Array(#"{"text":"0123456789"}"#.utf8) + [UInt8(ascii: "\n")]
+        var parser = ExecOutputParser(limit: 3 * line.count - 1)
+        #expect(try parser.consume(line + line + line) == ["0123456789", "0123456789"])
+        #expect(parser.overflow?.description.contains("more than") == true)
+        #expect(throws: AgentError.self) { try parser.consume(line) }
+    }
+
     @Test func eventStreamsFollowTheFormat() {
         var parser = ServerSentEventParser()
         let events = parser.consume(Array(": comment\nevent: reply\nid: 7\ndata: a\ndata:b\n\ndata: {\"text\": \"x\"}\r\n\r\nretry: 5\n\n".utf8))

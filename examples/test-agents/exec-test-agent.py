@@ -13,6 +13,7 @@
     graceful F  a "working" reply, then sleep; at SIGTERM says "saving state" on standard
                 error, takes a second, writes the file F and exits 0
     quiet F     the same, saying nothing at SIGTERM
+    noisy N     N lines of 100 bytes on standard error, then a "done" reply
 
 Run with --pids DIR to have slow and stubborn write their process ids to DIR/<id>.pids.
 `exec-test-agent.py wait-gone SECONDS PID...` exits 0 once every PID has exited, 1 if
@@ -102,6 +103,11 @@ def main(arguments):
         signal.signal(signal.SIGTERM, shut_down)
         reply("working")
         time.sleep(600)
+    elif command == "noisy":
+        for number in range(int(words[1])):
+            print(f"{number:08d} " + "n" * 91, file=sys.stderr)
+        sys.stderr.flush()
+        reply("done")
     elif command == "orphan":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         write_pids(pids, turn, [child.pid])
