@@ -49,7 +49,14 @@ enum ForeignPageCheck {
     /// The name in a `Host` header, without its port; nil for an IP address literal,
     /// which no DNS name can stand behind.
     static func hostName(_ host: String) -> String? {
-        guard !host.hasPrefix("[") else { return nil }
+        // The usual case, `127.0.0.1:8080` or `[::1]:8080`, read without a copy.
+        let first = host.utf8.first
+        if first == UInt8(ascii: "[") { return nil }
+        if first.map({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) == true,
+            host.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") })
+        {
+            return nil
+        }
         let name = host.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? host
         guard !name.isEmpty, !name.allSatisfy({ $0 == "." || $0.isASCII && $0.isNumber }) else { return nil }
         return name

@@ -28,16 +28,28 @@ public struct ListenDescriptors: Sendable {
 
     /// The first descriptor named `name` that is a listening stream socket; other
     /// descriptors of that name (the same socket passed twice) are closed.
+    ///
+    /// With none of that name, the one listening stream socket passed, whatever its name:
+    /// a socket unit without `FileDescriptorName=` names it after itself
+    /// (`baton.socket`), and `systemd-socket-activate` without `--fdname` not at all
+    /// (`unknown`). Binding `listen` beside it would fail on the very port.
     public func takeListener(named name: String) -> Int32? {
+        let named = descriptors.filter { $0.name == name }
+        let candidates = named.isEmpty ? descriptors.filter { isListeningStream($0.descriptor) } : named
+        guard named.isEmpty ? candidates.count == 1 : true else { return nil }
         var chosen: Int32?
-        for entry in descriptors where entry.name == name {
-            if chosen == nil, sd_is_socket(entry.descriptor, AF_UNSPEC, Int32(SOCK_STREAM.rawValue), 1) > 0 {
+        for entry in candidates {
+            if chosen == nil, isListeningStream(entry.descriptor) {
                 chosen = entry.descriptor
             } else {
                 close(entry.descriptor)
             }
         }
         return chosen
+    }
+
+    private func isListeningStream(_ descriptor: Int32) -> Bool {
+        sd_is_socket(descriptor, AF_UNSPEC, Int32(SOCK_STREAM.rawValue), 1) > 0
     }
 }
 

@@ -110,6 +110,26 @@ import Testing
         }
     }
 
+    @Test(
+        "A socket passed without a name (systemd-socket-activate without --fdname, a socket unit without FileDescriptorName=) is served",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")))
+    func anUnnamedPassedSocketIsServed() async throws {
+        try await withBatonFixture { baton in
+            let port = baton.configuration.port
+            let log = baton.directory.appending("activate.log")
+            let activator = try ChildProcess(
+                "/usr/bin/systemd-socket-activate", arguments: ["-l", "127.0.0.1:\(port)", baton.binary, "serve", "--config", baton.configurationPath],
+                environment: baton.environment(), directory: baton.directory.path, outputPath: log, errorPath: log)
+            // The first connection starts baton, which must serve the socket it was given
+            // rather than bind `listen` beside it.
+            let sent = try await eventually("a message taken on the passed socket", timeout: .seconds(30)) {
+                try? await baton.client.send(session: "s", text: "through the passed socket")
+            }
+            _ = try await baton.client.events(session: "s") { $0.firstReply(to: sent.id) != nil }
+            await activator.kill()
+        }
+    }
+
     @Test func controlCommandsExit3WhenNothingRuns() async throws {
         try await withBatonFixture { baton in
             for arguments in [["status"], ["status", "--json"], ["restart"], ["restart", "--wait"], ["stop", "--wait"]] {
