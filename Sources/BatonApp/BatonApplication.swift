@@ -50,7 +50,7 @@ public func buildApplication(
     environment: [String: String] = ProcessInfo.processInfo.environment,
     logger: Logger,
     agent: (any Agent)? = nil,
-    reloadConfiguration: (@Sendable () throws(ConfigurationError) -> Configuration)? = nil
+    configurationPath: String?? = nil
 ) async throws -> BatonApplication {
     // Signals are trapped before any service starts, beside the rest of the start (their
     // registration waits on libdispatch): a signal that comes once the process is ready
@@ -104,12 +104,15 @@ public func buildApplication(
         .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
     ]
     let listenAddress = httpSocket.localAddress?.description ?? configuration.listen.description
-    // Before a restart, the configuration is read again and checked as the next process
-    // will, on this very socket.
-    let nextStartProblem = reloadConfiguration.map { load in
-        StartCheck.nextStartProblem(
-            load: load, address: httpSocket.localAddress ?? configuration.listen,
-            origin: httpSocket.origin == .inherited ? "socket from systemd on" : "listen")
+    // Before a restart, the binary on disk checks the configuration as the next process
+    // will read it, on this very socket (``NextStartCheck``). Only for `baton serve`:
+    // `configurationPath` is nil in tests that build the application in-process.
+    let nextStartProblem: (@Sendable () async -> String?)? = configurationPath.flatMap { path in
+        NextStartCheck.runningBinary.map { binary in
+            let check = NextStartCheck(
+                executable: binary, configurationPath: path, environment: environment, listen: httpSocket.localAddress ?? configuration.listen)
+            return { await check.problem() }
+        }
     }
     let gateway = Gateway(
         configuration: configuration, store: store, recovery: backEnd.recovery, writer: writer, bus: bus, agent: agent ?? agentBackEnd.agent,

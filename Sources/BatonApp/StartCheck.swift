@@ -6,10 +6,8 @@ import BatonPostgres
 /// not one, a PostgreSQL URL it cannot read, an API open to other machines without
 /// tokens.
 ///
-/// `baton check-config` runs it, so that a configuration it passes starts; and a running
-/// process runs it on its configuration read again before a restart drain, so that a
-/// restart into a configuration that would exit 78 is refused and the process keeps
-/// serving.
+/// `baton check-config` runs it, so that a configuration it passes starts; a running
+/// process runs `check-config` before a restart drain (``NextStartCheck``).
 public enum StartCheck {
     /// Throws what `baton serve` would exit 78 for, given the API's socket at `address`
     /// (`listen` when nil; `origin` says which in the message).
@@ -27,21 +25,6 @@ public enum StartCheck {
         if address == nil, let problem = configuration.listen.unresolvedProblem { throw problem }
         if let problem = configuration.exposureProblem(listeningOn: address ?? configuration.listen, origin: origin) {
             throw problem
-        }
-    }
-
-    /// Why the next process, reading its configuration with `load`, would not start with
-    /// the API's socket at `address`; nil when it would.
-    static func nextStartProblem(
-        load: @escaping @Sendable () throws(ConfigurationError) -> Configuration, address: ListenAddress, origin: String
-    ) -> @Sendable () -> String? {
-        { () -> String? in
-            do throws(ConfigurationError) {
-                try check(try load(), listeningOn: address, origin: origin)
-                return nil
-            } catch {
-                return error.description
-            }
         }
     }
 }

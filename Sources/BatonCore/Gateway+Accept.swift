@@ -278,7 +278,7 @@ extension Gateway {
         // Sent again with its id (its answer lost in the restart it asked for): that restart
         // happened, or is under way. Answered as then, and not restarted twice.
         if let id = incoming.id, try await wasAnswered(id) { return .restarting(inFlight: inFlight) }
-        try requestDrain(.restart, immediate: immediate, origin: .chat(user: incoming.user))
+        try await requestDrain(.restart, immediate: immediate, origin: .chat(user: incoming.user))
         writer.enqueue(
             [notice(incoming.session, .draining, "Restart requested by \(incoming.user): \(inFlight) turns in flight\(immediate ? " are interrupted now" : " finish first").")]
                 + answeredMark(incoming.id))

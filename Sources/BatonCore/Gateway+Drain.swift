@@ -17,10 +17,11 @@ extension Gateway {
     ///
     /// A restart asked while serving is refused, and nothing drains, when the next process
     /// would not start (``nextStartProblem``): its configuration invalid, it would exit 78
-    /// and leave nothing serving. A stop is never refused.
+    /// and leave nothing serving. A stop is never refused. (While the check runs, other
+    /// requests go on; a stop asked meanwhile wins as ever.)
     @discardableResult
-    public func requestDrain(_ reason: DrainReason, immediate: Bool, origin: DrainOrigin) throws(GatewayError) -> Int {
-        if reason == .restart, drain.isServing, let problem = nextStartProblem?() {
+    public func requestDrain(_ reason: DrainReason, immediate: Bool, origin: DrainOrigin) async throws(GatewayError) -> Int {
+        if reason == .restart, drain.isServing, let check = nextStartProblem, let problem = await check() {
             logger.error(
                 "Restart refused: the next process would not start; this one keeps serving",
                 metadata: ["baton.origin": "\(origin)", "baton.problem": "\(problem)"])

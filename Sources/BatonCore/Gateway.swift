@@ -19,7 +19,7 @@ public actor Gateway: Service {
     /// Why the next process would not start (its configuration, read again now), or nil:
     /// asked before a restart drain begins, so that a restart into a configuration that
     /// exits 78 is refused and this process keeps serving.
-    let nextStartProblem: (@Sendable () -> String?)?
+    let nextStartProblem: (@Sendable () async -> String?)?
     nonisolated let store: any Store
     nonisolated let writer: StoreWriter
     nonisolated let bus: EventBus
@@ -150,7 +150,7 @@ public actor Gateway: Service {
         metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
         networks: ChatNetworkBoard = ChatNetworkBoard(),
         instance: String = Gateway.makeInstanceID(),
-        nextStartProblem: (@Sendable () -> String?)? = nil
+        nextStartProblem: (@Sendable () async -> String?)? = nil
     ) {
         self.instance = instance
         self.nextStartProblem = nextStartProblem

@@ -9,7 +9,7 @@ struct CheckConfig: ParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
-    @Option(help: "The installed unit whose stop timeout is checked against the drain.")
+    @Option(help: "The installed unit whose stop timeout is checked against the drain; \"\" checks none.")
     var unit = "baton.service"
 
     @Flag(help: "Check the unit of the user's service manager (systemctl --user).")
@@ -26,7 +26,7 @@ struct CheckConfig: ParsableCommand {
         print("listen \(configuration.listen), agent \(configuration.agent.kind.rawValue), drain.timeout \(configuration.drain.timeout) s")
         print(Self.describeTokens(configuration))
         print(Self.describeStore(configuration))
-        if let warning = InstalledUnitCheck(unit: unit, userManager: user).warning(for: configuration) {
+        if !unit.isEmpty, let warning = InstalledUnitCheck(unit: unit, userManager: user).warning(for: configuration) {
             printError("warning: \(warning)")
         }
     }

@@ -42,13 +42,11 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "baton")
         let application: BatonApplication
         do {
-            // Read again before each restart: a restart into a configuration the next
-            // process would exit 78 for is refused.
-            let loader = ConfigurationLoader(environment: environment)
-            let path = loader.configurationPath(explicit: configurationPath)
+            // Checked again before each restart by the binary on disk: a restart into a
+            // configuration the next process would exit 78 for is refused.
+            let path = ConfigurationLoader(environment: environment).configurationPath(explicit: configurationPath)
             application = try await buildApplication(
-                configuration: configuration, environment: environment, logger: logger,
-                reloadConfiguration: { () throws(ConfigurationError) in try loader.load(path: path) })
+                configuration: configuration, environment: environment, logger: logger, configurationPath: .some(path))
         } catch let error as ConfigurationError {
             throw invalidConfiguration(error)
         } catch {

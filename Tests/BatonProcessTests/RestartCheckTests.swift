@@ -43,4 +43,30 @@ import Testing
             #expect(try await server.exit() == .exited(75), "\(baton.serverLogs)")
         }
     }
+
+    @Test("The binary on disk, the one systemd starts next, decides: an upgrade installed since the start is asked, not the running binary")
+    func theBinaryOnDiskIsAsked() async throws {
+        try await withBatonFixture { baton in
+            let bin = baton.directory.appending("bin")
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            let installed = (bin as NSString).appendingPathComponent("baton")
+            try FileManager.default.copyItem(atPath: baton.binary, toPath: installed)
+            // Runs the installed copy in place of the fixture's binary.
+            let server = try await baton.startServer(launcher: ["/bin/sh", "-c", "shift; exec \"$0\" \"$@\"", installed])
+            func install(_ script: String) throws {
+                let next = installed + ".new"
+                try script.write(toFile: next, atomically: false, encoding: .utf8)
+                chmod(next, 0o755)
+                rename(next, installed)
+            }
+            try install("#!/bin/sh\necho 'baton: invalid configuration: refused by the binary installed since' >&2\nexit 78\n")
+            let refused = try await baton.client.post(session: "ops", user: "alice", text: "/restart")
+            #expect(refused.status == 409, "\(refused.text)")
+            #expect(refused.text.contains("refused by the binary installed since"), "\(refused.text)")
+
+            try install("#!/bin/sh\nexit 0\n")
+            server.send(SIGUSR1)
+            #expect(try await server.exit() == .exited(75), "\(baton.serverLogs)")
+        }
+    }
 }
