@@ -104,15 +104,14 @@ public func buildApplication(
         .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
     ]
     let listenAddress = httpSocket.localAddress?.description ?? configuration.listen.description
-    // Before a restart, the binary on disk checks the configuration as the next process
-    // will read it, on this very socket (``NextStartCheck``). Only for `baton serve`:
+    // Before a restart, the configuration is checked as the next process will read it,
+    // on this very socket (``NextStartCheck``). Only for `baton serve`:
     // `configurationPath` is nil in tests that build the application in-process.
-    let nextStartProblem: (@Sendable () async -> String?)? = configurationPath.flatMap { path in
-        NextStartCheck.runningBinary.map { binary in
-            let check = NextStartCheck(
-                executable: binary, configurationPath: path, environment: environment, listen: httpSocket.localAddress ?? configuration.listen)
-            return { await check.problem() }
-        }
+    let nextStartProblem: (@Sendable () async -> String?)? = configurationPath.map { path in
+        let check = NextStartCheck(
+            configurationPath: path, environment: environment, listen: httpSocket.localAddress ?? configuration.listen,
+            origin: httpSocket.origin == .inherited ? "socket from systemd on" : "listen")
+        return { await check.problem() }
     }
     let gateway = Gateway(
         configuration: configuration, store: store, recovery: backEnd.recovery, writer: writer, bus: bus, agent: agent ?? agentBackEnd.agent,

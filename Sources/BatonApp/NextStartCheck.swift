@@ -8,37 +8,52 @@ import System
 import SystemPackage
 #endif
 
-/// Asks the `baton` on disk, the one systemd starts next, whether it would start:
-/// `baton check-config` with this process's configuration file and environment, judging
-/// the socket this process serves (the next one takes it from the fd store).
+/// Whether the next process, started from the `baton` on disk with this process's
+/// configuration file and environment, would start: run before a restart drain begins,
+/// so that a restart into a configuration that would exit 78 (and, with
+/// `RestartPreventExitStatus=78`, leave nothing serving) is refused while this process
+/// keeps serving. The socket judged is the one this process serves: the next one takes
+/// it from the fd store.
 ///
-/// The running binary cannot tell: an upgrade installed meanwhile may know a key it does
-/// not, or refuse what it takes. Run before a restart drain begins, so that a restart into
-/// a configuration that would exit 78 (and, with `RestartPreventExitStatus=78`, leave
-/// nothing serving) is refused while this process keeps serving.
+/// While the binary on disk is this process's own, the check runs here, in a millisecond
+/// (``StartCheck``, on the configuration read again). Once an upgrade was installed at its
+/// path, that binary is asked (`baton check-config`): this one cannot tell what it would
+/// make of a key it does not know, or what it now refuses.
 struct NextStartCheck: Sendable {
-    /// The binary's path as it is on disk now.
-    let executable: String
     let configurationPath: String?
     let environment: [String: String]
-    /// The address the next process will serve.
+    /// The address the next process will serve, and where it came from (for the message).
     let listen: ListenAddress
-    /// How long the check may take before the restart is refused for it.
+    let origin: String
+    /// How long an upgrade's check may take before the restart is refused for it.
     static let timeout: Duration = .seconds(20)
+    private static let replaced = " (deleted)"
 
-    /// This process's binary: `/proc/self/exe`, less the ` (deleted)` the kernel adds
-    /// once a newer file was installed at its path.
+    /// This process's binary, now: `/proc/self/exe` (ending ` (deleted)` once a newer file
+    /// was installed at its path).
     static var runningBinary: String? {
-        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
-        return path.hasSuffix(" (deleted)") ? String(path.dropLast(" (deleted)".count)) : path
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     }
 
-    /// Why the next process would not start, in the check's own words; nil when it would.
+    /// Why the next process would not start; nil when it would.
     func problem() async -> String? {
+        guard let running = Self.runningBinary, running.hasSuffix(Self.replaced) else {
+            do throws(ConfigurationError) {
+                let configuration = try ConfigurationLoader(environment: environment).load(path: configurationPath)
+                try StartCheck.check(configuration, listeningOn: listen, origin: origin)
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        return await upgradeProblem(executable: String(running.dropLast(Self.replaced.count)))
+    }
+
+    /// Why the binary installed at `executable` would not start, in its own words.
+    private func upgradeProblem(executable: String) async -> String? {
         var environment = self.environment.filter { key, _ in !key.hasPrefix("LISTEN_") && key != "NOTIFY_SOCKET" && key != "WATCHDOG_USEC" }
         environment["BATON_LISTEN"] = listen.description
         let arguments = ["check-config", "--unit", ""] + (configurationPath.map { ["--config", $0] } ?? [])
-        let executable = self.executable
         // Each entry ends in NUL: Subprocess hands raw entries to the kernel as they are.
         let environmentLines = environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] }
         let outcome: String?? = await withTaskGroup(of: String??.self) { group in
