@@ -7,10 +7,10 @@ import Synchronization
 /// The HTTP clients of the HTTP agent and of its health probe.
 ///
 /// Unlike `HTTPClient.shared` they do not retry a refused connection until the request's
-/// deadline (a turn for an agent that is down fails at once, naming the cause), and
+/// deadline (a turn for an agent that is down fails at once, naming the cause). Turns
 /// follow no redirect (a `POST` turned into a `GET` elsewhere answers nothing the turn
-/// asked: the 3xx is reported as the agent's answer). Like `HTTPClient.shared` they live
-/// as long as the process.
+/// asked: the 3xx is reported as the agent's answer); the probe's `GET` follows up to
+/// three. Like `HTTPClient.shared` they live as long as the process.
 ///
 /// Turns get as many connections as may run at once (`agent.max_concurrent_turns`), so
 /// none waits for another's; the probe has its own, so it never queues behind turns
@@ -36,7 +36,9 @@ enum AgentHTTPClient {
             configuration.connectionPool.retryConnectionEstablishment = false
             configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, connections)
             configuration.connectionPool.idleTimeout = .seconds(4)
-            configuration.redirectConfiguration = .disallow
+            // A turn's POST is not sent elsewhere; the probe's GET may be (a health URL
+            // that redirects to its form with a slash, say).
+            configuration.redirectConfiguration = connections == 0 ? .follow(max: 3, allowCycles: false) : .disallow
             configuration.timeout.connect = .seconds(10)
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             clients[connections] = client

@@ -68,7 +68,9 @@ public struct AgentMonitor: Service {
                 // Cut short by the shutdown: says nothing about the agent.
                 guard !Task.isCancelled else { return }
                 if let failure {
-                    logger.debug("Agent health probe failed", metadata: ["baton.cause": "\(failure)"])
+                    // Said where it is seen: the probe that turns the agent away from ready.
+                    let level: Logger.Level = current.agent.health == .ready ? .warning : .debug
+                    logger.log(level: level, "Agent health probe failed", metadata: ["baton.cause": "\(failure)"])
                 }
                 await gateway.recordAgentProbe(succeeded: failure == nil, startedAt: startedAt)
                 do {

@@ -13,6 +13,8 @@ final class ProcessGroupStop: Sendable {
     private struct State {
         var group: pid_t?
         var interruptedAt: ContinuousClock.Instant?
+        /// The grace passed before the process had started: it gets SIGKILL as it does.
+        var killDue = false
         var finished = false
     }
 
@@ -28,11 +30,11 @@ final class ProcessGroupStop: Sendable {
 
     /// The turn's process started, leading the process group `group`.
     func started(group: pid_t) {
-        let interrupted = state.withLock { state in
+        let signal: Int32? = state.withLock { state in
             state.group = group
-            return state.interruptedAt != nil
+            return state.killDue ? SIGKILL : state.interruptedAt != nil ? SIGTERM : nil
         }
-        if interrupted { _ = kill(-group, SIGTERM) }
+        if let signal { _ = kill(-group, signal) }
     }
 
     /// Interrupts the turn: SIGTERM now, SIGKILL after the grace, `cancelReading` a
@@ -48,8 +50,13 @@ final class ProcessGroupStop: Sendable {
         let grace = self.grace
         Task {
             try? await Task.sleep(for: grace)
-            guard let group = self.state.withLock({ $0.finished ? nil : $0.group }) else { return }
-            _ = kill(-group, SIGKILL)
+            let group: pid_t?? = self.state.withLock { state in
+                guard !state.finished else { return .none }
+                if state.group == nil { state.killDue = true }
+                return .some(state.group)
+            }
+            guard let group else { return }
+            if let group { _ = kill(-group, SIGKILL) }
             try? await Task.sleep(for: .seconds(1))
             if !self.state.withLock({ $0.finished }) { cancelReading() }
         }

@@ -23,6 +23,10 @@ struct StoreBackEnd {
     /// yet) is waited for, `waiting` told why before each wait, rather than failing the
     /// start: under systemd each failed start is a restart at once, and twenty in a minute
     /// leave the unit failed for good. A refusal (a wrong password, say) fails at once.
+    /// How long a database out of reach is waited for at the start, before the process
+    /// exits 1 (and systemd, `Restart=on-failure`, starts it again).
+    static let startWait: Duration = .seconds(300)
+
     static func open(
         _ configuration: Configuration, instance: String, logger: Logger,
         upgradeProgress: @escaping @Sendable (StoreUpgradeProgress) -> Void,
@@ -41,13 +45,14 @@ struct StoreBackEnd {
             throw ConfigurationError(source: "configuration", key: "store.url", problem: error.description)
         }
         var backoff = RetryBackoff(initial: .milliseconds(500), maximum: .seconds(10))
+        let giveUp = ContinuousClock.now + startWait
         while true {
             do {
                 try await PostgresSchema.migrate(url, logger: logger)
                 break
             } catch let error as PostgresSchema.TooNewError {
                 throw ConfigurationError(source: PostgresURL.redact(configuration.store.url), key: "store.url", problem: error.description)
-            } catch let error as PostgresStoreError where error.mayComeBack {
+            } catch let error as PostgresStoreError where error.mayComeBack && ContinuousClock.now < giveUp {
                 let delay = backoff.failed()
                 logger.warning(
                     "PostgreSQL out of reach at the start; waiting for it",

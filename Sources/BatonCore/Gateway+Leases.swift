@@ -100,6 +100,8 @@ extension Gateway {
     func releaseSession(_ session: String) async {
         guard let generation = held.removeValue(forKey: session) else { return }
         loadedThrough[session] = nil
+        releasing.insert(session)
+        defer { releasing.remove(session) }
         do {
             try await writer.write([])
         } catch {
@@ -171,10 +173,9 @@ extension Gateway {
             stopRunning(session)
         }
         // A lease the store says is this process's, for a session it does not run: a take
-        // that lost a race with an earlier renewal. Taken again, so its messages run here.
-        for session in stillHeld.sorted() where held[session] == nil {
-            await takeSession(session)
-        }
+        // that lost a race with an earlier renewal. Taken again (at the next tending, so
+        // that a take that waits never holds up the renewals), and its messages run here.
+        untakenLeases.formUnion(stillHeld.filter { held[$0] == nil && !releasing.contains($0) })
         metrics.observe(leasesHeld: held.count)
         return true
     }
@@ -183,6 +184,9 @@ extension Gateway {
     /// picture for `/v1/status`.
     public func tendSessions() async {
         guard leases.isShared, lifecycle != .stopping else { return }
+        let untaken = untakenLeases
+        untakenLeases = []
+        for session in untaken.sorted() where held[session] == nil { await takeSession(session) }
         await releaseIdleSessions()
         if drain.isServing {
             let room = max(1, configuration.agent.maxConcurrentTurns - scheduler.runningCount)

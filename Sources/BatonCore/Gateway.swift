@@ -77,6 +77,12 @@ public actor Gateway: Service {
     var held: [String: Int64] = [:]
     /// The sequence number of the last message loaded per held session.
     var loadedThrough: [String: Int64] = [:]
+    /// Sessions being let go: a renewal that finds their row still this process's (the
+    /// release not yet committed) leaves them be.
+    var releasing: Set<String> = []
+    /// Sessions a renewal found this process holds in the store but does not run: taken
+    /// again at the next tending of sessions, not inside the renewal (a take may wait).
+    var untakenLeases: Set<String> = []
     /// The cluster as last read, for ``status()`` (shared store only).
     var cluster: ClusterStatus?
     /// Whether the store answered last time it was asked; readiness follows it.

@@ -123,6 +123,18 @@ import Testing
         }
     }
 
+    @Test("A health URL that redirects (to its form with a slash, say) is followed: the agent is healthy")
+    func aRedirectedProbeIsFollowed() async throws {
+        try await TestAgentServer.run { server in
+            try await TestGateway.run({
+                HTTPAgentTests.agent(at: server)(&$0)
+                $0.agent.healthURL = "\(server.url)/health-moved"
+            }) { gateway in
+                try await gateway.status("health ready") { $0.agent.health == .ready }
+            }
+        }
+    }
+
     @Test func aHealthyProbeWithALongPageIsHealthy() async throws {
         try await TestAgentServer.run { server in
             try await server.setHealth("big")

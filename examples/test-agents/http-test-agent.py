@@ -39,6 +39,12 @@ class Agent(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/moved-here":
             return self.answer(200, "text/plain", "a page for GET, not a reply")
+        if self.path == "/health-moved":
+            self.send_response(301)
+            self.send_header("Location", "/health")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path != "/health":
             return self.send_error(404)
         say("health probed")
