@@ -32,9 +32,20 @@ public struct ControlClient: Sendable {
     }
 
     public let socketPath: String
+    /// Whether the socket was looked for without the configuration (it is invalid): that
+    /// nothing answers there then says nothing sure, and is no "not running" (status 3).
+    public let pathIsGuess: Bool
 
-    public init(socketPath: String) {
+    public init(socketPath: String, pathIsGuess: Bool = false) {
         self.socketPath = socketPath
+        self.pathIsGuess = pathIsGuess
+    }
+
+    /// "Not running", unless the path is a guess.
+    private var nothingAnswers: Failure {
+        pathIsGuess
+            ? .unreachable(path: socketPath, reason: "nothing answers there, and with the configuration invalid that may not be where the gateway listens; give --socket")
+            : .notRunning(path: socketPath)
     }
 
     /// Picks the control socket: an explicit one; the runtime directory when one was
@@ -80,7 +91,7 @@ public struct ControlClient: Sendable {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(socketPath.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw .notRunning(path: socketPath) }
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw nothingAnswers }
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
             buffer.copyBytes(from: bytes)
             buffer[bytes.count] = 0
@@ -95,7 +106,7 @@ public struct ControlClient: Sendable {
             guard code == ENOENT || code == ECONNREFUSED else {
                 throw .unreachable(path: socketPath, reason: String(cString: strerror(code)))
             }
-            throw .notRunning(path: socketPath)
+            throw nothingAnswers
         }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -103,7 +114,7 @@ public struct ControlClient: Sendable {
         // close it; the answer is read to the end of the stream.
         let requestText = "\(method) \(path) HTTP/1.0\r\nHost: baton\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
         let sent = requestText.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
-        guard sent > 0 else { throw .notRunning(path: socketPath) }
+        guard sent > 0 else { throw nothingAnswers }
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
@@ -115,7 +126,7 @@ public struct ControlClient: Sendable {
             response += chunk[0..<count]
         }
         // Closed with no answer: the process went away as it was asked.
-        guard !response.isEmpty else { throw .notRunning(path: socketPath) }
+        guard !response.isEmpty else { throw nothingAnswers }
         return try body(of: response)
     }
 

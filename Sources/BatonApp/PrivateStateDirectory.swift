@@ -26,7 +26,8 @@ enum PrivateStateDirectory {
         if !files.fileExists(atPath: path) {
             try files.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(directoryMode)])
         }
-        let contents = (try? files.contentsOfDirectory(atPath: path)) ?? []
+        // Its `run` directory (the runtime directory's default) is Baton's too.
+        let contents = ((try? files.contentsOfDirectory(atPath: path)) ?? []).filter { $0 != "run" }
         if contents.isEmpty || contents.contains(storeFiles[0]) {
             narrow(path, to: directoryMode, logger: logger)
         } else {

@@ -22,7 +22,12 @@ public enum UnitFile {
     ) -> String {
         let online = configuration.store.isShared || configuration.matrix != nil
         let network = online ? "Wants=network-online.target\nAfter=network-online.target" : "After=network.target"
-        let configurationLine = configurationPath.map { "\n# The configuration file (baton units --config).\nEnvironment=BATON_CONFIG=\($0)" } ?? ""
+        // Quoted, and `%` doubled: systemd would split at a space and expand `%` specifiers.
+        let configurationLine =
+            configurationPath.map { path in
+                let escaped = path.replacingOccurrences(of: "%", with: "%%").replacingOccurrences(of: "\"", with: "\\\"")
+                return "\n# The configuration file (baton units --config).\nEnvironment=\"BATON_CONFIG=\(escaped)\""
+            } ?? ""
         return """
         [Unit]
         Description=Baton chat gateway

@@ -11,14 +11,21 @@ extension ListenAddress {
         return !addresses.isEmpty && addresses.allSatisfy(Self.isLoopback(ipAddress:))
     }
 
-    /// Whether the host is an IP address, or a name that resolves to one.
-    public var resolves: Bool {
-        Self.isIPAddress(host) || !Self.resolve(host).isEmpty
-    }
-
-    /// The error of a `listen` whose host name resolves to no address; nil otherwise.
+    /// The error of a `listen` whose host name is known to name no address (the resolver
+    /// said so, not merely failed for now: at boot the network may not be up yet, which
+    /// is no configuration error); nil otherwise.
     public var unresolvedProblem: ConfigurationError? {
-        guard !resolves else { return nil }
+        guard !Self.isIPAddress(host) else { return nil }
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var results: UnsafeMutablePointer<addrinfo>?
+        let code = getaddrinfo(host, nil, &hints, &results)
+        if results != nil { freeaddrinfo(results) }
+        // EAI_NODATA (-5), a GNU extension Swift's Glibc module leaves out.
+        let noAddress: Int32 = -5
+        guard code == EAI_NONAME || code == noAddress else { return nil }
         return ConfigurationError(
             source: "configuration", key: "listen", problem: "names the host \(host), which resolves to no address; give an IP address or a name this machine can resolve")
     }

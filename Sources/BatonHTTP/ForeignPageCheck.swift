@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 import HTTPTypes
 
@@ -62,20 +63,30 @@ enum ForeignPageCheck {
         return name
     }
 
-    /// Whether `name` is `localhost` (or under it) or this machine's own name.
+    /// Whether `name` is `localhost` (or under it), this machine's own name, or a name
+    /// `/etc/hosts` gives a loopback address (`localhost.localdomain`, `ip6-localhost`).
     static func isThisMachine(_ name: String) -> Bool {
         var name = name.lowercased()
         if name.hasSuffix(".") { name.removeLast() }
         return name == "localhost" || name.hasSuffix(".localhost") || machineNames.contains(name)
     }
 
-    /// This machine's name as the kernel has it, and its first label (Debian points both
-    /// at a loopback address in `/etc/hosts`).
+    /// This machine's name as the kernel has it, and its first label, and the names
+    /// `/etc/hosts` gives a loopback address: this machine's administrator wrote them, no
+    /// web page can add one.
     private static let machineNames: Set<String> = {
+        var names: Set<String> = []
         var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return [] }
-        let name = String(cString: buffer).lowercased()
-        guard !name.isEmpty else { return [] }
-        return [name, String(name.prefix { $0 != "." })]
+        if gethostname(&buffer, buffer.count - 1) == 0 {
+            let name = String(cString: buffer).lowercased()
+            if !name.isEmpty { names.formUnion([name, String(name.prefix { $0 != "." })]) }
+        }
+        let hosts = (try? String(contentsOfFile: "/etc/hosts", encoding: .utf8)) ?? ""
+        for line in hosts.split(whereSeparator: \.isNewline) {
+            let fields = line.prefix { $0 != "#" }.split(whereSeparator: \.isWhitespace).map(String.init)
+            guard let address = fields.first, ListenAddress.isLoopback(ipAddress: address) else { continue }
+            names.formUnion(fields.dropFirst().map { $0.lowercased() })
+        }
+        return names
     }()
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 
 /// Finds out who is calling the API and puts the ``Caller`` in the request's context.
 ///
@@ -62,8 +63,15 @@ struct TokenAuthMiddleware<Context: CallerRequestContext>: RouterMiddleware {
             return caller
         } catch {
             metrics?.refused(error.reason)
+            let level: Logger.Level =
+                switch error.reason {
+                case .notLocal: .notice
+                // Any page open in a browser can send these without end: one a minute is told.
+                case .foreignPage: OpenAccess.mayTellOfForeignPage() ? .notice : .debug
+                case .missingToken, .invalidToken: .debug
+                }
             logger.log(
-                level: error.reason == .notLocal || error.reason == .foreignPage ? .notice : .debug, "Refused an API request",
+                level: level, "Refused an API request",
                 metadata: ["baton.reason": "\(error.reason.rawValue)", "baton.peer": "\(peer?.ipAddress ?? "unknown")"])
             throw error.answer
         }
@@ -153,4 +161,16 @@ private enum OpenAccess {
     static let paths: Set<String> = PageController.paths.union(["/healthz", "/readyz"])
     /// Headers a reverse proxy adds: their presence means the peer is not the client.
     static let proxyHeaders: [HTTPField.Name] = [.init("Forwarded")!, .init("X-Forwarded-For")!, .init("X-Real-IP")!]
+
+    private static let lastForeignPageNotice = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// Whether a refusal of another site's page may be logged at notice now: one a minute.
+    static func mayTellOfForeignPage() -> Bool {
+        lastForeignPageNotice.withLock { last in
+            let now = ContinuousClock.now
+            guard last.map({ now - $0 >= .seconds(60) }) ?? true else { return false }
+            last = now
+            return true
+        }
+    }
 }

@@ -53,16 +53,18 @@ struct ControlOptions: ParsableArguments {
         // running gateway: the socket is then looked for where it usually is.
         let loader = ConfigurationLoader(environment: environment)
         let loaded: Configuration
+        var guessed = false
         do {
             loaded = try loader.load(path: configuration.path, readingTokenFiles: false)
         } catch {
+            guessed = socket == nil
             printError("warning: the configuration is invalid (\(error)); looking for the gateway where it usually listens")
             loaded =
                 (try? loader.load(path: nil, readingTokenFiles: false))
                 ?? (try? ConfigurationLoader(environment: [:]).load(path: nil, readingTokenFiles: false)) ?? Configuration()
         }
         let path = socket ?? ControlClient.socketPath(explicit: nil, configuration: loaded, environment: environment)
-        return (ControlClient(socketPath: path), loaded)
+        return (ControlClient(socketPath: path, pathIsGuess: guessed), loaded)
     }
 }
 

@@ -88,7 +88,7 @@ import Testing
         }) { baton in
             let result = try await baton.baton("units", "--config", baton.configurationPath)
             #expect(result.termination == .exited(0), "\(result)")
-            #expect(result.output.contains("Environment=BATON_CONFIG=\(baton.configurationPath)\n"), "\(result.output)")
+            #expect(result.output.contains("Environment=\"BATON_CONFIG=\(baton.configurationPath)\"\n"), "\(result.output)")
             #expect(result.output.contains("After=network-online.target\n") && result.output.contains("Wants=network-online.target\n"))
             let serve = try await baton.baton("check-config", "--config", baton.configurationPath)
             #expect(serve.termination == .exited(78), "serving still needs the token: \(serve)")
@@ -127,6 +127,16 @@ import Testing
             }
             _ = try await baton.client.events(session: "s") { $0.firstReply(to: sent.id) != nil }
             await activator.kill()
+        }
+    }
+
+    @Test("With the configuration invalid and nothing found where a gateway usually listens, baton status cannot tell (1), not \"not running\" (3)")
+    func anInvalidConfigurationMakesNotRunningUncertain() async throws {
+        try await withBatonFixture { baton in
+            let broken = try baton.directory.write("drain:\n  timeout: soon\n", to: "broken.yaml")
+            let result = try await baton.baton("status", "--config", broken)
+            #expect(result.termination == .exited(1), "\(result)")
+            #expect(result.errors.contains("may not be where the gateway listens"), "\(result)")
         }
     }
 
