@@ -51,6 +51,9 @@ public final class EventBus: Sendable {
         }
     }
 
+    /// Events larger than this reach session streams as wake-ups (their data empty).
+    public static let largeEventBytes = 16 * 1024
+
     private let state = Mutex(State())
     /// Events a stream's feed holds for it before dropping the oldest.
     public let bufferLimit: Int
@@ -127,11 +130,15 @@ public final class EventBus: Sendable {
             for event in events {
                 guard state.isFollowed(event.session), event.id > state.published[event.session] ?? 0 else { continue }
                 state.published[event.session] = event.id
+                let wakeUp = SessionEvent(session: event.session, id: event.id, kind: event.kind, data: "")
+                // A large event (a long reply) goes out as a wake-up, read from the store by
+                // each stream as it writes it: a buffer of events held for a slow reader is
+                // then bounded by ``largeEventBytes`` each, not by the largest reply.
+                let item = Item.event(event.data.utf8.count > Self.largeEventBytes ? wakeUp : event)
                 for continuation in state.subscribers[event.session]?.values ?? [:].values {
-                    continuation.yield(.event(event))
+                    continuation.yield(item)
                 }
                 guard !state.everything.isEmpty else { continue }
-                let wakeUp = SessionEvent(session: event.session, id: event.id, kind: event.kind, data: "")
                 for (prefix, continuation) in state.everything.values where event.session.hasPrefix(prefix) {
                     continuation.yield(.event(wakeUp))
                 }

@@ -41,6 +41,12 @@ struct EventStreamController {
                             try await writer.write(StreamKeepAlive.comment)
                         case .event(let event):
                             guard event.id > last else { continue }
+                            guard !event.data.isEmpty else {
+                                // A large event's wake-up (``EventBus/largeEventBytes``): read
+                                // from the store, with any gap before it.
+                                try await Self.replay(store: store, session: session, after: &last, through: event.id, to: &writer)
+                                continue
+                            }
                             if event.id > last + 1 {
                                 // The live buffer dropped some: fill the gap from the store.
                                 try await Self.replay(store: store, session: session, after: &last, through: event.id - 1, to: &writer)

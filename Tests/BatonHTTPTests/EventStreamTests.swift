@@ -69,6 +69,28 @@ import Testing
         }
     }
 
+    @Test("A reply over 16 KiB reaches a live stream whole, in its place: streams are woken for it and read it from the store")
+    func aLargeReplyReachesTheStreamWhole() async throws {
+        try await InProcessBaton().run { _, client in
+            let long = String(repeating: "0123456789abcdef", count: 2048)
+            let events = try await withEventFollowers(client, sessions: ["big"]) { logs in
+                // Open before anything is sent: the replies come live, not from the replay.
+                try await logs["big"]!.waitUntilOpen()
+                let sent = [
+                    try await client.send(session: "big", text: "first"), try await client.send(session: "big", text: long),
+                    try await client.send(session: "big", text: "after"),
+                ]
+                return try await logs["big"]!.waitForReplies(to: sent)
+            }
+            let replies = events.filter(\.isReply)
+            let (small, large, after) = (replies[0].payload?.inReplyTo, replies[1].payload?.inReplyTo, replies[2].payload?.inReplyTo)
+            #expect(replies.count == 3 && small != large && large != after)
+            #expect(replies[1].payload?.text == "Demo agent heard bob: \(long)")
+            #expect(replies[0].payload?.text == "Demo agent heard bob: first" && replies[2].payload?.text == "Demo agent heard bob: after")
+            #expect(events.compactMap(\.id) == Array(1...Int64(events.count)), "each event once, in order")
+        }
+    }
+
     @Test func aBadResumePointIsRefused() async throws {
         try await InProcessBaton().run { _, client in
             let response = try await client.request("GET", "/v1/sessions/s/events", headers: [("Last-Event-ID", "yesterday")])

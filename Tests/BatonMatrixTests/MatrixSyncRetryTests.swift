@@ -54,6 +54,11 @@ struct MatrixSyncRetryTests {
             _ = try await eventually("the encryption notice's mark stored after a refusal", timeout: .seconds(60)) {
                 store.refused == 1 && store.committedSinceRefusals ? true : nil
             }
+            // The commit seen may be another one: the notice is waited for in the room
+            // itself, then any second copy would be delivered too before the count.
+            try await alice.waitForMessages(in: secret, "the encryption notice", timeout: .seconds(30)) { seen in
+                seen.contains { $0.sender == bot.userID && $0.body.contains("cannot read encrypted messages") }
+            }
             try await world.waitUntilDelivered()
             let notices = try await alice.messages(in: secret).filter { $0.sender == bot.userID && $0.msgtype == "m.notice" }
             #expect(notices.filter { $0.body.contains("cannot read encrypted messages") }.count == 1, "\(notices.map(\.body))")
