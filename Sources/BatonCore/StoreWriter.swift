@@ -75,8 +75,15 @@ public final class StoreWriter: Service, Sendable {
 
     public func run() async throws {
         await withTaskExecutorPreference(store.commitExecutor) {
-            for await _ in wakeups.cancelOnGracefulShutdown() {
-                await commitPending()
+            // Not `cancelOnGracefulShutdown()`: its merged sequence's cancellation handler
+            // takes a lock of its own while the task's status is locked, and a job of this
+            // task on the commit thread, waiting for that status, deadlocked against it
+            // (seen once, with the task cancelled). The stream ends at graceful shutdown,
+            // and, being an `AsyncStream`, on cancellation.
+            await withGracefulShutdownHandler {
+                for await _ in wakeups { await commitPending() }
+            } onGracefulShutdown: { [wake] in
+                wake.finish()
             }
             // Shutdown: commit what the other services submitted on their way out.
             await commitPending()

@@ -28,18 +28,26 @@ import Testing
         }
     }
 
-    /// Runs `body` with an HTTP agent that is ready, then fails its health probes from now
-    /// on, and a turn timeout too long to end any turn of the test.
-    private func withAgentGoingOffline(_ body: (TestAgentServer, TestGateway) async throws -> Void) async throws {
+    /// Runs `body` with an HTTP agent that is ready, probed every `interval` seconds (the
+    /// test gateway's 0.2 s when nil); no turn of a test runs into its timeout.
+    private func withReadyAgent(probedEvery interval: Double? = nil, _ body: (TestAgentServer, TestGateway) async throws -> Void) async throws {
         try await TestAgentServer.run { server in
             try await TestGateway.run({
                 HTTPAgentTests.agent(at: server)(&$0)
-                $0.agent.turnTimeout = 3600
+                if let interval { $0.agent.healthInterval = interval }
             }) { gateway in
                 try await gateway.status("health ready") { $0.agent.health == .ready }
-                try await server.setHealth("fail")
                 try await body(server, gateway)
             }
+        }
+    }
+
+    /// Runs `body` with an HTTP agent that is ready, then fails its health probes from now
+    /// on, and a turn timeout too long to end any turn of the test.
+    private func withAgentGoingOffline(_ body: (TestAgentServer, TestGateway) async throws -> Void) async throws {
+        try await withReadyAgent { server, gateway in
+            try await server.setHealth("fail")
+            try await body(server, gateway)
         }
     }
 
@@ -78,48 +86,34 @@ import Testing
 
     @Test("More turns than an HTTP client's default pool (8) reach the agent at once, and the probe, not queued behind them, finds it healthy")
     func manyTurnsReachTheAgentAtOnceAndTheProbeIsNotQueuedBehindThem() async throws {
-        try await TestAgentServer.run { server in
-            try await TestGateway.run({
-                HTTPAgentTests.agent(at: server)(&$0)
-                $0.agent.healthInterval = 1
-                $0.agent.turnTimeout = 3600
-            }) { gateway in
-                try await gateway.status("health ready") { $0.agent.health == .ready }
-                var ids: [String] = []
-                for n in 1...12 { ids.append(try await gateway.send("slow", session: "many-\(n)")) }
-                for id in ids { try await server.output.wait(for: "turn started \(id)") }
-                let probes = server.output.count(of: "health probed")
-                try await server.output.wait(for: "health probed", times: probes + 3)
-                let status = await gateway.app.gateway.status()
-                #expect(status.agent.health == .ready)
-                #expect(status.inFlight == 12, "every turn still running: none failed as unreachable")
-            }
+        try await withReadyAgent(probedEvery: 1) { server, gateway in
+            var ids: [String] = []
+            for n in 1...12 { ids.append(try await gateway.send("slow", session: "many-\(n)")) }
+            for id in ids { try await server.output.wait(for: "turn started \(id)") }
+            let probes = server.output.count(of: "health probed")
+            try await server.output.wait(for: "health probed", times: probes + 3)
+            let status = await gateway.app.gateway.status()
+            #expect(status.agent.health == .ready)
+            #expect(status.inFlight == 12, "every turn still running: none failed as unreachable")
         }
     }
 
     @Test("Two turns whose connections the agent dropped do not fail a third still streaming; only a failed probe would")
     func droppedConnectionsDoNotFailOtherTurns() async throws {
-        try await TestAgentServer.run { server in
-            try await TestGateway.run({
-                HTTPAgentTests.agent(at: server)(&$0)
-                $0.agent.healthInterval = 2
-                $0.agent.turnTimeout = 3600
-            }) { gateway in
-                try await gateway.status("health ready") { $0.agent.health == .ready }
-                let streaming = try await gateway.send("slow", session: "d1")
-                try await server.output.wait(for: "turn started \(streaming)")
-                async let first = gateway.send("drop", session: "d2")
-                async let second = gateway.send("drop", session: "d3")
-                let dropped = try await [(first, "d2"), (second, "d3")]
-                for (id, session) in dropped {
-                    let notice = try await gateway.event(session: session, "the error notice") { $0.isNotice("error", about: id) }
-                    #expect(notice.text?.contains("could not be reached") == true, "\(notice.text ?? "")")
-                }
-                try await gateway.status("health offline") { $0.agent.health == .offline }
-                try await gateway.status("health ready again, from a probe") { $0.agent.health == .ready }
-                #expect(await gateway.app.gateway.status().inFlight == 1, "the streaming turn still runs")
-                #expect(await gateway.app.gateway.sessionStatus("d1").state != .idle)
+        try await withReadyAgent(probedEvery: 2) { server, gateway in
+            let streaming = try await gateway.send("slow", session: "d1")
+            try await server.output.wait(for: "turn started \(streaming)")
+            async let first = gateway.send("drop", session: "d2")
+            async let second = gateway.send("drop", session: "d3")
+            let dropped = try await [(first, "d2"), (second, "d3")]
+            for (id, session) in dropped {
+                let notice = try await gateway.event(session: session, "the error notice") { $0.isNotice("error", about: id) }
+                #expect(notice.text?.contains("could not be reached") == true, "\(notice.text ?? "")")
             }
+            try await gateway.status("health offline") { $0.agent.health == .offline }
+            try await gateway.status("health ready again, from a probe") { $0.agent.health == .ready }
+            #expect(await gateway.app.gateway.status().inFlight == 1, "the streaming turn still runs")
+            #expect(await gateway.app.gateway.sessionStatus("d1").state != .idle)
         }
     }
 
