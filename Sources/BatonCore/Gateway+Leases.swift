@@ -143,8 +143,8 @@ extension Gateway {
     }
 
     /// Renews every lease this process holds; stops running the sessions a peer took
-    /// meanwhile, and takes the ones the store says are this process's but it does not
-    /// run. Returns whether the store answered.
+    /// meanwhile, and notes the ones the store says are this process's but it does not
+    /// run, for ``tendSessions()`` to take. Returns whether the store answered.
     ///
     /// The lease keeper runs it on a beat of its own, so that a slow take or release
     /// (a row locked elsewhere, the database slow) never delays a renewal.
@@ -180,7 +180,8 @@ extension Gateway {
         return true
     }
 
-    /// Lets idle sessions go, takes sessions nobody runs, and refreshes the cluster's
+    /// Takes the sessions the last renewal found this process holds but does not run,
+    /// lets idle sessions go, takes sessions nobody runs, and refreshes the cluster's
     /// picture for `/v1/status`.
     public func tendSessions() async {
         guard leases.isShared, lifecycle != .stopping else { return }
