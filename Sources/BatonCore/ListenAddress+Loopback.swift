@@ -16,15 +16,9 @@ extension ListenAddress {
     /// is no configuration error); nil otherwise.
     public var unresolvedProblem: ConfigurationError? {
         guard !Self.isIPAddress(host) else { return nil }
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_PASSIVE
-        var results: UnsafeMutablePointer<addrinfo>?
-        let code = getaddrinfo(host, nil, &hints, &results)
-        if results != nil { freeaddrinfo(results) }
         // EAI_NODATA (-5), a GNU extension Swift's Glibc module leaves out.
         let noAddress: Int32 = -5
+        let code = Self.lookUp(host).code
         guard code == EAI_NONAME || code == noAddress else { return nil }
         return ConfigurationError(
             source: "configuration", key: "listen", problem: "names the host \(host), which resolves to no address; give an IP address or a name this machine can resolve")
@@ -46,16 +40,23 @@ extension ListenAddress {
 
     /// The numeric addresses a name resolves to for listening; empty when it does not.
     private static func resolve(_ name: String) -> [String] {
+        lookUp(name).addresses
+    }
+
+    /// `getaddrinfo` for listening on `name`: its result code, and the numeric addresses.
+    private static func lookUp(_ name: String) -> (code: Int32, addresses: [String]) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = AI_PASSIVE
         var results: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(name, nil, &hints, &results) == 0, let first = results else { return [] }
+        let code = getaddrinfo(name, nil, &hints, &results)
+        guard code == 0, let first = results else { return (code, []) }
         defer { freeaddrinfo(results) }
-        return sequence(first: first, next: { $0.pointee.ai_next }).compactMap { info in
+        let addresses = sequence(first: first, next: { $0.pointee.ai_next }).compactMap { info in
             info.pointee.ai_addr.flatMap { ListenAddress(socketAddress: $0, length: info.pointee.ai_addrlen)?.host }
         }
+        return (code, addresses)
     }
 
     /// The numeric host and port of an IPv4 or IPv6 socket address; nil for any other.

@@ -18,51 +18,37 @@ extension PostgresGatewayTests {
             try await client.query("UPDATE leases SET expires_at = now() - interval '1 second' WHERE session = 'ghosted'", logger: logger)
 
             // Its row stays locked: the keeper's take of it waits.
-            let (locked, lockTaken) = AsyncStream.makeStream(of: Void.self)
-            let (release, releaseLock) = AsyncStream.makeStream(of: Void.self)
-            let holder = Task {
-                try await client.withTransaction(logger: logger) { connection in
-                    try await connection.query("SELECT 1 FROM leases WHERE session = 'ghosted' FOR UPDATE", logger: logger)
-                    lockTaken.yield()
-                    for await _ in release { break }
-                }
-            }
-            for await _ in locked { break }
-            let keeper = Task { try await LeaseKeeper(gateway: gateway, interval: .milliseconds(200)).run() }
-            defer {
-                keeper.cancel()
-                releaseLock.finish()
-            }
-
-            // Renewals (the process's row seen again) while one take stays blocked.
-            let instance = gateway.instance
-            try await withTimeout(.seconds(4), waitingFor: "three renewals while a take waits for the locked row") {
-                var blockedSince: Date?
-                var renewals: Set<Date> = []
-                while renewals.count < 3 {
-                    let waiting = try await client.query(
-                        """
-                        SELECT query_start FROM pg_stat_activity
-                        WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO leases%'
-                        """, logger: logger)
-                    var started: Date?
-                    for try await start in waiting.decode(Date.self) { started = start }
-                    if let started, started != blockedSince {
-                        blockedSince = started
-                        renewals = []
-                    }
-                    if let blockedSince {
-                        for try await seen in try await client.query(
-                            "SELECT seen_at FROM processes WHERE instance = \(instance)", logger: logger
-                        ).decode(Date.self) where seen > blockedSince {
-                            renewals.insert(seen)
+            try await Self.whileLocked("SELECT 1 FROM leases WHERE session = 'ghosted' FOR UPDATE", client: client) {
+                let keeper = Task { try await LeaseKeeper(gateway: gateway, interval: .milliseconds(200)).run() }
+                defer { keeper.cancel() }
+                // Renewals (the process's row seen again) while one take stays blocked.
+                let instance = gateway.instance
+                try await withTimeout(.seconds(4), waitingFor: "three renewals while a take waits for the locked row") {
+                    var blockedSince: Date?
+                    var renewals: Set<Date> = []
+                    while renewals.count < 3 {
+                        let waiting = try await client.query(
+                            """
+                            SELECT query_start FROM pg_stat_activity
+                            WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO leases%'
+                            """, logger: logger)
+                        var started: Date?
+                        for try await start in waiting.decode(Date.self) { started = start }
+                        if let started, started != blockedSince {
+                            blockedSince = started
+                            renewals = []
                         }
+                        if let blockedSince {
+                            for try await seen in try await client.query(
+                                "SELECT seen_at FROM processes WHERE instance = \(instance)", logger: logger
+                            ).decode(Date.self) where seen > blockedSince {
+                                renewals.insert(seen)
+                            }
+                        }
+                        try await Task.sleep(for: .milliseconds(50))
                     }
-                    try await Task.sleep(for: .milliseconds(50))
                 }
             }
-            releaseLock.finish()
-            _ = try? await holder.value
         }
     }
 }

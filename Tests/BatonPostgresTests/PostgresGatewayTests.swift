@@ -287,11 +287,17 @@ struct PostgresGatewayTests {
     private static func whileSessionRowLocked(
         _ session: String, client: PostgresClient, _ body: () async throws -> Void
     ) async throws {
+        try await whileLocked("SELECT 1 FROM sessions WHERE session = \(session) FOR UPDATE", client: client, body)
+    }
+
+    /// Runs `body` while a transaction of the test's holds the rows `lock` (a
+    /// `SELECT … FOR UPDATE`) locks; lets go of them after.
+    static func whileLocked(_ lock: PostgresQuery, client: PostgresClient, _ body: () async throws -> Void) async throws {
         let (locked, lockTaken) = AsyncStream.makeStream(of: Void.self)
         let (release, releaseLock) = AsyncStream.makeStream(of: Void.self)
         let holder = Task {
             try await client.withTransaction(logger: Logger(label: "test")) { connection in
-                try await connection.query("SELECT 1 FROM sessions WHERE session = \(session) FOR UPDATE", logger: Logger(label: "test"))
+                try await connection.query(lock, logger: Logger(label: "test"))
                 lockTaken.yield()
                 for await _ in release { break }
             }
