@@ -97,6 +97,11 @@ struct MatrixClient: Sendable {
         let _: EmptyObject = try await call(.PUT, path, body: body, timeout: .seconds(15))
     }
 
+    /// One event of a room, as the bot may see it.
+    func event(_ id: String, in room: String) async throws(MatrixError) -> MatrixRoomEvent {
+        try await call(.GET, "rooms/\(Self.segment(room))/event/\(Self.segment(id))", timeout: .seconds(30))
+    }
+
     struct MessagesPage: Decodable {
         var chunk: [MatrixRoomEvent]
         var end: String?

@@ -47,11 +47,12 @@ public final class MatrixNetwork: Service, Sendable {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let client = MatrixClient(http: http, configuration: configuration)
         let typing = MatrixTyping(client: client, gateway: gateway, logger: logger)
+        let threads = MatrixThreads(client: client)
         let sync = MatrixSync(
             client: client, gateway: gateway, store: store, writer: writer, configuration: configuration, typing: typing,
-            metrics: metrics, logger: logger, paging: paging)
+            threads: threads, metrics: metrics, logger: logger, paging: paging)
         let delivery = ChatDelivery(
-            outbox: MatrixOutbox(client: client, typing: typing, metrics: metrics), store: store, writer: writer, bus: bus, logger: logger,
+            outbox: MatrixOutbox(client: client, typing: typing, threads: threads, metrics: metrics), store: store, writer: writer, bus: bus, logger: logger,
             backlogChanged: { [gateway, metrics] backlog in
                 metrics.backlog(backlog)
                 await gateway.updateNetwork(Self.name) { $0.backlog = backlog }

@@ -2,8 +2,9 @@ import BatonCore
 import Foundation
 
 /// Sends a room's stored replies and notices to Matrix: replies as `m.text` replying to
-/// the message they answer, notices as `m.notice`. A text too long for one Matrix event
-/// goes in parts, in order; the first is the reply.
+/// the message they answer, notices as `m.notice`, in the message's thread when it was
+/// written in one. A text too long for one Matrix event goes in parts, in order; the
+/// first is the reply.
 ///
 /// The transaction id is derived from the stored event (and the part), so a send repeated
 /// after a crash is the same event to the homeserver (which keeps transaction ids per
@@ -11,6 +12,7 @@ import Foundation
 struct MatrixOutbox: ChatOutbox {
     let client: MatrixClient
     let typing: MatrixTyping
+    let threads: MatrixThreads
     let metrics: MatrixMetrics
 
     var network: String { MatrixNetwork.name }
@@ -43,9 +45,12 @@ struct MatrixOutbox: ChatOutbox {
         // Only Matrix event ids can be replied to; a message posted over HTTP has another id.
         let answered = (payload.inReplyTo ?? payload.message).flatMap { $0.hasPrefix("$") ? $0 : nil }
         do {
+            var thread: String?
+            if let answered { thread = try await threads.root(of: answered, in: event.session) }
             for (number, part) in Self.parts(of: payload.text).enumerated() {
                 let content = MatrixMessageContent(
-                    msgtype: event.kind == .reply ? "m.text" : "m.notice", body: String(part), inReplyTo: number == 0 ? answered : nil)
+                    msgtype: event.kind == .reply ? "m.text" : "m.notice", body: String(part), inReplyTo: answered, threadRoot: thread,
+                    isReply: number == 0)
                 _ = try await client.send(content, to: event.session, transactionID: Self.transactionID(for: event, part: number))
             }
             metrics.delivered(event.kind)

@@ -15,6 +15,8 @@ struct MatrixSync: Sendable {
     let writer: StoreWriter
     let configuration: MatrixConfiguration
     let typing: MatrixTyping
+    /// Where each message read was written, for its answers.
+    let threads: MatrixThreads
     let metrics: MatrixMetrics
     let logger: Logger
     var paging = MatrixPaging.standard
@@ -132,6 +134,7 @@ struct MatrixSync: Sendable {
         }
         for message in reading.messages {
             metrics.received(age: Date().timeIntervalSince(message.sentAt))
+            if let id = message.incoming.id { threads.record(id, root: message.threadRoot) }
             if case .restart = ChatCommand(text: message.incoming.text), message.sentAt < gateway.startedAt,
                 gateway.configuration.admins.contains(message.incoming.user)
             {

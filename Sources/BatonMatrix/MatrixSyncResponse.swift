@@ -102,8 +102,10 @@ struct MatrixRoomEvent: Decodable, Sendable, Equatable {
     /// The membership a member event replaced (`unsigned.prev_content`, which the homeserver
     /// adds): "join" again for a change of display name or avatar, not a join.
     var previousMembership: String?
-    /// `m.relates_to.rel_type`: `m.replace` marks an edit.
+    /// `m.relates_to.rel_type`: `m.replace` marks an edit, `m.thread` a message in a thread.
     var relation: String?
+    /// The thread's root (`m.relates_to.event_id` of an `m.thread` relation).
+    var threadRoot: String?
 
     enum CodingKeys: String, CodingKey {
         case type, sender, content, unsigned
@@ -124,11 +126,13 @@ struct MatrixRoomEvent: Decodable, Sendable, Equatable {
 
     private enum RelationKeys: String, CodingKey {
         case relType = "rel_type"
+        case eventID = "event_id"
     }
 
     init(
         type: String, eventID: String? = nil, sender: String? = nil, originServerTimestamp: Int64? = nil, stateKey: String? = nil,
-        msgtype: String? = nil, body: String? = nil, membership: String? = nil, previousMembership: String? = nil, relation: String? = nil
+        msgtype: String? = nil, body: String? = nil, membership: String? = nil, previousMembership: String? = nil, relation: String? = nil,
+        threadRoot: String? = nil
     ) {
         self.type = type
         self.eventID = eventID
@@ -140,6 +144,7 @@ struct MatrixRoomEvent: Decodable, Sendable, Equatable {
         self.membership = membership
         self.previousMembership = previousMembership
         self.relation = relation
+        self.threadRoot = threadRoot
     }
 
     init(from decoder: any Decoder) throws {
@@ -162,10 +167,12 @@ struct MatrixRoomEvent: Decodable, Sendable, Equatable {
         previousMembership = try? previousContent?.decode(String.self, forKey: .membership)
         let relatesTo = try? content?.nestedContainer(keyedBy: RelationKeys.self, forKey: .relatesTo)
         relation = try? relatesTo?.decode(String.self, forKey: .relType)
+        threadRoot = relation == "m.thread" ? try? relatesTo?.decode(String.self, forKey: .eventID) : nil
     }
 }
 
-/// The content of an `m.room.message` Baton sends: text or notice, optionally a reply.
+/// The content of an `m.room.message` Baton sends: text or notice, optionally a reply,
+/// optionally in a thread.
 struct MatrixMessageContent: Encodable, Equatable {
     struct Relation: Encodable, Equatable {
         struct InReplyTo: Encodable, Equatable {
@@ -173,8 +180,20 @@ struct MatrixMessageContent: Encodable, Equatable {
             enum CodingKeys: String, CodingKey { case eventID = "event_id" }
         }
 
-        var inReplyTo: InReplyTo
-        enum CodingKeys: String, CodingKey { case inReplyTo = "m.in_reply_to" }
+        /// `m.thread` for an event in a thread.
+        var relType: String?
+        /// The thread's root.
+        var eventID: String?
+        /// Whether ``inReplyTo`` is only there for clients that do not show threads.
+        var isFallingBack: Bool?
+        var inReplyTo: InReplyTo?
+
+        enum CodingKeys: String, CodingKey {
+            case relType = "rel_type"
+            case eventID = "event_id"
+            case isFallingBack = "is_falling_back"
+            case inReplyTo = "m.in_reply_to"
+        }
     }
 
     var msgtype: String
@@ -186,9 +205,18 @@ struct MatrixMessageContent: Encodable, Equatable {
         case relatesTo = "m.relates_to"
     }
 
-    init(msgtype: String, body: String, inReplyTo eventID: String?) {
+    /// A message replying to `eventID` (or to nothing); in the thread of `threadRoot`, when
+    /// given, where a part that is not the reply itself still names `eventID` for clients
+    /// that do not show threads.
+    init(msgtype: String, body: String, inReplyTo eventID: String?, threadRoot: String? = nil, isReply: Bool = true) {
         self.msgtype = msgtype
         self.body = body
-        self.relatesTo = eventID.map { Relation(inReplyTo: .init(eventID: $0)) }
+        if let threadRoot {
+            relatesTo = Relation(
+                relType: "m.thread", eventID: threadRoot, isFallingBack: !isReply || eventID == nil,
+                inReplyTo: .init(eventID: eventID ?? threadRoot))
+        } else if isReply, let eventID {
+            relatesTo = Relation(inReplyTo: .init(eventID: eventID))
+        }
     }
 }

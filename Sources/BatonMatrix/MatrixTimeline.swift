@@ -9,6 +9,8 @@ enum MatrixTimeline {
         var incoming: IncomingMessage
         /// When the homeserver received it.
         var sentAt: Date
+        /// The root of the thread it was written in; nil in the main timeline.
+        var threadRoot: String? = nil
     }
 
     /// What a timeline holds for Baton.
@@ -37,7 +39,7 @@ enum MatrixTimeline {
             reading.messages.append(
                 Message(
                     incoming: IncomingMessage(id: id, session: room, user: sender, text: body.replacingNUL),
-                    sentAt: Date(timeIntervalSince1970: Double(event.originServerTimestamp ?? 0) / 1000)))
+                    sentAt: Date(timeIntervalSince1970: Double(event.originServerTimestamp ?? 0) / 1000), threadRoot: event.threadRoot))
         }
         return reading
     }

@@ -18,6 +18,34 @@ struct MatrixRoomTests {
         }
     }
 
+    @Test("A message in a thread is answered in that thread, also by the next process after a SIGKILL mid-turn")
+    func answeredInItsThread() async throws {
+        try await withMatrixConversation(agentDelay: 1) { chat in
+            let bot = chat.bot.userID
+            let root = try await chat.alice.send("a topic", to: chat.room)
+            let question = try await chat.bob.send("a question in the thread", to: chat.room, inThreadOf: root)
+            let replies = try await chat.waitForReplies(to: [root, question])
+            let rootReply = try #require(replies.first { $0.sender == bot && $0.msgtype == "m.text" && $0.inReplyTo == root })
+            #expect(rootReply.threadRoot == nil, "a message in the main timeline is answered there")
+            let answer = try #require(replies.first { $0.sender == bot && $0.msgtype == "m.text" && $0.inReplyTo == question })
+            #expect(answer.threadRoot == root)
+            #expect(answer.body == "Demo agent heard \(chat.bob.userID): a question in the thread")
+
+            // The next process did not read this message: it finds its thread on the homeserver.
+            let followUp = try await chat.bob.send("and a follow-up", to: chat.room, inThreadOf: root)
+            _ = try await eventually("the follow-up's turn to start", timeout: .seconds(30)) {
+                try await chat.fixture.client.status().inFlight == 1 ? true : nil
+            }
+            chat.server.send(SIGKILL)
+            #expect(try await chat.server.exit(within: .seconds(30)) == .signalled(SIGKILL))
+            _ = try await chat.fixture.startServer()
+            let after = try await chat.waitForReplies(to: [followUp])
+            let followUpAnswer = try #require(after.first { $0.sender == bot && $0.msgtype == "m.text" && $0.inReplyTo == followUp })
+            #expect(followUpAnswer.threadRoot == root)
+            #expect(try await chat.replyCounts() == [root: 1, question: 1, followUp: 1])
+        }
+    }
+
     @Test("The bot shows it is typing while a message's turn runs, and stops once the reply is sent")
     func typingWhileATurnRuns() async throws {
         try await withMatrixConversation(agentDelay: 3) { chat in

@@ -68,6 +68,41 @@ struct MatrixTimelineTests {
         #expect(reading.messages.map(\.incoming.text) == ["a\u{FFFD}b"])
     }
 
+    @Test("A message in a thread is read with its thread's root; a reply elsewhere is in no thread")
+    func threadRoot() throws {
+        let events = try JSONDecoder().decode(
+            [MatrixRoomEvent].self,
+            from: Data(
+                #"""
+                [{"type": "m.room.message", "event_id": "$2", "sender": "@bob:test", "origin_server_ts": 1,
+                  "content": {"msgtype": "m.text", "body": "in the thread",
+                              "m.relates_to": {"rel_type": "m.thread", "event_id": "$1", "is_falling_back": true,
+                                               "m.in_reply_to": {"event_id": "$1"}}}},
+                 {"type": "m.room.message", "event_id": "$3", "sender": "@bob:test", "origin_server_ts": 2,
+                  "content": {"msgtype": "m.text", "body": "a plain reply", "m.relates_to": {"m.in_reply_to": {"event_id": "$1"}}}}]
+                """#.utf8))
+        let messages = MatrixTimeline.read(events, room: room, bot: bot).messages
+        #expect(messages.map(\.incoming.id) == ["$2", "$3"])
+        #expect(messages.map(\.threadRoot) == ["$1", nil])
+    }
+
+    @Test("An answer in a thread names the thread's root and replies to its message; its further parts only fall back to it")
+    func answerInThread() throws {
+        func json(_ content: MatrixMessageContent) throws -> String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(content), as: UTF8.self)
+        }
+        #expect(
+            try json(MatrixMessageContent(msgtype: "m.text", body: "hi", inReplyTo: "$2", threadRoot: "$1"))
+                == #"{"body":"hi","m.relates_to":{"event_id":"$1","is_falling_back":false,"m.in_reply_to":{"event_id":"$2"},"rel_type":"m.thread"},"msgtype":"m.text"}"#)
+        #expect(
+            try json(MatrixMessageContent(msgtype: "m.text", body: "more", inReplyTo: "$2", threadRoot: "$1", isReply: false))
+                == #"{"body":"more","m.relates_to":{"event_id":"$1","is_falling_back":true,"m.in_reply_to":{"event_id":"$2"},"rel_type":"m.thread"},"msgtype":"m.text"}"#)
+        #expect(try json(MatrixMessageContent(msgtype: "m.text", body: "hi", inReplyTo: "$2")) == #"{"body":"hi","m.relates_to":{"m.in_reply_to":{"event_id":"$2"}},"msgtype":"m.text"}"#)
+        #expect(try json(MatrixMessageContent(msgtype: "m.text", body: "more", inReplyTo: "$2", isReply: false)) == #"{"body":"more","msgtype":"m.text"}"#)
+    }
+
     @Test("Encrypted events mark the room encrypted")
     func encrypted() {
         let events = [MatrixRoomEvent(type: "m.room.encrypted", eventID: "$1", sender: "@bob:test")]

@@ -54,6 +54,8 @@ public final class MatrixTestUser: Sendable {
         public var body: String
         /// The event this one replies to.
         public var inReplyTo: String?
+        /// The root of the thread it is in; nil in the main timeline.
+        public var threadRoot: String? = nil
     }
 
     init(userID: String, accessToken: String, deviceID: String, baseURL: String) {
@@ -107,13 +109,19 @@ public final class MatrixTestUser: Sendable {
         try await http.request("PUT", "/_synapse/admin/v1/suspend/\(Self.encode(user))", body: ["suspend": suspended])
     }
 
-    /// Sends a text message; returns its event id.
+    /// Sends a text message, in the thread of `threadRoot` when given (as Element does:
+    /// falling back to a reply to the root for clients without threads); returns its event id.
     @discardableResult
-    public func send(_ text: String, to room: String) async throws -> String {
+    public func send(_ text: String, to room: String, inThreadOf threadRoot: String? = nil) async throws -> String {
         let transaction = UUID().uuidString
+        var body: [String: Any] = ["msgtype": "m.text", "body": text]
+        if let threadRoot {
+            body["m.relates_to"] = [
+                "rel_type": "m.thread", "event_id": threadRoot, "is_falling_back": true, "m.in_reply_to": ["event_id": threadRoot],
+            ]
+        }
         let answer = try await http.request(
-            "PUT", "/_matrix/client/v3/rooms/\(Self.encode(room))/send/m.room.message/\(transaction)",
-            body: ["msgtype": "m.text", "body": text])
+            "PUT", "/_matrix/client/v3/rooms/\(Self.encode(room))/send/m.room.message/\(transaction)", body: body)
         guard let id = answer["event_id"] as? String else { throw BatonHTTPClient.UnexpectedResponse(description: "send: \(answer)") }
         return id
     }
@@ -141,12 +149,14 @@ public final class MatrixTestUser: Sendable {
             let chunk = page["chunk"] as? [[String: Any]] ?? []
             for event in chunk where event["type"] as? String == "m.room.message" {
                 let content = event["content"] as? [String: Any] ?? [:]
-                let relation = (content["m.relates_to"] as? [String: Any])?["m.in_reply_to"] as? [String: Any]
+                let relatesTo = content["m.relates_to"] as? [String: Any]
+                let relation = relatesTo?["m.in_reply_to"] as? [String: Any]
                 found.append(
                     RoomMessage(
                         eventID: event["event_id"] as? String ?? "", sender: event["sender"] as? String ?? "",
                         msgtype: content["msgtype"] as? String ?? "", body: content["body"] as? String ?? "",
-                        inReplyTo: relation?["event_id"] as? String))
+                        inReplyTo: relation?["event_id"] as? String,
+                        threadRoot: relatesTo?["rel_type"] as? String == "m.thread" ? relatesTo?["event_id"] as? String : nil))
             }
             from = chunk.isEmpty ? nil : page["end"] as? String
         } while from != nil
