@@ -11,12 +11,15 @@ public struct ChatNetworkStatus: Sendable, Codable, Equatable {
         case backingOff = "backing_off"
         /// The homeserver refused the credentials: fix them and restart Baton.
         case unauthorized
+        /// Another Baton, with a store of its own, answers the account; this one waits to
+        /// take it over. `reason` names it.
+        case standby
         /// Shut down with the process.
         case stopped
     }
 
     public var state: State
-    /// Why the adapter is backing off or unauthorized.
+    /// Why the adapter is backing off, unauthorized or standing by.
     public var reason: String?
     /// The account Baton speaks as.
     public var user: String

@@ -76,9 +76,9 @@ enum ForeignPageCheck {
     /// web page can add one.
     private static let machineNames: Set<String> = {
         var names: Set<String> = []
-        var buffer = [CChar](repeating: 0, count: 256)
+        var buffer = [UInt8](repeating: 0, count: 256)
         if gethostname(&buffer, buffer.count - 1) == 0 {
-            let name = String(cString: buffer).lowercased()
+            let name = String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self).lowercased()
             if !name.isEmpty { names.formUnion([name, String(name.prefix { $0 != "." })]) }
         }
         let hosts = (try? String(contentsOfFile: "/etc/hosts", encoding: .utf8)) ?? ""

@@ -97,6 +97,20 @@ struct MatrixClient: Sendable {
         let _: EmptyObject = try await call(.PUT, path, body: body, timeout: .seconds(15))
     }
 
+    /// The bot's account data of `type`; nil when it has none.
+    func accountData<Content: Decodable>(_: Content.Type, type: String) async throws(MatrixError) -> Content? {
+        do {
+            return try await call(.GET, "user/\(Self.segment(userID))/account_data/\(Self.segment(type))", timeout: .seconds(30))
+        } catch where error.errcode == "M_NOT_FOUND" {
+            return nil
+        }
+    }
+
+    /// Sets the bot's account data of `type`.
+    func setAccountData(_ content: some Encodable, type: String, timeout: Duration = .seconds(30)) async throws(MatrixError) {
+        let _: EmptyObject = try await call(.PUT, "user/\(Self.segment(userID))/account_data/\(Self.segment(type))", body: content, timeout: timeout)
+    }
+
     /// One event of a room, as the bot may see it.
     func event(_ id: String, in room: String) async throws(MatrixError) -> MatrixRoomEvent {
         try await call(.GET, "rooms/\(Self.segment(room))/event/\(Self.segment(id))", timeout: .seconds(30))

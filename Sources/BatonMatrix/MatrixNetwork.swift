@@ -48,9 +48,10 @@ public final class MatrixNetwork: Service, Sendable {
         let client = MatrixClient(http: http, configuration: configuration)
         let typing = MatrixTyping(client: client, gateway: gateway, logger: logger)
         let threads = MatrixThreads(client: client)
+        let claim = MatrixAccountClaim(client: client, store: store, writer: writer)
         let sync = MatrixSync(
             client: client, gateway: gateway, store: store, writer: writer, configuration: configuration, typing: typing,
-            threads: threads, metrics: metrics, logger: logger, paging: paging)
+            threads: threads, claim: claim, metrics: metrics, logger: logger, paging: paging)
         let delivery = ChatDelivery(
             outbox: MatrixOutbox(client: client, typing: typing, threads: threads, metrics: metrics), store: store, writer: writer, bus: bus, logger: logger,
             backlogChanged: { [gateway, metrics] backlog in
@@ -87,6 +88,7 @@ public final class MatrixNetwork: Service, Sendable {
             }
             group.cancelAll()
         }
+        await claim.release()
         await gateway.updateNetwork(Self.name) { $0.state = .stopped }
         try? await http.shutdown()
         logger.info("Matrix adapter stopped")

@@ -17,6 +17,8 @@ struct MatrixSync: Sendable {
     let typing: MatrixTyping
     /// Where each message read was written, for its answers.
     let threads: MatrixThreads
+    /// This store's claim on the account, against a second Baton answering it too.
+    let claim: MatrixAccountClaim
     let metrics: MatrixMetrics
     let logger: Logger
     var paging = MatrixPaging.standard
@@ -27,6 +29,8 @@ struct MatrixSync: Sendable {
     static let pollTimeout = Duration.seconds(30)
     /// How long the loop waits after the homeserver refused the token before trying again.
     static let unauthorizedPause = Duration.seconds(60)
+    /// How often a process standing by looks whether the account is free.
+    static let standbyPause = Duration.seconds(5)
 
     /// Room events Baton reads: messages, encryption, and membership (to see its own join).
     private static let eventTypes = #"["m.room.message","m.room.encrypted","m.room.encryption","m.room.member"]"#
@@ -53,13 +57,23 @@ struct MatrixSync: Sendable {
                     prepared = true
                 }
                 try await syncOnce()
+                try await claim.renewIfDue()
                 await retryPendingJoins()
                 backoff.succeeded()
                 await report(.connected, reason: nil)
             } catch {
                 if Task.isCancelled { return }
                 let pause: Duration
-                if let error = error as? MatrixError, error.isUnauthorized {
+                if let error = error as? MatrixAccountClaim.HeldElsewhere {
+                    pause = Self.standbyPause
+                    prepared = false
+                    if gateway.networks.snapshot[MatrixNetwork.name]?.state != .standby {
+                        logger.error(
+                            "Another Baton answers this Matrix account; standing by",
+                            metadata: ["baton.error": "\(error)", "baton.holder_host": "\(error.holder.host)", "baton.holder_pid": "\(error.holder.pid)"])
+                    }
+                    await report(.standby, reason: error.description)
+                } else if let error = error as? MatrixError, error.isUnauthorized {
                     pause = Self.unauthorizedPause
                     prepared = false
                     await report(.unauthorized, reason: error.description)
@@ -87,6 +101,19 @@ struct MatrixSync: Sendable {
         let me = try await client.whoAmI()
         guard me.userID == configuration.userID else {
             throw MatrixError(.http(status: 401), errcode: "M_UNKNOWN_TOKEN", message: "the token belongs to \(me.userID), not matrix.user_id \(configuration.userID)")
+        }
+        if case .takenOver(let holder, let cursor) = try await claim.claim() {
+            // The other store's Baton answered everything up to where it stopped; this
+            // store's own position, if any, is behind that.
+            let position: String
+            if let cursor { position = cursor } else { position = try await client.sync(since: nil, filter: filter, timeout: .zero).nextBatch }
+            try await writer.write([.saveCursor(network: MatrixNetwork.name, cursor: position)])
+            logger.notice(
+                "Took over the Matrix account from another Baton",
+                metadata: [
+                    "baton.holder_host": "\(holder.host)", "baton.holder_pid": "\(holder.pid)",
+                    "baton.reading_from": "\(cursor == nil ? "now (it stopped without saying where)" : "where it stopped")",
+                ])
         }
         for room in configuration.rooms {
             await join(room, reason: "a room of matrix.rooms")

@@ -12,6 +12,8 @@ struct MatrixConversation: Sendable {
     let alice: MatrixTestUser
     let bob: MatrixTestUser
     let room: String
+    /// The configuration's `matrix:` section, for a second Baton on the same account.
+    let matrixYAML: String
 
     /// Waits until every one of `messages` has a reply from the bot.
     @discardableResult
@@ -83,7 +85,8 @@ func withMatrixConversation<T: Sendable>(
             let server = try await fixture.startServer()
             let room = try await alice.createRoom(inviting: [bob.userID, bot.userID])
             try await bob.join(room)
-            let conversation = MatrixConversation(synapse: synapse, fixture: fixture, server: server, bot: bot, alice: alice, bob: bob, room: room)
+            let conversation = MatrixConversation(
+                synapse: synapse, fixture: fixture, server: server, bot: bot, alice: alice, bob: bob, room: room, matrixYAML: yaml)
             if botToken == nil { try await conversation.waitUntilJoined() }
             return try await body(conversation)
         }

@@ -46,6 +46,36 @@ struct MatrixRoomTests {
         }
     }
 
+    @Test("A second Baton with a store of its own on the same account stands by: each message is answered once, and it reads on where the first stopped")
+    func secondBatonStandsBy() async throws {
+        try await withMatrixConversation { chat in
+            let first = try await chat.bob.send("before the second Baton", to: chat.room)
+            try await chat.waitForReplies(to: [first])
+            try await withBatonFixture({ configuration in
+                configuration.admins = [chat.alice.userID]
+                configuration.agentDelay = 0.2
+                configuration.extraYAML = chat.matrixYAML
+            }) { second in
+                _ = try await second.startServer()
+                let standby = try await eventually("the second Baton to stand by", timeout: .seconds(60)) {
+                    let matrix = try await second.client.status().networks?["matrix"]
+                    return matrix?.state == "standby" ? matrix : nil
+                }
+                #expect(standby.reason?.contains("pid \(chat.server.pid)") == true, "\(standby)")
+                let whileBoth = try await chat.bob.send("while both run", to: chat.room)
+                try await chat.waitForReplies(to: [whileBoth])
+
+                chat.server.send(SIGTERM)
+                #expect(try await chat.server.exit(within: .seconds(30)) == .exited(0))
+                // Sent before the second has taken over: it reads on from where the first stopped.
+                let afterStop = try await chat.bob.send("after the first stopped", to: chat.room)
+                try await chat.waitForReplies(to: [afterStop])
+                #expect(try await second.client.status().networks?["matrix"]?.state == "connected")
+                #expect(try await chat.replyCounts() == [first: 1, whileBoth: 1, afterStop: 1])
+            }
+        }
+    }
+
     @Test("The bot shows it is typing while a message's turn runs, and stops once the reply is sent")
     func typingWhileATurnRuns() async throws {
         try await withMatrixConversation(agentDelay: 3) { chat in
