@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// A whole Baton gateway, ready to run: store, gateway, HTTP and control listeners,
@@ -15,7 +16,7 @@ public struct BatonApplication: Sendable {
     public let configuration: Configuration
     public let gateway: Gateway
     public let store: any Store
-    /// The chat API's socket; its ``ListeningSocket/port`` is the real one when `listen` asked for 0.
+    /// The chat API's (first) socket; its ``ListeningSocket/port`` is the real one when `listen` asked for 0.
     public let httpSocket: ListeningSocket
     public let controlSocketPath: String
     /// This application's metrics, served at `GET /metrics`.
@@ -74,26 +75,14 @@ public func buildApplication(
     }
     let store = backEnd.store
     let writer = StoreWriter(store: store, bus: bus, logger: logger)
-    let httpSocket: ListeningSocket
-    let passed = ListenDescriptors.take()
-    if let descriptor = passed.takeListener(named: "http") {
-        httpSocket = .inherited(descriptor)
-        if let bound = httpSocket.localAddress, let why = ListenAddress.mismatch(configured: configuration.listen, bound: bound) {
-            // Kept, so that a restart refuses no connection; a new address needs a stop
-            // and a start, which hand over no socket.
-            logger.warning(
-                "The socket systemd handed over is not the one listen names; it is kept. Stop and start the unit to listen on the new address",
-                metadata: ["baton.listen": "\(configuration.listen)", "baton.socket": "\(bound)", "baton.difference": "\(why)"])
-        }
-    } else {
-        if let problem = configuration.listen.unresolvedProblem { throw problem }
-        httpSocket = try .tcp(host: configuration.listen.host, port: configuration.listen.port)
+    let http = try HTTPSockets.open(passed: ListenDescriptors.take(), configuration: configuration, logger: logger)
+    for socket in http.sockets {
+        try APIAccess.check(configuration, socket: socket, logger: logger)
     }
-    try APIAccess.check(configuration, socket: httpSocket, logger: logger)
-    // systemd keeps a copy: the next process takes this very socket, so no connection
+    // systemd keeps a copy: the next process takes these very sockets, so no connection
     // is refused while no process is accepting.
-    if notifier.storeDescriptor(httpSocket.descriptor, name: "http") {
-        logger.debug("Listening socket stored with systemd")
+    for socket in http.sockets where notifier.storeDescriptor(socket.descriptor, name: "http") {
+        logger.debug("Listening socket stored with systemd", metadata: ["baton.socket": "\(socket.localAddress?.description ?? "\(socket.descriptor)")"])
     }
 
     // A registry of its own rather than the process-wide MetricsSystem: /metrics shows
@@ -103,14 +92,14 @@ public func buildApplication(
     metricsFactory.durationHistogramBuckets[GatewayMetrics.drainDurationLabel] = [
         .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
     ]
-    let listenAddress = httpSocket.localAddress?.description ?? configuration.listen.description
+    let listenAddress = http.primary.localAddress?.description ?? configuration.listen.description
     // Before a restart, the configuration is checked as the next process will read it,
     // on this very socket (``NextStartCheck``). Only for `baton serve`:
     // `configurationPath` is nil in tests that build the application in-process.
     let nextStartProblem: (@Sendable () async -> String?)? = configurationPath.map { path in
         let check = NextStartCheck(
-            configurationPath: path, environment: environment, listen: httpSocket.localAddress ?? configuration.listen,
-            origin: httpSocket.origin == .inherited ? "socket from systemd on" : "listen")
+            configurationPath: path, environment: environment, listen: http.mostExposed.localAddress ?? configuration.listen,
+            origin: http.origin)
         return { await check.problem() }
     }
     let gateway = Gateway(
@@ -130,10 +119,22 @@ public func buildApplication(
 
     let connections = ConnectionRegistry.make(configuration: configuration, logger: logger, metricsFactory: metricsFactory)
     let chat = APIRouter.chat(gateway: gateway, store: store, bus: bus, metrics: metrics)
-    let http = HTTPListener(
-        name: "http", socket: httpSocket, router: chat.router,
-        logger: logger, connections: connections, messages: chat.messages,
-        onStarted: { await gateway.listenerStarted() })
+    // Ready once every socket is served.
+    let starting = Mutex(http.sockets.count)
+    let httpListeners = http.sockets.enumerated().map { index, socket in
+        let name = index == 0 ? "http" : "http-\(index + 1)"
+        let listener = HTTPListener(
+            name: name, socket: socket, router: chat.router,
+            logger: logger, connections: connections, messages: chat.messages,
+            onStarted: {
+                let left = starting.withLock { left in
+                    left -= 1
+                    return left
+                }
+                if left == 0 { await gateway.listenerStarted() }
+            })
+        return ServiceGroupConfiguration.ServiceConfiguration(service: listener, serviceName: "\(name)-listener")
+    }
     // Only this user (and root) may steer the gateway, whatever the socket's mode.
     let ownUID = getuid()
     let control = HTTPListener(
@@ -180,7 +181,7 @@ public func buildApplication(
     var groupConfiguration = ServiceGroupConfiguration(
         services: services + [
             .init(service: control, serviceName: "control-listener"),
-            .init(service: http, serviceName: "http-listener"),
+        ] + httpListeners + [
             .init(
                 service: agentBackEnd.monitor(gateway: gateway, logger: logger), successTerminationBehavior: .ignore,
                 serviceName: "agent-monitor"),
@@ -190,6 +191,6 @@ public func buildApplication(
     groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
     groupConfiguration.maximumCancellationDuration = .seconds(5)
     return BatonApplication(
-        configuration: configuration, gateway: gateway, store: store, httpSocket: httpSocket,
+        configuration: configuration, gateway: gateway, store: store, httpSocket: http.primary,
         controlSocketPath: controlSocketPath, metrics: metrics, serviceGroup: ServiceGroup(configuration: groupConfiguration))
 }

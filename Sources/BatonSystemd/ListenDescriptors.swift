@@ -26,26 +26,42 @@ public struct ListenDescriptors: Sendable {
         return ListenDescriptors(descriptors: descriptors)
     }
 
-    /// The first descriptor named `name` that is a listening stream socket; other
-    /// descriptors of that name (the same socket passed twice) are closed.
+    /// Every listening stream socket named `name`, each once: a socket unit with several
+    /// `ListenStream=` (IPv4 and IPv6, say) passes several, and a socket both from the
+    /// socket unit and from the fd store comes twice (the second copy is closed, as is any
+    /// descriptor of that name that is not a listening stream socket).
     ///
     /// With none of that name, the one listening stream socket passed, whatever its name:
     /// a socket unit without `FileDescriptorName=` names it after itself
     /// (`baton.socket`), and `systemd-socket-activate` without `--fdname` not at all
     /// (`unknown`). Binding `listen` beside it would fail on the very port.
-    public func takeListener(named name: String) -> Int32? {
+    public func takeListeners(named name: String) -> [Int32] {
         let named = descriptors.filter { $0.name == name }
         let candidates = named.isEmpty ? descriptors.filter { isListeningStream($0.descriptor) } : named
-        guard named.isEmpty ? candidates.count == 1 : true else { return nil }
-        var chosen: Int32?
+        guard named.isEmpty ? candidates.count == 1 : true else { return [] }
+        var chosen: [Int32] = []
+        var seen: Set<SocketIdentity> = []
         for entry in candidates {
-            if chosen == nil, isListeningStream(entry.descriptor) {
-                chosen = entry.descriptor
+            if isListeningStream(entry.descriptor), let identity = SocketIdentity(entry.descriptor), seen.insert(identity).inserted {
+                chosen.append(entry.descriptor)
             } else {
                 close(entry.descriptor)
             }
         }
         return chosen
+    }
+
+    /// One socket, however many descriptors refer to it.
+    private struct SocketIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+
+        init?(_ descriptor: Int32) {
+            var status = stat()
+            guard fstat(descriptor, &status) == 0 else { return nil }
+            device = UInt64(status.st_dev)
+            inode = UInt64(status.st_ino)
+        }
     }
 
     private func isListeningStream(_ descriptor: Int32) -> Bool {

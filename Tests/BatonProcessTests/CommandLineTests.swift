@@ -130,6 +130,34 @@ import Testing
         }
     }
 
+    @Test(
+        "Every socket passed under the name http is served, each once (systemd-socket-activate with two addresses)",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")))
+    func everyPassedSocketIsServed() async throws {
+        try await withBatonFixture { baton in
+            let port = baton.configuration.port, secondPort = try LocalPort.free()
+            let log = baton.directory.appending("activate.log")
+            let activator = try ChildProcess(
+                "/usr/bin/systemd-socket-activate",
+                arguments: [
+                    "-l", "127.0.0.1:\(port)", "-l", "127.0.0.1:\(secondPort)", "--fdname=http:http", baton.binary, "serve", "--config",
+                    baton.configurationPath,
+                ],
+                environment: baton.environment(), directory: baton.directory.path, outputPath: log, errorPath: log)
+            let other = BatonHTTPClient(port: secondPort)
+            defer { Task { try? await other.shutdown() } }
+            let first = try await eventually("a message taken on the first socket", timeout: .seconds(30)) {
+                try? await baton.client.send(session: "one", text: "through the first socket")
+            }
+            let second = try await eventually("a message taken on the second socket", timeout: .seconds(10)) {
+                try? await other.send(session: "two", text: "through the second socket")
+            }
+            #expect(first.instance == second.instance, "one process serves both")
+            _ = try await other.events(session: "two") { $0.firstReply(to: second.id) != nil }
+            await activator.kill()
+        }
+    }
+
     @Test("With the configuration invalid and nothing found where a gateway usually listens, baton status cannot tell (1), not \"not running\" (3)")
     func anInvalidConfigurationMakesNotRunningUncertain() async throws {
         try await withBatonFixture { baton in

@@ -170,4 +170,36 @@ extension SystemdTests {
             }
         }
     }
+
+    /// A socket unit with two `ListenStream=` (IPv4 and IPv6, say) passes two sockets named
+    /// `http`: both are served, and both are the next process's after a restart.
+    @Test func everySocketOfTheSocketUnitIsServedAcrossARestart() async throws {
+        let secondPort = try LocalPort.free()
+        try await withBatonUnit(socketActivated: true, { $0.agentDelay = 0.2 }) { unit in
+            let manager = unit.manager, client = unit.client, port = unit.configuration.port
+            try manager.installDropIn(for: BatonUnit.socket, named: "zz-second", contents: "[Socket]\nListenStream=127.0.0.1:\(secondPort)\n")
+            try await manager.systemctl("daemon-reload")
+            try await manager.systemctl("start", BatonUnit.socket)
+            let sockets = [LocalPort.listenerInode(port: port), LocalPort.listenerInode(port: secondPort)]
+            let other = BatonHTTPClient(port: secondPort)
+            defer { Task { try? await other.shutdown() } }
+
+            let first = try await client.send(session: "one", text: "on the first socket")
+            let second = try await other.send(session: "two", text: "on the second socket")
+            let before = try await other.status()
+            #expect(second.instance == before.instance)
+            try await manager.systemctl("reload-or-restart", BatonUnit.service)
+            let after = try await eventually("the next process", timeout: .seconds(30)) {
+                let status = try await other.status()
+                return status.instance != before.instance && status.state == "ready" ? status : nil
+            }
+            let third = try await other.send(session: "two", text: "after the restart, on the second socket")
+            let fourth = try await client.send(session: "one", text: "after the restart, on the first socket")
+            #expect(third.instance == after.instance && fourth.instance == after.instance)
+            _ = try await other.events(session: "two") { $0.firstReply(to: second.id) != nil && $0.firstReply(to: third.id) != nil }
+            _ = try await client.events(session: "one") { $0.firstReply(to: first.id) != nil && $0.firstReply(to: fourth.id) != nil }
+            #expect([LocalPort.listenerInode(port: port), LocalPort.listenerInode(port: secondPort)] == sockets)
+            expectCleanExits(unit)
+        }
+    }
 }
