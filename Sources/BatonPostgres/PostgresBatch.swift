@@ -95,6 +95,11 @@ struct PostgresBatch {
         }
     }
 
+    /// The revision of ``function``'s body: one more with every change to it, so that an
+    /// older build starting beside newer ones keeps the newer body
+    /// (``PostgresSchema/refresh``).
+    static let functionRevision = 1
+
     /// `baton_commit(groups jsonb, me text, commit_key text) RETURNS jsonb`, installed
     /// at every start (``PostgresSchema/refresh``).
     static let function = """

@@ -98,11 +98,30 @@ public enum PostgresSchema {
         ],
     ]
 
-    /// Statements run at every start, under the migration's lock: the function of this
-    /// build replaces whatever an earlier build installed with the same signature. One
-    /// with another signature (`baton_commit(jsonb, text)`, before schema 5) is left for
-    /// the processes of that build still running.
-    static let refresh: [String] = [PostgresBatch.function]
+    /// Statements run at every start, under the migration's lock, unless a newer build
+    /// installed a later revision of the function (see ``installedFunctionRevision(on:logger:)``):
+    /// the function of this build replaces whatever an earlier build installed with the
+    /// same signature. One with another signature (`baton_commit(jsonb, text)`, before
+    /// schema 5) is left for the processes of that build still running.
+    static let refresh: [String] = [
+        PostgresBatch.function,
+        "COMMENT ON FUNCTION baton_commit(jsonb, text, text) IS 'baton_commit revision \(PostgresBatch.functionRevision)'",
+    ]
+
+    /// The revision of the `baton_commit` installed, from its comment; nil when none is
+    /// installed or it carries none (a build from before revisions, which any replaces).
+    static func installedFunctionRevision(on connection: PostgresConnection, logger: Logger) async throws -> Int? {
+        let rows = try await connection.query(
+            """
+            SELECT obj_description(p.oid, 'pg_proc') FROM pg_proc p
+            WHERE p.proname = 'baton_commit' AND pg_get_function_identity_arguments(p.oid) = 'groups jsonb, me text, commit_key text'
+            """, logger: logger)
+        for try await comment in rows.decode(String?.self) {
+            guard let comment, let number = comment.split(separator: " ").last else { return nil }
+            return Int(number)
+        }
+        return nil
+    }
 
     /// A database Baton must not use.
     public struct TooNewError: Error, CustomStringConvertible {
@@ -149,7 +168,15 @@ public enum PostgresSchema {
             }
             let current = found ?? 0
             guard current <= version else { return current }
-            for statement in refresh { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+            // A rolling upgrade: an older process starting again beside newer ones must
+            // not put its older body back under them.
+            if let installed = try await installedFunctionRevision(on: connection, logger: logger), installed > PostgresBatch.functionRevision {
+                logger.notice(
+                    "A newer Baton installed a later baton_commit; it is kept",
+                    metadata: ["baton.installed_revision": "\(installed)", "baton.own_revision": "\(PostgresBatch.functionRevision)"])
+            } else {
+                for statement in refresh { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+            }
             guard current < version else { return current }
             for step in steps[current..<version] {
                 for statement in step { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }

@@ -78,4 +78,24 @@ struct PostgresRetentionTests {
             #expect(try await !store.hasMark(network: "answered", mark: "m"), "marks that expire have their time since the upgrade")
         }
     }
+
+    @Test func anOlderBuildStartingBesideANewerOneKeepsTheNewerCommitFunction() async throws {
+        try await withStore { _, database in
+            let url = try PostgresURL(database)
+            let revision = try await PostgresTestServer.psql(database, "SELECT obj_description('baton_commit(jsonb,text,text)'::regprocedure, 'pg_proc')")
+            #expect(revision.trimmingCharacters(in: .whitespacesAndNewlines) == "baton_commit revision \(PostgresBatch.functionRevision)")
+            // A newer build's body, under a later revision.
+            let newer = PostgresBatch.function.replacingOccurrences(of: "DECLARE", with: "-- a newer body\nDECLARE")
+            try await PostgresTestServer.psql(
+                database, newer + "; COMMENT ON FUNCTION baton_commit(jsonb, text, text) IS 'baton_commit revision \(PostgresBatch.functionRevision + 1)'")
+            try await PostgresSchema.migrate(url, logger: Logger(label: "test"))
+            let body = try await PostgresTestServer.psql(database, "SELECT prosrc FROM pg_proc WHERE proname = 'baton_commit'")
+            #expect(body.contains("-- a newer body"), "this build's start left the newer body in place")
+            // An earlier revision is replaced.
+            try await PostgresTestServer.psql(database, "COMMENT ON FUNCTION baton_commit(jsonb, text, text) IS 'baton_commit revision 0'")
+            try await PostgresSchema.migrate(url, logger: Logger(label: "test"))
+            let replaced = try await PostgresTestServer.psql(database, "SELECT prosrc FROM pg_proc WHERE proname = 'baton_commit'")
+            #expect(!replaced.contains("-- a newer body"))
+        }
+    }
 }
