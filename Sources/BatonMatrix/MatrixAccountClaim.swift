@@ -7,14 +7,17 @@ import Synchronization
 ///
 /// The store that answers the account says so in the account's data on the homeserver
 /// (`org.baton.claim`: a random id kept in the store, the host, the process, when it last
-/// renewed it), renewed every ``renewal`` while it syncs and released when it stops. A
-/// process whose store holds another id stands by while that claim is fresher than
-/// ``lifetime`` and takes the account over once it is released or runs out. Processes on
-/// one store (a restart, several processes on one PostgreSQL) share the id: no waiting.
+/// renewed it), renewed about every ``renewal`` while it syncs (checked before a batch is
+/// handled) and released when the process stops for good; a restart keeps it, for the
+/// next process on the same store. A process whose store holds another id stands by while
+/// that claim is fresher than ``lifetime`` and takes the account over once it is released
+/// or runs out.
 ///
 /// A Baton that takes the account over from another store reads on from where that one
 /// stopped (its release names its sync position), or from now when it died: never from a
-/// position of its own store's, which the other has read past and answered since.
+/// position of its own store's, which the other has read past and answered since. That
+/// position is stored before the claim is written, so a takeover cut short anywhere never
+/// leaves the store's old position behind a claim of its own.
 final class MatrixAccountClaim: Sendable {
     /// The account data event type the claim is kept under.
     static let eventType = "org.baton.claim"
@@ -46,6 +49,16 @@ final class MatrixAccountClaim: Sendable {
         func isStanding(at now: Date) -> Bool {
             renewedAt > 0 && now.timeIntervalSince1970 * 1000 - Double(renewedAt) < MatrixAccountClaim.lifetime.seconds * 1000
         }
+
+        /// Whether this very process wrote it.
+        var isThisProcess: Bool { host == MatrixAccountClaim.host && pid == getpid() }
+    }
+
+    /// Account data of the claim's type that may not be a claim at all (cleared to `{}`,
+    /// written by hand): read as no claim rather than failing every sync.
+    private struct Stored: Decodable {
+        var record: Record?
+        init(from decoder: any Decoder) throws { record = try? Record(from: decoder) }
     }
 
     /// Another store's Baton answers the account.
@@ -70,58 +83,65 @@ final class MatrixAccountClaim: Sendable {
         self.writer = writer
     }
 
-    /// How this process came to hold the account.
-    enum Claimed: Equatable {
-        /// Its store held it last (or nobody ever claimed it): read on from the store's position.
-        case continuing
-        /// Another store's Baton held it: read on from `cursor`, where that one stopped;
-        /// nil when it died without saying (read on from now).
-        case takenOver(from: Record, cursor: String?)
-    }
-
     /// Claims the account for this store, or throws ``HeldElsewhere``.
-    func claim() async throws -> Claimed {
+    ///
+    /// Taking it over from another store's Baton, `readOnFrom` stores the position to read
+    /// on from first: the one the other's release names, or nil after a death (from now).
+    func claim(readOnFrom: (_ position: String?, _ holder: Record) async throws -> Void) async throws {
+        renewed.withLock { $0 = nil }
         let id = try await storedID()
-        let found = try await client.accountData(Record.self, type: Self.eventType)
+        let found = try await current()
         if let found, found.id != id, found.isStanding(at: Date()) { throw HeldElsewhere(holder: found) }
+        if let found, found.id == id, found.isStanding(at: Date()) {
+            // This store's own claim (a restart, a peer on the same PostgreSQL): no one
+            // else can have taken it meanwhile.
+            try await write(id: id)
+            return
+        }
+        if let found, found.id != id {
+            try await readOnFrom(found.renewedAt == 0 ? found.cursor : nil, found)
+        }
         try await write(id: id)
-        if found?.id == id { return .continuing }
         // Taken from no one, or from a claim that ran out or was released: another process
         // may be taking it this very moment. The homeserver keeps the last write; both
         // read it back, and one stands by.
         try await Task.sleep(for: Self.settle)
-        if let now = try await client.accountData(Record.self, type: Self.eventType), now.id != id {
+        if let now = try await current(), now.id != id {
             renewed.withLock { $0 = nil }
             throw HeldElsewhere(holder: now)
         }
-        guard let found else { return .continuing }
-        return .takenOver(from: found, cursor: found.renewedAt == 0 ? found.cursor : nil)
     }
 
     /// Renews the claim when ``renewal`` has passed; throws ``HeldElsewhere`` when another
     /// store's Baton has taken the account meanwhile (this one was cut off past ``lifetime``).
+    /// Called before each sync answer is handled, so a holder cut off that long answers
+    /// nothing the other has answered.
     func renewIfDue() async throws {
         guard let last = renewed.withLock({ $0 }), ContinuousClock.now - last >= Self.renewal else { return }
         let id = try await storedID()
-        if let found = try await client.accountData(Record.self, type: Self.eventType), found.id != id, found.isStanding(at: Date()),
-            found.host != Self.host || found.pid != getpid()
-        {
-            // (This process's own claim under an id its store has replaced since, which
-            // processes sharing a store that made ids at once do, is renewed under the new.)
+        // (This process's own claim under an id its store has replaced since, which
+        // processes sharing a store that made ids at once do, is renewed under the new.)
+        if let found = try await current(), found.id != id, found.isStanding(at: Date()), !found.isThisProcess {
             renewed.withLock { $0 = nil }
             throw HeldElsewhere(holder: found)
         }
         try await write(id: id)
     }
 
-    /// Lets the account go at shutdown, so that a standby takes it at once; the next
-    /// process on this store claims it again without waiting either way.
+    /// Lets the account go when the process stops for good, so that a standby takes it at
+    /// once, reading on from this store's position. Only a claim this process wrote last is
+    /// released: not one a peer on the same store renewed since, nor one another Baton took.
     func release() async {
         guard renewed.withLock({ $0 }) != nil, let id = try? await storedID() else { return }
+        guard let found = try? await current(), found.id == id, found.isThisProcess else { return }
         let cursor = try? await store.cursor(network: MatrixNetwork.name)
         try? await client.setAccountData(
             Record(id: id, host: Self.host, pid: getpid(), renewedAt: 0, cursor: cursor ?? nil), type: Self.eventType, timeout: .seconds(2))
         renewed.withLock { $0 = nil }
+    }
+
+    private func current() async throws -> Record? {
+        try await client.accountData(Stored.self, type: Self.eventType)?.record
     }
 
     private func write(id: String) async throws {
@@ -141,5 +161,5 @@ final class MatrixAccountClaim: Sendable {
         return id
     }
 
-    private static let host = ProcessInfo.processInfo.hostName
+    fileprivate static let host = ProcessInfo.processInfo.hostName
 }

@@ -88,7 +88,8 @@ public final class MatrixNetwork: Service, Sendable {
             }
             group.cancelAll()
         }
-        await claim.release()
+        // A restart keeps the claim for the next process on this store.
+        if await gateway.exitReason != .restart { await claim.release() }
         await gateway.updateNetwork(Self.name) { $0.state = .stopped }
         try? await http.shutdown()
         logger.info("Matrix adapter stopped")

@@ -57,7 +57,6 @@ struct MatrixSync: Sendable {
                     prepared = true
                 }
                 try await syncOnce()
-                try await claim.renewIfDue()
                 await retryPendingJoins()
                 backoff.succeeded()
                 await report(.connected, reason: nil)
@@ -102,17 +101,17 @@ struct MatrixSync: Sendable {
         guard me.userID == configuration.userID else {
             throw MatrixError(.http(status: 401), errcode: "M_UNKNOWN_TOKEN", message: "the token belongs to \(me.userID), not matrix.user_id \(configuration.userID)")
         }
-        if case .takenOver(let holder, let cursor) = try await claim.claim() {
+        try await claim.claim { position, holder in
             // The other store's Baton answered everything up to where it stopped; this
             // store's own position, if any, is behind that.
-            let position: String
-            if let cursor { position = cursor } else { position = try await client.sync(since: nil, filter: filter, timeout: .zero).nextBatch }
-            try await writer.write([.saveCursor(network: MatrixNetwork.name, cursor: position)])
+            let from: String
+            if let position { from = position } else { from = try await client.sync(since: nil, filter: filter, timeout: .zero).nextBatch }
+            try await writer.write([.saveCursor(network: MatrixNetwork.name, cursor: from)])
             logger.notice(
-                "Took over the Matrix account from another Baton",
+                "Taking over the Matrix account from another Baton",
                 metadata: [
                     "baton.holder_host": "\(holder.host)", "baton.holder_pid": "\(holder.pid)",
-                    "baton.reading_from": "\(cursor == nil ? "now (it stopped without saying where)" : "where it stopped")",
+                    "baton.reading_from": "\(position == nil ? "now (it stopped without saying where)" : "where it stopped")",
                 ])
         }
         for room in configuration.rooms {
@@ -129,12 +128,16 @@ struct MatrixSync: Sendable {
         guard let since = try await store.cursor(network: MatrixNetwork.name) else {
             // First start: the position now, without the rooms' history.
             let response = try await client.sync(since: nil, filter: filter, timeout: .zero)
+            try await claim.renewIfDue()
             try await handleInvites(response)
             try await writer.write([.saveCursor(network: MatrixNetwork.name, cursor: response.nextBatch)])
             logger.info("First Matrix sync: answering messages from now on")
             return
         }
         let response = try await client.sync(since: since, filter: filter, timeout: Self.pollTimeout)
+        // Before anything in it is handled: a holder cut off past the claim's lifetime
+        // must not answer what the Baton that took over has answered.
+        try await claim.renewIfDue()
         try await handleInvites(response)
         for (room, joined) in (response.rooms?.join ?? [:]).sorted(by: { $0.key < $1.key }) {
             try await handle(joined, of: room, since: since)

@@ -42,13 +42,15 @@ final class MatrixThreads: Sendable {
 
     /// The root of the thread `message` of `room` was written in, or nil for the main
     /// timeline. A message the homeserver will not show (redacted away, out of reach for
-    /// the bot) is answered in the main timeline; any other failure is thrown.
+    /// the bot, a proxy refusing the lookup) is answered in the main timeline: the thread
+    /// only places the answer, and never holds it up. Only a homeserver out of reach (or
+    /// asking to slow down) is thrown, to try again.
     func root(of message: String, in room: String) async throws(MatrixError) -> String? {
         if let known = memory.withLock({ $0.roots[message] }) { return known }
         let root: String?
         do {
             root = try await client.event(message, in: room).threadRoot
-        } catch where error.isRefusalOfThisRequest {
+        } catch where error.isRefusal || error.kind == .malformed {
             root = nil
         }
         record(message, root: root)

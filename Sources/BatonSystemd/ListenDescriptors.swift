@@ -31,14 +31,14 @@ public struct ListenDescriptors: Sendable {
     /// socket unit and from the fd store comes twice (the second copy is closed, as is any
     /// descriptor of that name that is not a listening stream socket).
     ///
-    /// With none of that name, the one listening stream socket passed, whatever its name:
-    /// a socket unit without `FileDescriptorName=` names it after itself
-    /// (`baton.socket`), and `systemd-socket-activate` without `--fdname` not at all
-    /// (`unknown`). Binding `listen` beside it would fail on the very port.
+    /// With none of that name, the listening stream sockets passed when they all have one
+    /// name, whatever it is: a socket unit without `FileDescriptorName=` names its sockets
+    /// after itself (`baton.socket`), and `systemd-socket-activate` without `--fdname` not
+    /// at all (`unknown`). Binding `listen` beside them would fail on the very port.
     public func takeListeners(named name: String) -> [Int32] {
         let named = descriptors.filter { $0.name == name }
         let candidates = named.isEmpty ? descriptors.filter { isListeningStream($0.descriptor) } : named
-        guard named.isEmpty ? candidates.count == 1 : true else { return [] }
+        guard !named.isEmpty || Set(candidates.map(\.name)).count == 1 else { return [] }
         var chosen: [Int32] = []
         var seen: Set<SocketIdentity> = []
         for entry in candidates {

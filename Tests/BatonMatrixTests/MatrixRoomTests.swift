@@ -76,6 +76,39 @@ struct MatrixRoomTests {
         }
     }
 
+    @Test("A restart keeps the account: a Baton standing by does not take it over in the gap; a claim cleared by hand is no claim")
+    func restartKeepsTheAccount() async throws {
+        try await withMatrixConversation { chat in
+            var server = chat.server
+            try await withBatonFixture({ configuration in
+                configuration.agentDelay = 0.2
+                configuration.extraYAML = chat.matrixYAML
+            }) { second in
+                _ = try await second.startServer()
+                _ = try await eventually("the second Baton to stand by", timeout: .seconds(60)) {
+                    try await second.client.status().networks?["matrix"]?.state == "standby" ? true : nil
+                }
+                server.send(SIGUSR1)
+                #expect(try await server.exit(within: .seconds(30)) == .exited(75))
+                // Longer than the standby waits between looks: it has had its chance to take over.
+                try await Task.sleep(for: .seconds(6))
+                #expect(try await second.client.status().networks?["matrix"]?.state == "standby")
+                server = try await chat.fixture.startServer()
+                let message = try await chat.bob.send("after the restart", to: chat.room)
+                try await chat.waitForReplies(to: [message])
+                #expect(try await chat.replyCounts()[message] == 1)
+                #expect(try await second.client.status().networks?["matrix"]?.state == "standby")
+            }
+            server.send(SIGTERM)
+            #expect(try await server.exit(within: .seconds(30)) == .exited(0))
+            try await chat.bot.setAccountData("org.baton.claim", [:])
+            server = try await chat.fixture.startServer()
+            let message = try await chat.bob.send("after the claim was cleared", to: chat.room)
+            try await chat.waitForReplies(to: [message])
+            #expect(try await chat.fixture.client.status().networks?["matrix"]?.state == "connected")
+        }
+    }
+
     @Test("The bot shows it is typing while a message's turn runs, and stops once the reply is sent")
     func typingWhileATurnRuns() async throws {
         try await withMatrixConversation(agentDelay: 3) { chat in

@@ -102,6 +102,11 @@ public final class MatrixTestUser: Sendable {
         try await http.request("PUT", "/_matrix/client/v3/profile/\(Self.encode(userID))/displayname", body: ["displayname": name])
     }
 
+    /// Sets the user's own account data of `type` to `content`.
+    public func setAccountData(_ type: String, _ content: [String: Any]) async throws {
+        try await http.request("PUT", "/_matrix/client/v3/user/\(Self.encode(userID))/account_data/\(Self.encode(type))", body: content)
+    }
+
     /// Suspends `user`'s account, or lifts the suspension, as a server admin (Synapse's
     /// admin API): a suspended account still syncs, but every message it sends is refused
     /// with `403 M_USER_SUSPENDED`.
