@@ -69,7 +69,13 @@ extension Gateway {
     /// Ends the turn with what the agent did, or, when its task was cancelled, with why.
     private func endTurn(_ id: String, result: TurnOutcome?) {
         guard let message = messages[id] else { return }
-        let outcome = result ?? turns[id]?.stop ?? .interrupted(.drain)
+        let turn = turns[id]
+        var outcome = result ?? turn?.stop ?? .interrupted(.drain)
+        if case .completed = outcome, turn?.repliedAfterStop == true, let stop = turn?.stop {
+            // The agent finished just as it was stopped, and its last reply came too late
+            // to be stored: answered as the stop says, or the reply would be lost.
+            outcome = stop
+        }
         finishTurn(message, outcome: outcome)
         logger.debug(
             "Turn ended", metadata: ["baton.session": "\(message.session)", "baton.message": "\(message.id)", "baton.outcome": "\(outcome)"])
@@ -99,8 +105,12 @@ extension Gateway {
     /// reply of that ordinal (it was cut short after it): then the reply is dropped, and the
     /// session sees each reply once however often the turn runs.
     func emitReply(to id: String, text: String) {
-        // A turn being stopped says nothing more: its end (a notice, or the next run) does.
-        guard let turn = turns.index(forKey: id), turns.values[turn].stop == nil, let message = messages[id] else { return }
+        guard let turn = turns.index(forKey: id), let message = messages[id] else { return }
+        guard turns.values[turn].stop == nil else {
+            // A turn being stopped says nothing more: its end (a notice, or the next run) does.
+            turns.values[turn].repliedAfterStop = true
+            return
+        }
         turns.values[turn].replies += 1
         let ordinal = turns.values[turn].replies
         guard ordinal > message.replies else { return }

@@ -119,6 +119,9 @@ public actor Gateway: Service {
         var stop: TurnOutcome?
         /// Replies the agent gave in this run.
         var replies = 0
+        /// The agent replied once the turn was being stopped: that reply was not stored,
+        /// so the turn ends as its stop says (run again, or a notice), not as answered.
+        var repliedAfterStop = false
 
         /// Whether it is being stopped because its session's lease ran out.
         var stopsForLostLease: Bool {
@@ -197,6 +200,31 @@ public actor Gateway: Service {
         String(UUID().uuidString.lowercased().prefix(8))
     }
 
+    /// How long the drain's end waits for a store that refuses commits to take the turns'
+    /// last writes (a lock held elsewhere, a full disk), before the process exits anyway.
+    static let finishPatience: Duration = .seconds(30)
+
+    /// Waits until everything written so far is committed, trying again while the store
+    /// refuses, for at most ``finishPatience``.
+    private func commitEverythingWritten() async {
+        var backoff = RetryBackoff(initial: .milliseconds(100), maximum: .seconds(2))
+        let giveUpAt = ContinuousClock.now + Self.finishPatience
+        while true {
+            do {
+                try await writer.write([])
+                return
+            } catch {
+                guard ContinuousClock.now < giveUpAt, !(error is StoreWriter.ClosedError) else {
+                    logger.error(
+                        "The store did not take the turns' last writes before the exit; the next process runs those turns again",
+                        metadata: ["baton.error": "\(error)"])
+                    return
+                }
+                try? await Task.sleep(for: backoff.failed())
+            }
+        }
+    }
+
     /// Runs turns until a drain finishes.
     public func run() async throws {
         announceRecovery()
@@ -218,8 +246,10 @@ public actor Gateway: Service {
                     // half done (no turn starts while draining, so nothing waits on it).
                     await releaseIdleSessions()
                 case .finish(let reason):
-                    // Streams must see every event written so far before their goodbye.
-                    try? await writer.write([])
+                    // Every turn's end is committed before the process may exit (the next
+                    // would run a finished turn again), and streams must see every event
+                    // written so far before their goodbye.
+                    await commitEverythingWritten()
                     await releaseAllSessions()
                     // A stop that came meanwhile changed why the process exits.
                     bus.close(with: Goodbye(reason: exitReason ?? reason, instance: instance))
