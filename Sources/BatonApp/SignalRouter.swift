@@ -19,13 +19,18 @@ struct SignalRouter: Service {
     }
 
     func run() async throws {
-        for await signal in signals.cancelOnGracefulShutdown() {
-            // A refused restart is logged by the gateway; the process keeps serving.
-            if signal == .sigusr1 || signal == .sighup {
-                _ = try? await gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
-            } else {
-                _ = try? await gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
+        await withDiscardingTaskGroup { group in
+            for await signal in signals.cancelOnGracefulShutdown() {
+                if signal == .sigusr1 || signal == .sighup {
+                    // Beside the loop: the check of the next start may take seconds (an
+                    // upgrade's binary asked), and a SIGTERM meanwhile must not wait for it.
+                    // A refused restart is logged by the gateway; the process keeps serving.
+                    group.addTask { _ = try? await gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal) }
+                } else {
+                    _ = try? await gateway.requestDrain(.stop, immediate: false, origin: .terminationSignal)
+                }
             }
+            group.cancelAll()
         }
     }
 }

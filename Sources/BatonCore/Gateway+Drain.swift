@@ -21,7 +21,8 @@ extension Gateway {
     /// requests go on; a stop asked meanwhile wins as ever.)
     @discardableResult
     public func requestDrain(_ reason: DrainReason, immediate: Bool, origin: DrainOrigin) async throws(GatewayError) -> Int {
-        if reason == .restart, drain.isServing, let check = nextStartProblem, let problem = await check() {
+        // (A stop that began while the check ran wins: nothing to refuse then.)
+        if reason == .restart, drain.isServing, let check = nextStartProblem, let problem = await check(), drain.isServing {
             logger.error(
                 "Restart refused: the next process would not start; this one keeps serving",
                 metadata: ["baton.origin": "\(origin)", "baton.problem": "\(problem)"])

@@ -69,4 +69,33 @@ import Testing
             #expect(try await server.exit() == .exited(75), "\(baton.serverLogs)")
         }
     }
+
+    @Test("A SIGTERM while a restart's check of an installed upgrade still runs stops the process at once: the check does not hold it up")
+    func aStopDoesNotWaitForARestartCheck() async throws {
+        try await withBatonFixture { baton in
+            let bin = baton.directory.appending("bin")
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+            let installed = (bin as NSString).appendingPathComponent("baton")
+            try FileManager.default.copyItem(atPath: baton.binary, toPath: installed)
+            let server = try await baton.startServer(launcher: ["/bin/sh", "-c", "shift; exec \"$0\" \"$@\"", installed])
+            // An upgrade whose check hangs (until the check's own 20 s limit).
+            let next = installed + ".new"
+            try "#!/bin/sh\nexec sleep 60\n".write(toFile: next, atomically: false, encoding: .utf8)
+            chmod(next, 0o755)
+            rename(next, installed)
+            server.send(SIGUSR1)
+            // The check has started: it runs as a process of its own.
+            _ = try await eventually("the check of the installed binary to run", timeout: .seconds(10), interval: .milliseconds(50)) {
+                let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/task")) ?? []
+                let children = threads.map { (try? String(contentsOfFile: "/proc/\(server.pid)/task/\($0)/children", encoding: .utf8)) ?? "" }
+                return children.joined().split(separator: " ").isEmpty ? nil : true
+            }
+            server.send(SIGTERM)
+            #expect(try await server.exit() == .exited(0), "\(baton.serverLogs)")
+            let logs = baton.serverLogs
+            let stop = try #require(logs.range(of: "reason=stop") ?? logs.range(of: "\"baton.reason\":\"stop\""), "\(logs)")
+            let refusal = logs.range(of: "Restart refused")
+            #expect(refusal.map { $0.lowerBound > stop.lowerBound } ?? true, "the stop waited for the restart's check:\n\(logs)")
+        }
+    }
 }
