@@ -155,7 +155,10 @@ extension Gateway {
         let renewing = held
         let stillHeld: Set<String>
         do {
-            stillHeld = try await leases.renew(state: lifecycle.rawValue)
+            // Draining, only what it runs: a lease this process holds for a session it does
+            // not run (a take whose answer came too late) would otherwise be kept through
+            // the whole drain, and that session's messages wait for it.
+            stillHeld = try await leases.renew(state: lifecycle.rawValue, only: drain.isServing ? nil : Set(renewing.keys))
             storeReachable(true)
         } catch {
             logger.warning("Leases could not be renewed", metadata: ["baton.error": "\(error)"])

@@ -13,9 +13,10 @@ public protocol SessionLeases: Sendable {
     /// Takes the session's lease if it is free, run out, or already this process's.
     func acquire(_ session: String) async throws -> LeaseGrant?
 
-    /// Extends every lease this process holds and says it is alive; returns the sessions
-    /// it still holds (one missing is a peer's now, or was let go).
-    func renew(state: String) async throws -> Set<String>
+    /// Extends every lease this process holds (only those of `sessions`, when given) and
+    /// says it is alive; returns the sessions it still holds (one missing is a peer's now,
+    /// or was let go).
+    func renew(state: String, only sessions: Set<String>?) async throws -> Set<String>
 
     /// Lets go of the session's lease taken under `generation`, and tells the peers.
     func release(_ session: String, generation: Int64) async throws
@@ -45,7 +46,7 @@ public struct SingleProcessLeases: SessionLeases {
     public init() {}
     public var isShared: Bool { false }
     public func acquire(_ session: String) async throws -> LeaseGrant? { LeaseGrant(generation: 1, takenFrom: nil) }
-    public func renew(state: String) async throws -> Set<String> { [] }
+    public func renew(state: String, only sessions: Set<String>?) async throws -> Set<String> { [] }
     public func release(_ session: String, generation: Int64) async throws {}
     public func unclaimed(limit: Int) async throws -> [String] { [] }
     public func cluster() async throws -> ClusterStatus? { nil }
@@ -80,5 +81,12 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     public init(processes: [Process], queued: Int) {
         self.processes = processes
         self.queued = queued
+    }
+}
+
+extension SessionLeases {
+    /// Extends every lease this process holds; see ``renew(state:only:)``.
+    public func renew(state: String) async throws -> Set<String> {
+        try await renew(state: state, only: nil)
     }
 }

@@ -98,7 +98,7 @@ struct PostgresBatch {
     /// The revision of ``function``'s body: one more with every change to it, so that an
     /// older build starting beside newer ones keeps the newer body
     /// (``PostgresSchema/refresh``).
-    static let functionRevision = 1
+    static let functionRevision = 2
 
     /// `baton_commit(groups jsonb, me text, commit_key text) RETURNS jsonb`, installed
     /// at every start (``PostgresSchema/refresh``).
@@ -130,6 +130,12 @@ struct PostgresBatch {
                 SELECT DISTINCT bw.value->>'session' FROM jsonb_array_elements(groups) AS bg, jsonb_array_elements(bg.value) AS bw
                 WHERE bw.value->>'op' IN ('insert', 'event', 'reply') ORDER BY 1
                 ON CONFLICT (session) DO NOTHING;
+            -- The lease rows the groups' fences read, in the same order as a renewal locks
+            -- them: a renewal and a commit wait for each other instead of deadlocking.
+            PERFORM 1 FROM leases WHERE holder = me AND session IN (
+                SELECT bw.value->>'session' FROM jsonb_array_elements(groups) AS bg, jsonb_array_elements(bg.value) AS bw
+                WHERE bw.value->>'op' = 'fence')
+                ORDER BY session FOR SHARE;
             FOR grp IN SELECT value FROM jsonb_array_elements(groups) LOOP
                 ids := '[]'::jsonb;
                 group_ranges := '{}'::jsonb;

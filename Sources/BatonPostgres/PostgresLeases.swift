@@ -54,10 +54,11 @@ public struct PostgresLeases: SessionLeases {
         }
     }
 
-    /// Extends every lease whose row names this process, run out or not, and returns their
-    /// sessions: a renewal late by a stall of the database keeps what no peer took meanwhile.
-    /// A session missing was taken by a peer (the row names it now) or let go.
-    public func renew(state: String) async throws -> Set<String> {
+    /// Extends every lease whose row names this process (of `sessions` only, when given),
+    /// run out or not, and returns their sessions: a renewal late by a stall of the
+    /// database keeps what no peer took meanwhile. A session missing was taken by a peer
+    /// (the row names it now) or let go.
+    public func renew(state: String, only sessions: Set<String>?) async throws -> Set<String> {
         try await withDeadline(timeout) { [self] in
             try await client.query(
                 """
@@ -71,12 +72,27 @@ public struct PostgresLeases: SessionLeases {
             // process is one it took (generations tell only its own takes apart, and the
             // row has the newest). A peer's take racing this one waits on the row's lock:
             // after it, the take finds the lease renewed; before it, this finds the peer's.
-            let rows = try await client.query(
-                """
-                UPDATE leases SET expires_at = now() + make_interval(secs => \(seconds))
-                WHERE holder = \(instance)
-                RETURNING session
-                """, logger: logger)
+            // The rows are locked in the sessions' order, as a commit's fences lock them
+            // (``PostgresBatch``): the two never deadlock.
+            let rows =
+                if let sessions {
+                    try await client.query(
+                        """
+                        UPDATE leases SET expires_at = now() + make_interval(secs => \(seconds))
+                        WHERE session IN (
+                            SELECT session FROM leases WHERE holder = \(instance) AND session = ANY(\(Array(sessions))) ORDER BY session FOR UPDATE)
+                          AND holder = \(instance)
+                        RETURNING session
+                        """, logger: logger)
+                } else {
+                    try await client.query(
+                        """
+                        UPDATE leases SET expires_at = now() + make_interval(secs => \(seconds))
+                        WHERE session IN (SELECT session FROM leases WHERE holder = \(instance) ORDER BY session FOR UPDATE)
+                          AND holder = \(instance)
+                        RETURNING session
+                        """, logger: logger)
+                }
             var held: Set<String> = []
             for try await session in rows.decode(String.self) { held.insert(session) }
             return held
@@ -84,13 +100,16 @@ public struct PostgresLeases: SessionLeases {
     }
 
     public func release(_ session: String, generation: Int64) async throws {
+        let payload = ClusterNotification.releasedPayload(instance: instance, session: session)
         try await withDeadline(timeout) { [self] in
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query(
-                    "DELETE FROM leases WHERE session = \(session) AND holder = \(instance) AND generation = \(generation)", logger: logger)
-                let payload = ClusterNotification.releasedPayload(instance: instance, session: session)
-                try await connection.query("SELECT pg_notify('baton', \(payload))", logger: logger)
-            }
+            // One statement, so no transaction stays open between two: the notice goes out
+            // as the row goes.
+            try await client.query(
+                """
+                WITH released AS (
+                    DELETE FROM leases WHERE session = \(session) AND holder = \(instance) AND generation = \(generation) RETURNING 1)
+                SELECT pg_notify('baton', \(payload))
+                """, logger: logger)
         }
     }
 

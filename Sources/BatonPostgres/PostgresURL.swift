@@ -14,6 +14,17 @@ public struct PostgresURL: Sendable {
     /// The URL without its password, for logs and messages.
     public let redacted: String
 
+    /// Limits the server enforces on the pool's connections. A store or lease operation is
+    /// given up after 5 s by the process (``withDeadline``), but postgres-nio cannot cancel
+    /// the query on the server, which would keep its connection until, say, a lock held
+    /// elsewhere is let go: a few abandoned waits would take the whole pool, renewals
+    /// included. The server ends such waits itself, just after the process gave up.
+    static let serverLimits: [(String, String)] = [
+        ("lock_timeout", "5500ms"),
+        ("statement_timeout", "30s"),
+        ("idle_in_transaction_session_timeout", "30s"),
+    ]
+
     public init(_ text: String) throws(PostgresURLError) {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
             let host = components.host, !host.isEmpty
@@ -37,6 +48,7 @@ public struct PostgresURL: Sendable {
             database: database, tls: tls)
         configuration.options.connectTimeout = .seconds(3)
         configuration.options.maximumConnections = 16
+        configuration.options.additionalStartupParameters = Self.serverLimits
         self.configuration = configuration
         self.connection = PostgresConnection.Configuration(
             host: host, port: components.port ?? 5432, username: user, password: components.password?.removingPercentEncoding,

@@ -499,8 +499,8 @@ final class GrantHidingLeases: SessionLeases {
         runOutSessions.withLock { _ = $0.insert(session) }
     }
 
-    func renew(state: String) async throws -> Set<String> {
-        try await leases.renew(state: state).subtracting(runOutSessions.withLock { $0 })
+    func renew(state: String, only sessions: Set<String>?) async throws -> Set<String> {
+        try await leases.renew(state: state, only: sessions).subtracting(runOutSessions.withLock { $0 })
     }
     func release(_ session: String, generation: Int64) async throws { try await leases.release(session, generation: generation) }
     func unclaimed(limit: Int) async throws -> [String] { try await leases.unclaimed(limit: limit) }

@@ -93,4 +93,36 @@ struct PostgresLeasesTests {
             #expect(try await holder(of: "s", in: database) == "b")
         }
     }
+
+    @Test("Takes given up while a lease row is locked elsewhere do not keep the pool's connections: renewals still get one")
+    func abandonedTakesLeaveConnectionsForRenewals() async throws {
+        try await withMigratedDatabase { client, _ in
+            let a = PostgresLeases(client: client, instance: "a", lease: 30, listen: "test", logger: Logger(label: "test"))
+            let b = PostgresLeases(client: client, instance: "b", lease: 30, listen: "test", logger: Logger(label: "test"))
+            #expect(try await a.acquire("free") != nil)
+            #expect(try await b.acquire("locked") != nil)
+            try await PostgresGatewayTests.whileLocked("SELECT 1 FROM leases WHERE session = 'locked' FOR UPDATE", client: client) { () async throws in
+                // More takes than the pool has connections, each given up by the process
+                // after its 5 s while the row stays locked.
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<24 { group.addTask { _ = try? await a.acquire("locked") } }
+                }
+                #expect(try await a.renew(state: "ready") == ["free"], "a renewal got a connection while the row is still locked")
+            }
+        }
+    }
+
+    @Test("A draining process renews only the sessions it runs: a lease it holds for a session it does not run is left to run out, for a peer to take")
+    func aRenewalOfSomeSessionsLeavesTheOthers() async throws {
+        try await withMigratedDatabase { client, database in
+            let a = PostgresLeases(client: client, instance: "a", lease: 30, listen: "test", logger: Logger(label: "test"))
+            #expect(try await a.acquire("running") != nil)
+            #expect(try await a.acquire("not-running") != nil)
+            try await runOut("running", in: database)
+            try await runOut("not-running", in: database)
+            #expect(try await a.renew(state: "draining", only: ["running"]) == ["running"])
+            #expect(try await lease(of: "running", in: database).hasSuffix("|f"))
+            #expect(try await lease(of: "not-running", in: database).hasSuffix("|t"), "left to run out")
+        }
+    }
 }
