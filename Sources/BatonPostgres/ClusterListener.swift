@@ -18,13 +18,18 @@ public struct ClusterListener: Service {
     let bus: EventBus
     let gateway: Gateway
     let logger: Logger
+    /// How often the listening connection is asked whether it is still there.
+    let pingInterval: Duration
 
-    public init(client: PostgresClient, store: PostgresStore, bus: EventBus, gateway: Gateway, logger: Logger) {
+    public init(
+        client: PostgresClient, store: PostgresStore, bus: EventBus, gateway: Gateway, logger: Logger, pingInterval: Duration = .seconds(10)
+    ) {
         self.client = client
         self.store = store
         self.bus = bus
         self.gateway = gateway
         self.logger = logger
+        self.pingInterval = pingInterval
     }
 
     public func run() async throws {
@@ -41,8 +46,15 @@ public struct ClusterListener: Service {
                             await gateway.leaseBeat()
                             try await catchUp()
                             backoff = Self.backoff
-                            for try await notification in notifications {
-                                try await handle(notification.payload)
+                            try await withThrowingTaskGroup(of: Void.self) { group in
+                                group.addTask {
+                                    for try await notification in notifications {
+                                        try await handle(notification.payload)
+                                    }
+                                }
+                                group.addTask { try await keepAsking(connection) }
+                                try await group.next()
+                                group.cancelAll()
                             }
                         }
                     }
@@ -54,6 +66,23 @@ public struct ClusterListener: Service {
                     await gateway.storeReachable(false)
                     do { try await Task.sleep(for: delay) } catch { return }
                 }
+            }
+        }
+    }
+
+    /// Asks the listening connection every ``pingInterval`` whether it is still there; throws
+    /// (and closes it) when it does not answer within 5 s. A connection the network dropped
+    /// without a word (a NAT's or a load balancer's idle timeout, a cable pulled) would
+    /// otherwise wait for notifications for good, and this process would hear nothing of
+    /// its peers: postgres-nio pings only the pool's idle connections, not one in use.
+    private func keepAsking(_ connection: PostgresConnection) async throws {
+        while true {
+            try await Task.sleep(for: pingInterval)
+            do {
+                try await withDeadline(.seconds(5)) { [logger] in _ = try await connection.query("SELECT 1", logger: logger) }
+            } catch {
+                try? await connection.close()
+                throw PostgresStoreError(message: "the listening connection stopped answering: \(PostgresStoreError(error))")
             }
         }
     }

@@ -2,6 +2,7 @@
 @testable import BatonPostgres
 import BatonTestSupport
 import Foundation
+import Glibc
 import Logging
 import PostgresNIO
 import Testing
@@ -30,6 +31,16 @@ extension PostgresGatewayTests {
             #expect(try await stream.nextEvent()?.data == ListenedStream.data("two"))
             try await stream.peerCommits("three")
             #expect(try await stream.nextEvent()?.data == ListenedStream.data("three"), "two came once")
+        }
+    }
+
+    @Test("A listening connection that stops answering without closing (dropped by the network without a word) is replaced; the stream gets what a peer committed meanwhile")
+    func aSilentListeningConnectionIsReplaced() async throws {
+        try await withListenedStream { stream in
+            try await stream.whileListeningBackendFrozen {
+                try await stream.peerCommits("two")
+            }
+            #expect(try await stream.nextEvent()?.data == ListenedStream.data("two"))
         }
     }
 
@@ -71,6 +82,24 @@ extension PostgresGatewayTests {
             }
             try await body()
             try await admin.query("ALTER ROLE \(unescaped: role) LOGIN")
+        }
+
+        /// Runs `body` while the server process behind the listening connection is stopped
+        /// (SIGSTOP): the connection stays open and answers nothing, as one a network
+        /// dropped silently. Waits for the listener to listen on a new connection, then
+        /// ends the stopped one.
+        func whileListeningBackendFrozen(_ body: () async throws -> Void) async throws {
+            let listening = "SELECT pid FROM pg_stat_activity WHERE usename = '\(role)' AND query LIKE 'LISTEN%'"
+            let frozen = try #require(try await first(PostgresQuery(unsafeSQL: listening), as: Int32.self))
+            #expect(kill(frozen, SIGSTOP) == 0)
+            defer { kill(frozen, SIGCONT) }
+            try await body()
+            _ = try await eventually("the listener to listen on a new connection", timeout: .seconds(30)) {
+                let now = try await first(PostgresQuery(unsafeSQL: listening + " AND pid <> \(frozen)"), as: Int32.self)
+                return now
+            }
+            kill(frozen, SIGCONT)
+            try await admin.query("SELECT pg_terminate_backend(\(frozen))")
         }
 
         /// Runs `body` while the listener's role may not read events, and waits for the
@@ -124,7 +153,7 @@ extension PostgresGatewayTests {
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             let listener = ClusterListener(
                 client: client, store: PostgresStore(client: client, instance: "test", logger: logger), bus: gateway.bus, gateway: gateway,
-                logger: logger)
+                logger: logger, pingInterval: .milliseconds(500))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 group.addTask { try await listener.run() }
