@@ -192,8 +192,10 @@ extension Gateway {
         untakenLeases = []
         for session in untaken.sorted() where held[session] == nil { await takeSession(session) }
         await releaseIdleSessions()
-        if drain.isServing {
-            let room = max(1, configuration.agent.maxConcurrentTurns - scheduler.runningCount)
+        // Only with a turn slot free: a session taken by a process at its limit would wait
+        // there while an idle peer could run it now.
+        let room = configuration.agent.maxConcurrentTurns - scheduler.runningCount
+        if drain.isServing, room > 0 {
             if let free = try? await leases.unclaimed(limit: room) {
                 for session in free { await takeSession(session) }
             }
@@ -207,7 +209,10 @@ extension Gateway {
     /// interrupted, and its waiting messages are left to the store for whoever takes it.
     private func stopRunning(_ session: String) {
         let (dropped, starts) = scheduler.dropWaiting(in: session)
-        for id in dropped { messages[id] = nil }
+        for id in dropped {
+            messages[id] = nil
+            reruns.remove(id)
+        }
         if let running = scheduler.runningMessage(of: session) { interrupt(message: running, cause: .leaseLost) }
         startTurns(starts)
     }

@@ -31,13 +31,18 @@ extension Gateway {
                     "baton.reason": "no task is running the turn the scheduler granted (it was lost or never started)",
                 ])
             if let message = messages.removeValue(forKey: turn.message) {
-                writer.enqueue([
-                    .setState(id: message.id, state: .failed),
-                    notice(
-                        message.session, .error,
-                        "This message's turn was lost before it finished and will not be answered; send it again.",
-                        message: message.id),
-                ])
+                // Fenced as the turn's own writes are: a peer that took the session meanwhile
+                // answers the message, and this must not overwrite that.
+                writer.enqueue(
+                    turnGroup(
+                        message.session,
+                        [
+                            .setState(id: message.id, state: .failed),
+                            notice(
+                                message.session, .error,
+                                "This message's turn was lost before it finished and will not be answered; send it again.",
+                                message: message.id),
+                        ]))
             }
             ended += 1
             metrics.turnLost()

@@ -146,8 +146,11 @@ public struct PostgresLeases: SessionLeases {
             ).decode(Int64.self) {
                 queued = Int(count)
             }
-            // Processes that went away cleanly or long ago are forgotten.
+            // Processes that went away cleanly or long ago are forgotten, and so are leases
+            // that ran out long ago on sessions nobody took since (a dead process's idle
+            // ones): the table follows the sessions in use, not every one ever held.
             try await client.query("DELETE FROM processes WHERE expires_at < now() - interval '1 hour'", logger: logger)
+            try await client.query("DELETE FROM leases WHERE expires_at < now() - interval '1 hour'", logger: logger)
             return ClusterStatus(processes: processes, queued: queued)
         }
     }
