@@ -119,11 +119,14 @@ extension Gateway {
         writer.enqueue(turnGroup(message.session, [.appendReply(event, message: message.id, ordinal: ordinal)]))
     }
 
-    /// A turn's writes as one group: with a shared store, fenced by the session's lease, so
-    /// a process cut off longer than its lease cannot store what the peer now running the
-    /// turn stores too.
+    /// A turn's writes as one group: with a shared store, fenced by the session's lease as
+    /// held now, so a process cut off longer than its lease cannot store what the peer now
+    /// running the turn stores too, even once it has taken the session back (a newer
+    /// generation) before this group commits.
     func turnGroup(_ session: String, _ writes: [StoreWrite]) -> [StoreWrite] {
-        leases.isShared ? [.fence(session: session)] + writes : writes
+        // Not held any more (the lease was lost; the turn is ending): generation 0, which
+        // no lease has, so the group is refused even if this process takes it back first.
+        leases.isShared ? [.fence(session: session, generation: held[session] ?? 0)] + writes : writes
     }
 
     func finishTurn(_ message: Message, outcome: TurnOutcome) {

@@ -97,10 +97,12 @@ public enum StoreWrite: Sendable, Equatable {
     /// notice. One that `expires` goes with the history it stands for (`store.retention`);
     /// the others are kept for good.
     case addMark(network: String, mark: String, expires: Bool = false)
-    /// The rest of the group commits only while this process holds the session's lease;
-    /// otherwise the group fails alone with ``LeaseLostError`` and nothing of it is stored.
-    /// First in its group. A store one process owns has no leases and ignores it.
-    case fence(session: String)
+    /// The rest of the group commits only while this process holds the session's lease,
+    /// under `generation` when given (the lease it held when it wrote the group: not one it
+    /// lost since and took again); otherwise the group fails alone with ``LeaseLostError``
+    /// and nothing of it is stored. First in its group. A store one process owns has no
+    /// leases and ignores it.
+    case fence(session: String, generation: Int64? = nil)
 }
 
 /// A turn's writes refused because a peer took its session: this process was cut off

@@ -64,7 +64,7 @@ struct PostgresBatch {
     static let leaseLost = "BT001"
 
     private static func fencedSession(_ writes: [StoreWrite]) -> String? {
-        guard case .fence(let session) = writes.first else { return nil }
+        guard case .fence(let session, _) = writes.first else { return nil }
         return session
     }
 
@@ -90,15 +90,15 @@ struct PostgresBatch {
             expires
                 ? ["op": "mark", "network": network, "mark": mark, "created_at": Date().timeIntervalSince1970]
                 : ["op": "mark", "network": network, "mark": mark]
-        case .fence(let session):
-            ["op": "fence", "session": session]
+        case .fence(let session, let generation):
+            generation.map { ["op": "fence", "session": session, "generation": $0] } ?? ["op": "fence", "session": session]
         }
     }
 
     /// The revision of ``function``'s body: one more with every change to it, so that an
     /// older build starting beside newer ones keeps the newer body
     /// (``PostgresSchema/refresh``).
-    static let functionRevision = 2
+    static let functionRevision = 3
 
     /// `baton_commit(groups jsonb, me text, commit_key text) RETURNS jsonb`, installed
     /// at every start (``PostgresSchema/refresh``).
@@ -164,7 +164,8 @@ struct PostgresBatch {
                         WHEN 'retry_of' THEN
                             NULL;
                         WHEN 'fence' THEN
-                            PERFORM 1 FROM leases WHERE session = w->>'session' AND holder = me FOR SHARE;
+                            PERFORM 1 FROM leases WHERE session = w->>'session' AND holder = me
+                                AND (w->>'generation' IS NULL OR generation = (w->>'generation')::bigint) FOR SHARE;
                             IF NOT FOUND THEN
                                 RAISE EXCEPTION 'the lease on session % is another process''s now', w->>'session' USING ERRCODE = 'BT001';
                             END IF;

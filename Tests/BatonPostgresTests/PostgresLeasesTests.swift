@@ -125,4 +125,26 @@ struct PostgresLeasesTests {
             #expect(try await lease(of: "not-running", in: database).hasSuffix("|t"), "left to run out")
         }
     }
+
+    @Test("A write fenced under a lease its process lost and took back since is refused; one under the lease it holds now commits")
+    func aFenceNamesTheLeaseItWasWrittenUnder() async throws {
+        try await withMigratedDatabase { client, database in
+            let a = PostgresLeases(client: client, instance: "a", lease: 30, listen: "test", logger: Logger(label: "test"))
+            let b = PostgresLeases(client: client, instance: "b", lease: 30, listen: "test", logger: Logger(label: "test"))
+            let store = PostgresStore(client: client, instance: "a", logger: Logger(label: "test"))
+            let first = try #require(try await a.acquire("s")).generation
+            try await runOut("s", in: database)
+            #expect(try await b.acquire("s") != nil, "a peer took it")
+            try await runOut("s", in: database)
+            let again = try #require(try await a.acquire("s")).generation
+            func write(under generation: Int64) async throws -> Result<[SessionEvent], any Error> {
+                let event = SessionEvent(session: "s", id: 0, kind: .notice, data: #"{"text":"under \#(generation)"}"#)
+                return try await store.commit([[.fence(session: "s", generation: generation), .appendEvent(event)]])[0]
+            }
+            let stale = try await write(under: first)
+            #expect(throws: LeaseLostError.self, "written under the lease a lost") { try stale.get() }
+            let current = try await write(under: again)
+            #expect(try current.get().count == 1)
+        }
+    }
 }
