@@ -56,6 +56,14 @@ extension Gateway {
     public func notify(
         session: String, kind: NoticeKind, text: String, message: String? = nil, alsoWriting: [StoreWrite] = []
     ) async throws(GatewayError) {
+        if let message {
+            // The same message twice at once (two requests, a room read again while its
+            // first notice is written): one notice.
+            guard answering.insert(message).inserted else { return }
+        }
+        defer {
+            if let message { answering.remove(message) }
+        }
         if let message, try await wasAnswered(message) { return }
         do {
             try await writer.write([notice(session, kind, text, message: message)] + answeredMark(message) + alsoWriting)

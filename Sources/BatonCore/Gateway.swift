@@ -72,6 +72,9 @@ public actor Gateway: Service {
     private var recoveredSessions: [String: Int] = [:]
     /// Messages whose turn an earlier process began: their next run is a re-run.
     var reruns: Set<String> = []
+    /// Messages whose answering notice is being written (``notify(session:kind:text:message:alsoWriting:)``):
+    /// the same message again meanwhile gets none of its own.
+    var answering: Set<String> = []
     /// Sessions whose leases this process holds, with the generation each was taken under
     /// (shared store only).
     var held: [String: Int64] = [:]
