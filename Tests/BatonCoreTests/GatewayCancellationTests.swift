@@ -73,11 +73,7 @@ struct ReplyAfterStopTests {
         let agent = LateReplyAgent()
         let harness = try GatewayHarness(store: { $0 }, agent: agent) { $0.drain.interruptGrace = 30 }
         defer { harness.removeDirectory() }
-        let writing = Task { try await harness.writer.run() }
-        let running = Task { try await harness.gateway.run() }
-        await harness.gateway.listenerStarted()
-        _ = try await harness.gateway.accept(IncomingMessage(id: "m1", session: "s", user: "u", text: "question"))
-        try await withTimeout(.seconds(10), waitingFor: "the turn to start") { await agent.waitForStart() }
+        let (writing, running) = try await harness.runningTurn(of: agent)
 
         _ = try await harness.gateway.requestDrain(.restart, immediate: true, origin: .reloadSignal)
         agent.finish()
@@ -101,11 +97,7 @@ struct DrainEndWhileStoreRefusesTests {
         let agent = LateReplyAgent()
         let harness = try GatewayHarness(store: { RefusingCommitsStore(base: $0) }, agent: agent)
         defer { harness.removeDirectory() }
-        let writing = Task { try await harness.writer.run() }
-        let running = Task { try await harness.gateway.run() }
-        await harness.gateway.listenerStarted()
-        _ = try await harness.gateway.accept(IncomingMessage(id: "m1", session: "s", user: "u", text: "question"))
-        try await withTimeout(.seconds(10), waitingFor: "the turn to start") { await agent.waitForStart() }
+        let (writing, running) = try await harness.runningTurn(of: agent)
 
         harness.store.refusing.withLock { $0 = true }
         _ = try await harness.gateway.requestDrain(.restart, immediate: false, origin: .reloadSignal)
@@ -135,6 +127,19 @@ final class RefusingCommitsStore: ForwardingStore {
     func commit(_ groups: [[StoreWrite]]) async throws -> [Result<[SessionEvent], any Error>] {
         if refusing.withLock({ $0 }) { throw Refused() }
         return try await base.commit(groups)
+    }
+}
+
+extension GatewayHarness {
+    /// Runs the writer and the gateway, takes message `m1` of session `s`, and returns once
+    /// `agent` has begun its turn.
+    func runningTurn(of agent: LateReplyAgent) async throws -> (writing: Task<Void, any Error>, running: Task<Void, any Error>) {
+        let writing = Task { try await writer.run() }
+        let running = Task { try await gateway.run() }
+        await gateway.listenerStarted()
+        _ = try await gateway.accept(IncomingMessage(id: "m1", session: "s", user: "u", text: "question"))
+        try await withTimeout(.seconds(10), waitingFor: "the turn to start") { await agent.waitForStart() }
+        return (writing, running)
     }
 }
 

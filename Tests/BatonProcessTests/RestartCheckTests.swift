@@ -47,24 +47,14 @@ import Testing
     @Test("The binary on disk, the one systemd starts next, decides: an upgrade installed since the start is asked, not the running binary")
     func theBinaryOnDiskIsAsked() async throws {
         try await withBatonFixture { baton in
-            let bin = baton.directory.appending("bin")
-            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-            let installed = (bin as NSString).appendingPathComponent("baton")
-            try FileManager.default.copyItem(atPath: baton.binary, toPath: installed)
-            // Runs the installed copy in place of the fixture's binary.
-            let server = try await baton.startServer(launcher: ["/bin/sh", "-c", "shift; exec \"$0\" \"$@\"", installed])
-            func install(_ script: String) throws {
-                let next = installed + ".new"
-                try script.write(toFile: next, atomically: false, encoding: .utf8)
-                chmod(next, 0o755)
-                rename(next, installed)
-            }
-            try install("#!/bin/sh\necho 'baton: invalid configuration: refused by the binary installed since' >&2\nexit 78\n")
+            let installed = try InstalledBinary(copying: baton)
+            let server = try await installed.startServer(baton)
+            try installed.replace(with: "#!/bin/sh\necho 'baton: invalid configuration: refused by the binary installed since' >&2\nexit 78\n")
             let refused = try await baton.client.post(session: "ops", user: "alice", text: "/restart")
             #expect(refused.status == 409, "\(refused.text)")
             #expect(refused.text.contains("refused by the binary installed since"), "\(refused.text)")
 
-            try install("#!/bin/sh\nexit 0\n")
+            try installed.replace(with: "#!/bin/sh\nexit 0\n")
             server.send(SIGUSR1)
             #expect(try await server.exit() == .exited(75), "\(baton.serverLogs)")
         }
@@ -73,16 +63,10 @@ import Testing
     @Test("A SIGTERM while a restart's check of an installed upgrade still runs stops the process at once: the check does not hold it up")
     func aStopDoesNotWaitForARestartCheck() async throws {
         try await withBatonFixture { baton in
-            let bin = baton.directory.appending("bin")
-            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-            let installed = (bin as NSString).appendingPathComponent("baton")
-            try FileManager.default.copyItem(atPath: baton.binary, toPath: installed)
-            let server = try await baton.startServer(launcher: ["/bin/sh", "-c", "shift; exec \"$0\" \"$@\"", installed])
+            let installed = try InstalledBinary(copying: baton)
+            let server = try await installed.startServer(baton)
             // An upgrade whose check hangs (until the check's own 20 s limit).
-            let next = installed + ".new"
-            try "#!/bin/sh\nexec sleep 60\n".write(toFile: next, atomically: false, encoding: .utf8)
-            chmod(next, 0o755)
-            rename(next, installed)
+            try installed.replace(with: "#!/bin/sh\nexec sleep 60\n")
             server.send(SIGUSR1)
             // The check has started: it runs as a process of its own.
             _ = try await eventually("the check of the installed binary to run", timeout: .seconds(10), interval: .milliseconds(50)) {
@@ -97,5 +81,32 @@ import Testing
             let refusal = logs.range(of: "Restart refused")
             #expect(refusal.map { $0.lowerBound > stop.lowerBound } ?? true, "the stop waited for the restart's check:\n\(logs)")
         }
+    }
+}
+
+/// The fixture's binary copied to a folder of its own and run from there, as an installed
+/// `baton` is; another file installed at its path is what an upgrade leaves.
+private struct InstalledBinary {
+    let path: String
+
+    init(copying baton: BatonFixture) throws {
+        let bin = baton.directory.appending("bin")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        path = (bin as NSString).appendingPathComponent("baton")
+        try FileManager.default.copyItem(atPath: baton.binary, toPath: path)
+    }
+
+    /// Runs the installed copy in place of the fixture's binary.
+    func startServer(_ baton: BatonFixture) async throws -> BatonServer {
+        try await baton.startServer(launcher: ["/bin/sh", "-c", "shift; exec \"$0\" \"$@\"", path])
+    }
+
+    /// Installs `script` at the binary's path, as a package upgrade does (a new file
+    /// renamed over it; the running process keeps the old one).
+    func replace(with script: String) throws {
+        let next = path + ".new"
+        try script.write(toFile: next, atomically: false, encoding: .utf8)
+        chmod(next, 0o755)
+        rename(next, path)
     }
 }
