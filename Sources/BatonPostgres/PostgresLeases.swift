@@ -74,25 +74,16 @@ public struct PostgresLeases: SessionLeases {
             // after it, the take finds the lease renewed; before it, this finds the peer's.
             // The rows are locked in the sessions' order, as a commit's fences lock them
             // (``PostgresBatch``): the two never deadlock.
-            let rows =
-                if let sessions {
-                    try await client.query(
-                        """
-                        UPDATE leases SET expires_at = now() + make_interval(secs => \(seconds))
-                        WHERE session IN (
-                            SELECT session FROM leases WHERE holder = \(instance) AND session = ANY(\(Array(sessions))) ORDER BY session FOR UPDATE)
-                          AND holder = \(instance)
-                        RETURNING session
-                        """, logger: logger)
-                } else {
-                    try await client.query(
-                        """
-                        UPDATE leases SET expires_at = now() + make_interval(secs => \(seconds))
-                        WHERE session IN (SELECT session FROM leases WHERE holder = \(instance) ORDER BY session FOR UPDATE)
-                          AND holder = \(instance)
-                        RETURNING session
-                        """, logger: logger)
-                }
+            let only = sessions.map(Array.init)
+            let rows = try await client.query(
+                """
+                UPDATE leases SET expires_at = now() + make_interval(secs => \(seconds))
+                WHERE session IN (
+                    SELECT session FROM leases WHERE holder = \(instance) AND (\(only)::text[] IS NULL OR session = ANY(\(only)))
+                    ORDER BY session FOR UPDATE)
+                  AND holder = \(instance)
+                RETURNING session
+                """, logger: logger)
             var held: Set<String> = []
             for try await session in rows.decode(String.self) { held.insert(session) }
             return held
